@@ -1,0 +1,190 @@
+//! [`Sid`]: session identifiers.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::Error;
+
+/// Number of characters in a session id.
+const LEN: usize = 20;
+
+/// The URL-safe base64 alphabet (RFC 4648 §5).
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// An Engine.IO session id: 20 URL-safe base64 characters from 15 bytes of a
+/// CSPRNG, so it is unguessable.
+///
+/// It is `Copy` and 20 bytes big because it is used as a map key everywhere.
+///
+/// ```
+/// use sockeye_engineio_proto::Sid;
+///
+/// let sid = Sid::random();
+/// assert_eq!(sid.as_str().len(), 20);
+/// assert_eq!(sid.as_str().parse::<Sid>()?, sid);
+/// assert!("too-short".parse::<Sid>().is_err());
+/// # Ok::<(), sockeye_engineio_proto::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sid([u8; LEN]);
+
+impl Sid {
+    /// A fresh session id from the thread-local CSPRNG.
+    pub fn random() -> Sid {
+        // ThreadRng is a CSPRNG periodically reseeded from the OS, and much
+        // cheaper than a syscall per session.
+        let raw: [u8; 15] = rand::random();
+        let mut out = [0u8; LEN];
+        // 15 bytes are exactly 5 groups of 3 bytes, i.e. 20 base64 chars with
+        // no padding, so a fixed-size loop does the whole encoding.
+        for (group, chars) in raw.chunks_exact(3).zip(out.chunks_exact_mut(4)) {
+            let n = group.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b));
+            for (i, c) in chars.iter_mut().enumerate() {
+                let shift = 18 - 6 * i;
+                *c = ALPHABET[((n >> shift) & 63) as usize];
+            }
+        }
+        Sid(out)
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII alphabet bytes are ever stored (checked by `random` and
+        // `from_str`), so the fallback is unreachable.
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+}
+
+impl FromStr for Sid {
+    type Err = Error;
+
+    /// Accepts exactly 20 characters of `[A-Za-z0-9_-]`.
+    fn from_str(s: &str) -> Result<Sid, Error> {
+        let bytes: [u8; LEN] = s.as_bytes().try_into().map_err(|_| Error::InvalidSid)?;
+        if bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            Ok(Sid(bytes))
+        } else {
+            Err(Error::InvalidSid)
+        }
+    }
+}
+
+impl TryFrom<&str> for Sid {
+    type Error = Error;
+
+    fn try_from(s: &str) -> Result<Sid, Error> {
+        s.parse()
+    }
+}
+
+impl AsRef<str> for Sid {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for Sid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Sid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Sid").field(&self.as_str()).finish()
+    }
+}
+
+impl serde::Serialize for Sid {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Sid {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Sid, D::Error> {
+        struct Visitor;
+
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Sid;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a 20-character Engine.IO session id")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Sid, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+    use proptest::prelude::*;
+
+    #[test]
+    fn random_ids_are_valid_and_distinct() {
+        let ids: std::collections::HashSet<Sid> = (0..1000).map(|_| Sid::random()).collect();
+        assert_eq!(ids.len(), 1000);
+        for sid in ids {
+            assert_eq!(sid.as_str().parse::<Sid>(), Ok(sid));
+            // The hand-rolled encoder must agree with a real base64url decoder.
+            let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(sid.as_str())
+                .unwrap();
+            assert_eq!(raw.len(), 15);
+        }
+    }
+
+    #[test]
+    fn parses_the_protocol_example() {
+        let sid: Sid = "lv_VI97HAXpY6yYWAAAC".parse().unwrap();
+        assert_eq!(sid.to_string(), "lv_VI97HAXpY6yYWAAAC");
+        assert_eq!(format!("{sid:?}"), "Sid(\"lv_VI97HAXpY6yYWAAAC\")");
+    }
+
+    #[test]
+    fn rejects_wrong_length_or_characters() {
+        for bad in [
+            "",
+            "lv_VI97HAXpY6yYWAAA",
+            "lv_VI97HAXpY6yYWAAACC",
+            "lv_VI97HAXpY6yYWAAA=",
+            "lv_VI97HAXpY6yYWAA+/",
+            "lv_VI97HAXpY6yYWAA é",
+            "lv_VI97HAXpY6yYWAAA\0",
+            "lv VI97HAXpY6yYWAAAC",
+        ] {
+            assert_eq!(bad.parse::<Sid>(), Err(Error::InvalidSid), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        let sid = Sid::random();
+        let json = serde_json::to_string(&sid).unwrap();
+        assert_eq!(json, format!("\"{sid}\""));
+        assert_eq!(serde_json::from_str::<Sid>(&json).unwrap(), sid);
+        assert!(serde_json::from_str::<Sid>("\"nope\"").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(s in any::<String>()) {
+            let _ = s.parse::<Sid>();
+        }
+
+        #[test]
+        fn parse_accepts_exactly_the_alphabet(s in "[A-Za-z0-9_-]{20}") {
+            prop_assert_eq!(s.parse::<Sid>().map(|sid| sid.to_string()), Ok(s));
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The state every request of one server shares: configuration, handler and the session
+//! registry.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use sockeye_engineio_proto::Sid;
+
+use crate::handler::EngineHandler;
+use crate::socket::Shared;
+use crate::{CloseReason, EngineConfig, Socket};
+
+pub(crate) struct Engine {
+    pub(crate) config: EngineConfig,
+    pub(crate) handler: Arc<dyn EngineHandler>,
+    /// The open sessions. Locked briefly to look up, insert or remove one; never held across
+    /// an `.await`, and never while a session's own lock is held.
+    sessions: Mutex<HashMap<Sid, Arc<Shared>>>,
+}
+
+impl Engine {
+    pub(crate) fn new(config: EngineConfig, handler: Arc<dyn EngineHandler>) -> Self {
+        Engine {
+            config,
+            handler,
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn sessions(&self) -> MutexGuard<'_, HashMap<Sid, Arc<Shared>>> {
+        // Inserts and removes cannot leave the map half-changed, so poisoning is harmless.
+        self.sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn get(&self, sid: &str) -> Option<Arc<Shared>> {
+        let sid: Sid = sid.parse().ok()?;
+        self.sessions().get(&sid).cloned()
+    }
+
+    /// Registers a new session under a fresh id.
+    pub(crate) fn insert(&self, make: impl FnOnce(Sid) -> Shared) -> Socket {
+        let mut sessions = self.sessions();
+        let mut sid = Sid::random();
+        while sessions.contains_key(&sid) {
+            sid = Sid::random();
+        }
+        let shared = Arc::new(make(sid));
+        sessions.insert(sid, shared.clone());
+        Socket { shared }
+    }
+
+    pub(crate) fn remove(&self, sid: Sid) {
+        self.sessions().remove(&sid);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.sessions().len()
+    }
+
+    pub(crate) fn sockets(&self) -> Vec<Socket> {
+        self.sessions()
+            .values()
+            .map(|shared| Socket {
+                shared: shared.clone(),
+            })
+            .collect()
+    }
+
+    pub(crate) fn close_all(&self, reason: CloseReason) {
+        for socket in self.sockets() {
+            socket.close_with(reason);
+        }
+    }
+}

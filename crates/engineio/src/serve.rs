@@ -1,0 +1,83 @@
+//! A small accept loop for running a service on a TCP listener with hyper, WebSocket upgrades
+//! included. Frameworks (axum, hyper) can mount the service themselves instead.
+
+use std::convert::Infallible;
+use std::future::{Future, poll_fn};
+use std::io;
+use std::net::SocketAddr;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpSocket};
+
+use crate::request::RemoteAddr;
+use crate::service::BoxError;
+
+/// Binds a listener with a backlog of 1 024 (tokio's default of 128 overflows when many clients
+/// connect at once).
+pub async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+/// Serves `service` on every connection `listener` accepts (HTTP/1.1 with upgrades, and HTTP/2)
+/// until `shutdown` resolves. Each request carries a [`RemoteAddr`] extension.
+pub async fn serve<S, B>(
+    listener: TcpListener,
+    service: S,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()>
+where
+    S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Running out of file descriptors is temporary: back off and go on.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => return Ok(()),
+        };
+        let _ = stream.set_nodelay(true);
+        let service = service.clone();
+        tokio::spawn(async move {
+            let hyper_service =
+                hyper::service::service_fn(move |mut request: Request<Incoming>| {
+                    request.extensions_mut().insert(RemoteAddr(peer));
+                    let mut service = service.clone();
+                    async move {
+                        poll_fn(|cx| service.poll_ready(cx)).await?;
+                        service.call(request).await
+                    }
+                });
+            let builder = auto::Builder::new(TokioExecutor::new());
+            if let Err(error) = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service)
+                .await
+            {
+                tracing::trace!(%error, "connection ended with an error");
+            }
+        });
+    }
+}

@@ -1,0 +1,523 @@
+//! The task that owns one session: it reads the transport, writes the outbox, keeps the
+//! heartbeat and performs the upgrade. Nobody else touches the transport.
+
+use std::mem;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use sockeye_engineio_proto::{Frame, Packet, Str, v3};
+use tokio::sync::oneshot;
+use tokio::time::{Instant, sleep_until};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::{self, Utf8Bytes};
+
+use crate::engine::Engine;
+use crate::handler::Message;
+use crate::request::{ProtocolVersion, TransportKind};
+use crate::{CloseReason, RequestError, Socket};
+
+pub(crate) type WsStream = WebSocketStream<TokioIo<Upgraded>>;
+
+/// A request from an HTTP handler to the session task.
+pub(crate) enum Command {
+    /// A polling GET waits for frames.
+    Poll(oneshot::Sender<PollReply>),
+    /// A polling POST delivered packets; the reply says whether they were accepted.
+    Post(Vec<Packet>, oneshot::Sender<Result<(), RequestError>>),
+    /// A WebSocket opened with this session's id, to probe and upgrade.
+    Upgrade(Box<WsStream>),
+}
+
+/// The answer to a polling GET.
+pub(crate) enum PollReply {
+    Frames(Vec<Frame>),
+    Refused(RequestError),
+}
+
+enum Transport {
+    Polling {
+        pending: Option<oneshot::Sender<PollReply>>,
+    },
+    WebSocket(Box<WsStream>),
+}
+
+/// A WebSocket that asked to take over from polling.
+struct Probe {
+    ws: Box<WsStream>,
+    probed: bool,
+    deadline: Instant,
+}
+
+/// When the server must ping next, or by when the pong (v4) or the client's ping (v3) is due.
+struct Heartbeat {
+    next_ping: Option<Instant>,
+    deadline: Option<Instant>,
+}
+
+pub(crate) struct Session {
+    engine: Arc<Engine>,
+    socket: Socket,
+    protocol: ProtocolVersion,
+    transport: Transport,
+    probe: Option<Probe>,
+    heartbeat: Heartbeat,
+    /// Engine-level frames (ping, pong) that go out before the outbox.
+    priority: Vec<Frame>,
+    closing: Option<(CloseReason, Instant)>,
+}
+
+impl Session {
+    pub(crate) fn new(engine: Arc<Engine>, socket: Socket, ws: Option<Box<WsStream>>) -> Self {
+        let now = Instant::now();
+        let protocol = socket.protocol();
+        let config = &engine.config;
+        let heartbeat = match protocol {
+            ProtocolVersion::V3 => Heartbeat {
+                next_ping: None,
+                deadline: Some(now + config.ping_interval + config.ping_timeout),
+            },
+            _ => Heartbeat {
+                next_ping: Some(now + config.ping_interval),
+                deadline: None,
+            },
+        };
+        let transport = match ws {
+            Some(ws) => Transport::WebSocket(ws),
+            None => Transport::Polling { pending: None },
+        };
+        Session {
+            engine,
+            socket,
+            protocol,
+            transport,
+            probe: None,
+            heartbeat,
+            priority: Vec::new(),
+            closing: None,
+        }
+    }
+
+    /// Runs the session to its end. `open` is the open packet still to be written first on a
+    /// WebSocket-only session (a polling handshake answers it in the HTTP response).
+    pub(crate) async fn run(mut self, open: Option<Frame>) {
+        let reason = async {
+            if let Some(open) = open {
+                self.write_ws(vec![open]).await?;
+            }
+            self.engine.handler.on_open(&self.socket);
+            self.run_loop().await
+        }
+        .await
+        .unwrap_or_else(|reason| reason);
+        self.finish(reason).await;
+    }
+
+    async fn run_loop(&mut self) -> Result<CloseReason, CloseReason> {
+        let shared = self.socket.shared.clone();
+        loop {
+            // Deadlines first: a request that arrives after the session timed out must not
+            // find it alive because its timer has not fired yet.
+            if self.next_deadline() <= Instant::now() {
+                self.on_timer()?;
+            }
+            let (commands, close) = {
+                let mut state = shared.lock();
+                (mem::take(&mut state.commands), state.close)
+            };
+            for command in commands {
+                self.command(command).await?;
+            }
+            if let (Some(reason), None) = (close, self.closing) {
+                // Only a close the server chose waits to tell a polling client; a failed
+                // transport ends at once, so its next request gets "Session ID unknown".
+                if !matches!(
+                    reason,
+                    CloseReason::ForcedClose | CloseReason::ServerShutdown
+                ) {
+                    return Err(reason);
+                }
+                let grace = self.engine.config.ping_timeout.min(Duration::from_secs(1));
+                self.closing = Some((reason, Instant::now() + grace));
+            }
+            if let Some((reason, deadline)) = self.closing {
+                // A polling client learns of the close from the answer to its next GET; wait
+                // a little for it so that it gets the last frames and the close packet.
+                let ready = match &self.transport {
+                    Transport::WebSocket(_) => true,
+                    Transport::Polling { pending } => pending.is_some(),
+                };
+                if ready || Instant::now() >= deadline {
+                    if matches!(self.transport, Transport::WebSocket(_)) {
+                        self.flush().await?;
+                    }
+                    return Ok(reason);
+                }
+            } else {
+                self.flush().await?;
+            }
+
+            let deadline = self.next_deadline();
+            tokio::select! {
+                () = shared.wake.notified() => {}
+                event = transport_event(&mut self.transport) => match event {
+                    TransportEvent::WebSocket(message) => self.on_ws_message(message)?,
+                    TransportEvent::PollCancelled => return Err(CloseReason::TransportClose),
+                },
+                message = next_probe(&mut self.probe) => self.on_probe_message(message).await?,
+                () = sleep_until(deadline) => self.on_timer()?,
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let far = Instant::now() + Duration::from_secs(3600);
+        [
+            self.heartbeat.next_ping,
+            self.heartbeat.deadline,
+            self.probe.as_ref().map(|probe| probe.deadline),
+            self.closing.map(|(_, deadline)| deadline),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(far)
+    }
+
+    fn on_timer(&mut self) -> Result<(), CloseReason> {
+        let now = Instant::now();
+        if self
+            .heartbeat
+            .deadline
+            .is_some_and(|deadline| now >= deadline)
+        {
+            return Err(CloseReason::PingTimeout);
+        }
+        if let Some(at) = self.heartbeat.next_ping.filter(|at| now >= *at) {
+            self.priority.push(Packet::Ping(Str::default()).encode());
+            self.heartbeat.next_ping = None;
+            // Counted from when the ping was due, so a late timer does not stretch the timeout.
+            self.heartbeat.deadline = Some(at + self.engine.config.ping_timeout);
+        }
+        if self
+            .probe
+            .as_ref()
+            .is_some_and(|probe| now >= probe.deadline)
+        {
+            tracing::debug!(sid = %self.socket.id(), "upgrade timed out");
+            self.probe = None;
+        }
+        Ok(())
+    }
+
+    async fn command(&mut self, command: Command) -> Result<(), CloseReason> {
+        match command {
+            Command::Poll(reply) => match &mut self.transport {
+                Transport::WebSocket(_) => {
+                    let _ = reply.send(PollReply::Refused(RequestError::BadRequest));
+                }
+                Transport::Polling { pending } => {
+                    if let Some(previous) = pending.take() {
+                        tracing::debug!(sid = %self.socket.id(), "overlapping polls");
+                        let _ = previous.send(PollReply::Frames(vec![Packet::Close.encode()]));
+                        let _ = reply.send(PollReply::Refused(RequestError::BadRequest));
+                        return Err(CloseReason::TransportError);
+                    }
+                    let upgrading = self.probe.as_ref().is_some_and(|probe| probe.probed);
+                    if upgrading && self.priority.is_empty() && self.socket.queued() == 0 {
+                        // Lets the client finish pausing its polling transport.
+                        let _ = reply.send(PollReply::Frames(vec![Packet::Noop.encode()]));
+                    } else {
+                        *pending = Some(reply);
+                    }
+                }
+            },
+            Command::Post(packets, reply) => {
+                let mut outcome = Ok(());
+                for packet in packets {
+                    if let Err(reason) = self.on_packet(packet) {
+                        outcome = Err(reason);
+                        break;
+                    }
+                }
+                let _ = reply.send(Ok(()));
+                outcome?;
+            }
+            Command::Upgrade(ws) => {
+                let upgradable = self.engine.config.allow_upgrades
+                    && matches!(self.transport, Transport::Polling { .. })
+                    && self.probe.is_none()
+                    && self.closing.is_none();
+                if upgradable {
+                    let deadline = Instant::now() + self.engine.config.upgrade_timeout;
+                    self.probe = Some(Probe {
+                        ws,
+                        probed: false,
+                        deadline,
+                    });
+                } else {
+                    close_ws(ws).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles a packet from the client on the current transport.
+    fn on_packet(&mut self, packet: Packet) -> Result<(), CloseReason> {
+        match packet {
+            Packet::Pong(_) if self.protocol == ProtocolVersion::V4 => {
+                self.heartbeat.deadline = None;
+                self.heartbeat.next_ping = Some(Instant::now() + self.engine.config.ping_interval);
+            }
+            Packet::Ping(data) if self.protocol == ProtocolVersion::V3 => {
+                self.priority.push(Packet::Pong(data).encode());
+                let config = &self.engine.config;
+                self.heartbeat.deadline =
+                    Some(Instant::now() + config.ping_interval + config.ping_timeout);
+            }
+            Packet::Message(text) => {
+                self.engine
+                    .handler
+                    .on_message(&self.socket, Message::Text(text));
+            }
+            Packet::Binary(data) => {
+                self.engine
+                    .handler
+                    .on_message(&self.socket, Message::Binary(data));
+            }
+            Packet::Close => return Err(CloseReason::TransportClose),
+            Packet::Ping(_)
+            | Packet::Pong(_)
+            | Packet::Open(_)
+            | Packet::Upgrade
+            | Packet::Noop => {}
+        }
+        Ok(())
+    }
+
+    fn on_ws_message(
+        &mut self,
+        message: Option<Result<tungstenite::Message, tungstenite::Error>>,
+    ) -> Result<(), CloseReason> {
+        let packet = match message {
+            None | Some(Ok(tungstenite::Message::Close(_))) => {
+                return Err(CloseReason::TransportClose);
+            }
+            Some(Err(error)) => {
+                tracing::debug!(sid = %self.socket.id(), %error, "websocket error");
+                return Err(CloseReason::TransportError);
+            }
+            Some(Ok(message)) => match decode_ws(message, self.protocol) {
+                Ok(Some(packet)) => packet,
+                Ok(None) => return Ok(()),
+                Err(()) => return Err(CloseReason::TransportError),
+            },
+        };
+        self.on_packet(packet)
+    }
+
+    async fn on_probe_message(
+        &mut self,
+        message: Option<Result<tungstenite::Message, tungstenite::Error>>,
+    ) -> Result<(), CloseReason> {
+        let packet = match message {
+            Some(Ok(message)) => decode_ws(message, self.protocol),
+            _ => Err(()),
+        };
+        match packet {
+            Ok(None) => {}
+            Ok(Some(Packet::Ping(data))) if data == "probe" => {
+                let Some(probe) = self.probe.as_mut() else {
+                    return Ok(());
+                };
+                let pong = to_ws(Packet::Pong(data).encode(), self.protocol);
+                if probe.ws.send(pong).await.is_err() {
+                    self.probe = None;
+                    return Ok(());
+                }
+                probe.probed = true;
+                self.answer_pending_with_noop();
+            }
+            Ok(Some(Packet::Upgrade)) => {
+                let Some(probe) = self.probe.take() else {
+                    return Ok(());
+                };
+                self.answer_pending_with_noop();
+                self.transport = Transport::WebSocket(probe.ws);
+                self.socket.shared.lock().transport = Some(TransportKind::WebSocket);
+                tracing::debug!(sid = %self.socket.id(), "upgraded to websocket");
+            }
+            Ok(Some(_)) | Err(()) => {
+                // Anything else on a probe means it failed; the session goes on polling.
+                if let Some(probe) = self.probe.take() {
+                    close_ws(probe.ws).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn answer_pending_with_noop(&mut self) {
+        if let Transport::Polling { pending } = &mut self.transport {
+            if let Some(reply) = pending.take() {
+                let mut frames = mem::take(&mut self.priority);
+                frames.push(Packet::Noop.encode());
+                let _ = reply.send(PollReply::Frames(frames));
+            }
+        }
+    }
+
+    /// Writes what is waiting, when the transport can take it.
+    async fn flush(&mut self) -> Result<(), CloseReason> {
+        if self.priority.is_empty() && self.socket.queued() == 0 {
+            return Ok(());
+        }
+        match &mut self.transport {
+            Transport::WebSocket(_) => {
+                let frames = self.take_frames();
+                self.write_ws(frames).await
+            }
+            Transport::Polling { pending } => {
+                let Some(reply) = pending.take() else {
+                    return Ok(());
+                };
+                let frames = self.take_frames();
+                reply
+                    .send(PollReply::Frames(frames))
+                    .map_err(|_| CloseReason::TransportClose)
+            }
+        }
+    }
+
+    fn take_frames(&mut self) -> Vec<Frame> {
+        let mut frames = mem::take(&mut self.priority);
+        let mut state = self.socket.shared.lock();
+        frames.extend(state.outbox.drain(..));
+        frames
+    }
+
+    async fn write_ws(&mut self, frames: Vec<Frame>) -> Result<(), CloseReason> {
+        let Transport::WebSocket(ws) = &mut self.transport else {
+            return Ok(());
+        };
+        for frame in frames {
+            ws.feed(to_ws(frame, self.protocol))
+                .await
+                .map_err(|_| CloseReason::TransportError)?;
+        }
+        ws.flush().await.map_err(|_| CloseReason::TransportError)
+    }
+
+    async fn finish(mut self, reason: CloseReason) {
+        let (leftover, commands) = {
+            let mut state = self.socket.shared.lock();
+            state.closed = Some(reason);
+            (mem::take(&mut state.outbox), mem::take(&mut state.commands))
+        };
+        self.engine.remove(self.socket.id());
+        tracing::debug!(sid = %self.socket.id(), %reason, "session closed");
+
+        for command in commands {
+            match command {
+                Command::Poll(reply) => {
+                    let _ = reply.send(PollReply::Refused(RequestError::UnknownSid));
+                }
+                Command::Post(_, reply) => {
+                    let _ = reply.send(Err(RequestError::UnknownSid));
+                }
+                Command::Upgrade(ws) => close_ws(ws).await,
+            }
+        }
+        self.engine.handler.on_close(&self.socket, reason);
+        self.socket.shared.closed.notify_waiters();
+
+        if let Some(probe) = self.probe.take() {
+            close_ws(probe.ws).await;
+        }
+        match self.transport {
+            Transport::Polling {
+                pending: Some(reply),
+            } => {
+                let mut frames = mem::take(&mut self.priority);
+                frames.extend(leftover);
+                // A client that closed gets a noop, as in Node; otherwise it is told to close.
+                frames.push(match reason {
+                    CloseReason::TransportClose => Packet::Noop.encode(),
+                    _ => Packet::Close.encode(),
+                });
+                let _ = reply.send(PollReply::Frames(frames));
+            }
+            Transport::Polling { pending: None } => {}
+            Transport::WebSocket(ws) => close_ws(ws).await,
+        }
+    }
+}
+
+async fn close_ws(mut ws: Box<WsStream>) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), SinkExt::close(&mut *ws)).await;
+}
+
+enum TransportEvent {
+    WebSocket(Option<Result<tungstenite::Message, tungstenite::Error>>),
+    /// The client gave up its pending GET (closed the connection).
+    PollCancelled,
+}
+
+async fn transport_event(transport: &mut Transport) -> TransportEvent {
+    match transport {
+        Transport::WebSocket(ws) => TransportEvent::WebSocket(ws.next().await),
+        Transport::Polling {
+            pending: Some(reply),
+        } => {
+            reply.closed().await;
+            TransportEvent::PollCancelled
+        }
+        Transport::Polling { pending: None } => std::future::pending().await,
+    }
+}
+
+async fn next_probe(
+    probe: &mut Option<Probe>,
+) -> Option<Result<tungstenite::Message, tungstenite::Error>> {
+    match probe {
+        Some(probe) => probe.ws.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Decodes a WebSocket message; `Ok(None)` for control frames, `Err` for garbage.
+fn decode_ws(
+    message: tungstenite::Message,
+    protocol: ProtocolVersion,
+) -> Result<Option<Packet>, ()> {
+    let frame = match message {
+        tungstenite::Message::Text(text) => {
+            Frame::Text(Str::try_from(bytes::Bytes::from(text)).map_err(|_| ())?)
+        }
+        tungstenite::Message::Binary(data) => Frame::Binary(data),
+        _ => return Ok(None),
+    };
+    let packet = match protocol {
+        ProtocolVersion::V3 => v3::decode_ws(frame),
+        _ => Packet::decode(frame),
+    };
+    packet.map(Some).map_err(|_| ())
+}
+
+fn to_ws(frame: Frame, protocol: ProtocolVersion) -> tungstenite::Message {
+    let frame = match protocol {
+        ProtocolVersion::V3 => v3::encode_ws(&frame),
+        _ => frame,
+    };
+    match frame {
+        Frame::Text(text) => match Utf8Bytes::try_from(text.into_bytes()) {
+            Ok(text) => tungstenite::Message::Text(text),
+            // `Str` is valid UTF-8 by construction, so this arm is never taken.
+            Err(_) => tungstenite::Message::Text(Utf8Bytes::default()),
+        },
+        Frame::Binary(data) => tungstenite::Message::Binary(data),
+    }
+}

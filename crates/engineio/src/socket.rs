@@ -1,0 +1,175 @@
+//! The handle to a session that everyone but the session's own task holds.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use sockeye_engineio_proto::{Frame, Sid};
+use tokio::sync::Notify;
+
+use crate::request::{Handshake, ProtocolVersion, TransportKind};
+use crate::session::Command;
+use crate::{CloseReason, SendError};
+
+/// A cheap, cloneable handle to an Engine.IO session.
+///
+/// Frames sent through it go into the session's bounded outbox; the task that owns the session
+/// writes them to whichever transport the client is on.
+#[derive(Clone)]
+pub struct Socket {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// State shared between the session task and its handles.
+pub(crate) struct Shared {
+    pub(crate) sid: Sid,
+    pub(crate) handshake: Handshake,
+    pub(crate) capacity: usize,
+    /// Locked briefly to push or take frames and commands, never across an `.await`.
+    pub(crate) state: Mutex<State>,
+    /// Wakes the session task when `state` changed.
+    pub(crate) wake: Notify,
+    /// Woken (all waiters) once the session has closed.
+    pub(crate) closed: Notify,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub(crate) outbox: VecDeque<Frame>,
+    pub(crate) commands: VecDeque<Command>,
+    pub(crate) close: Option<CloseReason>,
+    pub(crate) closed: Option<CloseReason>,
+    pub(crate) transport: Option<TransportKind>,
+}
+
+impl Shared {
+    pub(crate) fn new(sid: Sid, handshake: Handshake, capacity: usize) -> Self {
+        let transport = Some(handshake.transport);
+        Shared {
+            sid,
+            handshake,
+            capacity,
+            state: Mutex::new(State {
+                transport,
+                ..State::default()
+            }),
+            wake: Notify::new(),
+            closed: Notify::new(),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while the lock is held leaves the queues themselves consistent (every
+        // critical section is a push or a take), so a poisoned lock is still usable.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues a command for the session task; gives it back when the session is closed.
+    pub(crate) fn command(&self, command: Command) -> Result<(), Command> {
+        {
+            let mut state = self.lock();
+            if state.closed.is_some() {
+                return Err(command);
+            }
+            state.commands.push_back(command);
+        }
+        self.wake.notify_one();
+        Ok(())
+    }
+}
+
+impl Socket {
+    /// The session id.
+    pub fn id(&self) -> Sid {
+        self.shared.sid
+    }
+
+    /// The request that opened the session.
+    pub fn handshake(&self) -> &Handshake {
+        &self.shared.handshake
+    }
+
+    /// The protocol revision of the session.
+    pub fn protocol(&self) -> ProtocolVersion {
+        self.shared.handshake.protocol
+    }
+
+    /// The transport the client is on now (it changes once, on upgrade).
+    pub fn transport(&self) -> TransportKind {
+        self.shared
+            .lock()
+            .transport
+            .unwrap_or(TransportKind::Polling)
+    }
+
+    /// Queues one encoded packet for the client.
+    pub fn send(&self, frame: Frame) -> Result<(), SendError> {
+        self.send_all(std::slice::from_ref(&frame))
+    }
+
+    /// Queues several packets that must reach the client together and in order (a Socket.IO
+    /// packet and its attachments): all are queued, or none.
+    pub fn send_all(&self, frames: &[Frame]) -> Result<(), SendError> {
+        {
+            let mut state = self.shared.lock();
+            if state.closed.is_some() || state.close.is_some() {
+                return Err(SendError::Closed);
+            }
+            if state.outbox.len() + frames.len() > self.shared.capacity {
+                return Err(SendError::Full);
+            }
+            state.outbox.extend(frames.iter().cloned());
+        }
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Frames queued and not yet written to the transport.
+    pub fn queued(&self) -> usize {
+        self.shared.lock().outbox.len()
+    }
+
+    /// Closes the session once the frames already queued are written (reason
+    /// [`CloseReason::ForcedClose`]).
+    pub fn close(&self) {
+        self.close_with(CloseReason::ForcedClose);
+    }
+
+    pub(crate) fn close_with(&self, reason: CloseReason) {
+        {
+            let mut state = self.shared.lock();
+            if state.closed.is_some() || state.close.is_some() {
+                return;
+            }
+            state.close = Some(reason);
+        }
+        self.shared.wake.notify_one();
+    }
+
+    /// Whether the session has closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.lock().closed.is_some()
+    }
+
+    /// Waits until the session has closed, and tells why.
+    pub async fn closed(&self) -> CloseReason {
+        loop {
+            let notified = self.shared.closed.notified();
+            if let Some(reason) = self.shared.lock().closed {
+                return reason;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("sid", &self.shared.sid)
+            .field("protocol", &self.shared.handshake.protocol)
+            .finish_non_exhaustive()
+    }
+}
