@@ -1,0 +1,311 @@
+//! Socket.IO packets and their text encoding.
+
+use std::fmt::Write as _;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use crate::Error;
+use crate::binary::check_placeholders;
+use crate::validate::{ack_id_is_valid, namespace_is_valid, payload_is_valid};
+
+/// The main namespace, which the wire format leaves implicit.
+pub const MAIN_NAMESPACE: &str = "/";
+
+/// The type of a Socket.IO packet; the discriminant is the digit that starts its encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PacketType {
+    /// Connection to a namespace (request from the client, acceptance from the server).
+    Connect = 0,
+    /// Disconnection from a namespace.
+    Disconnect = 1,
+    /// An event without binary attachments.
+    Event = 2,
+    /// An acknowledgement without binary attachments.
+    Ack = 3,
+    /// The server refuses the connection to a namespace.
+    ConnectError = 4,
+    /// An event with binary attachments.
+    BinaryEvent = 5,
+    /// An acknowledgement with binary attachments.
+    BinaryAck = 6,
+}
+
+impl PacketType {
+    /// The type for a wire digit value (`0`..=`6`).
+    ///
+    /// ```
+    /// use sockeye_socketio_proto::PacketType;
+    /// assert_eq!(PacketType::from_u8(5), Some(PacketType::BinaryEvent));
+    /// assert_eq!(PacketType::from_u8(7), None);
+    /// ```
+    pub fn from_u8(n: u8) -> Option<PacketType> {
+        Some(match n {
+            0 => PacketType::Connect,
+            1 => PacketType::Disconnect,
+            2 => PacketType::Event,
+            3 => PacketType::Ack,
+            4 => PacketType::ConnectError,
+            5 => PacketType::BinaryEvent,
+            6 => PacketType::BinaryAck,
+            _ => return None,
+        })
+    }
+
+    /// The digit this type is written as.
+    pub fn as_char(self) -> char {
+        // The discriminants are 0..=6, so this is always an ASCII digit.
+        char::from(b'0' + self as u8)
+    }
+
+    /// `BINARY_EVENT` or `BINARY_ACK`: the types whose encoding carries an attachment count.
+    pub fn is_binary(self) -> bool {
+        matches!(self, PacketType::BinaryEvent | PacketType::BinaryAck)
+    }
+
+    /// `EVENT` or `BINARY_EVENT`.
+    pub fn is_event(self) -> bool {
+        matches!(self, PacketType::Event | PacketType::BinaryEvent)
+    }
+
+    /// `ACK` or `BINARY_ACK`.
+    pub fn is_ack(self) -> bool {
+        matches!(self, PacketType::Ack | PacketType::BinaryAck)
+    }
+}
+
+impl TryFrom<u8> for PacketType {
+    type Error = Error;
+
+    fn try_from(n: u8) -> Result<Self, Error> {
+        PacketType::from_u8(n).ok_or(Error::InvalidPacketType)
+    }
+}
+
+/// A Socket.IO packet.
+///
+/// `data` holds JSON with binary values as placeholders `{"_placeholder":true,"num":i}`;
+/// `attachments[i]` is the i-th binary value. Use [`crate::to_value`] and
+/// [`crate::from_value`] to move between Rust values and this representation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Packet {
+    /// The packet type.
+    pub kind: PacketType,
+    /// The namespace; `"/"` when absent on the wire. Socket.IO v4 clients append the
+    /// connection query to it (`"/admin?token=1"`), see [`crate::v4::split_query`].
+    pub nsp: String,
+    /// The acknowledgement id.
+    pub id: Option<u64>,
+    /// The payload, with binary values replaced by placeholders.
+    pub data: Option<Value>,
+    /// The binary values the placeholders in `data` refer to.
+    pub attachments: Vec<Bytes>,
+}
+
+/// A packet ready to send: one Engine.IO text message, then each attachment as one
+/// Engine.IO binary message, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Encoded {
+    /// The text of the first Engine.IO message.
+    pub text: String,
+    /// The binary messages to send right after `text`.
+    pub attachments: Vec<Bytes>,
+}
+
+impl Packet {
+    /// A `CONNECT` packet: from a client with its optional auth payload, or from the server
+    /// accepting the connection with `{"sid": ...}`.
+    ///
+    /// ```
+    /// use sockeye_socketio_proto::{Packet, Value};
+    /// let reply = Packet::connect("/admin", Some(serde_json::json!({"sid": "abc"})));
+    /// assert_eq!(reply.encode().text, r#"0/admin,{"sid":"abc"}"#);
+    /// ```
+    pub fn connect(nsp: &str, auth: Option<Value>) -> Packet {
+        Packet::new(PacketType::Connect, nsp, None, auth, Vec::new())
+    }
+
+    /// A `DISCONNECT` packet.
+    pub fn disconnect(nsp: &str) -> Packet {
+        Packet::new(PacketType::Disconnect, nsp, None, None, Vec::new())
+    }
+
+    /// An event; `data` should be an array `[name, ...args]`. The type is `BINARY_EVENT`
+    /// exactly when there are attachments.
+    ///
+    /// ```
+    /// use sockeye_socketio_proto::Packet;
+    /// let p = Packet::event("/", serde_json::json!(["hey", "Jude"]), vec![]);
+    /// assert_eq!(p.encode().text, r#"2["hey","Jude"]"#);
+    /// assert_eq!(p.event_name(), Some("hey"));
+    /// ```
+    pub fn event(nsp: &str, data: Value, attachments: Vec<Bytes>) -> Packet {
+        let kind = if attachments.is_empty() {
+            PacketType::Event
+        } else {
+            PacketType::BinaryEvent
+        };
+        Packet::new(kind, nsp, None, Some(data), attachments)
+    }
+
+    /// An acknowledgement of event `id`; `data` is the array of arguments. The type is
+    /// `BINARY_ACK` exactly when there are attachments.
+    pub fn ack(nsp: &str, id: u64, data: Value, attachments: Vec<Bytes>) -> Packet {
+        let kind = if attachments.is_empty() {
+            PacketType::Ack
+        } else {
+            PacketType::BinaryAck
+        };
+        Packet::new(kind, nsp, Some(id), Some(data), attachments)
+    }
+
+    /// A `CONNECT_ERROR` with payload `{"message": message, "data": data}`, the `data` key
+    /// present only when `data` is `Some`. For protocol v4 clients use
+    /// [`crate::v4::connect_error`].
+    ///
+    /// ```
+    /// use sockeye_socketio_proto::Packet;
+    /// let p = Packet::connect_error("/", "Not authorized", None);
+    /// assert_eq!(p.encode().text, r#"4{"message":"Not authorized"}"#);
+    /// ```
+    pub fn connect_error(nsp: &str, message: &str, data: Option<Value>) -> Packet {
+        let mut payload = Map::new();
+        payload.insert("message".to_owned(), Value::String(message.to_owned()));
+        if let Some(data) = data {
+            payload.insert("data".to_owned(), data);
+        }
+        Packet::new(
+            PacketType::ConnectError,
+            nsp,
+            None,
+            Some(Value::Object(payload)),
+            Vec::new(),
+        )
+    }
+
+    fn new(
+        kind: PacketType,
+        nsp: &str,
+        id: Option<u64>,
+        data: Option<Value>,
+        attachments: Vec<Bytes>,
+    ) -> Packet {
+        Packet {
+            kind,
+            nsp: nsp.to_owned(),
+            id,
+            data,
+            attachments,
+        }
+    }
+
+    /// Encodes to the text of an Engine.IO message plus the attachments to send after it,
+    /// each as one binary message.
+    ///
+    /// Encoding never fails; it writes the fields as they are. Call [`Packet::validate`]
+    /// first if the packet may be malformed. Two adjustments keep the output decodable:
+    /// an `EVENT`/`ACK` with attachments is written as `BINARY_EVENT`/`BINARY_ACK`, and
+    /// attachments on other types are dropped, since their encoding has no attachment count.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use sockeye_socketio_proto::{Packet, binary::placeholder};
+    /// let data = serde_json::json!(["baz", placeholder(0)]);
+    /// let enc = Packet::event("/", data, vec![Bytes::from_static(&[1, 2, 3, 4])]).encode();
+    /// assert_eq!(enc.text, r#"51-["baz",{"_placeholder":true,"num":0}]"#);
+    /// assert_eq!(enc.attachments, vec![Bytes::from_static(&[1, 2, 3, 4])]);
+    /// ```
+    pub fn encode(&self) -> Encoded {
+        encode_with(self, self.data.as_ref())
+    }
+
+    /// For an event packet, the event name (`data[0]` as a string), if any.
+    pub fn event_name(&self) -> Option<&str> {
+        if !self.kind.is_event() {
+            return None;
+        }
+        match &self.data {
+            Some(Value::Array(items)) => items.first().and_then(Value::as_str),
+            _ => None,
+        }
+    }
+
+    /// For an event packet, the arguments after the event name (`data[1..]`).
+    pub fn event_args(&self) -> Option<&[Value]> {
+        if !self.kind.is_event() {
+            return None;
+        }
+        match &self.data {
+            Some(Value::Array(items)) => items.get(1..),
+            _ => None,
+        }
+    }
+
+    /// Checks that the packet follows the rules the decoder enforces on received packets:
+    /// namespace starts with `/` and holds no `,`; ack id present on acks, absent on
+    /// connect/disconnect/connect-error; payload shape fits the type; attachments only on
+    /// event/ack types, and every placeholder in range.
+    ///
+    /// ```
+    /// use sockeye_socketio_proto::{Error, Packet};
+    /// let reserved = Packet::event("/", serde_json::json!(["disconnect"]), vec![]);
+    /// assert_eq!(reserved.validate(), Err(Error::InvalidPayload));
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        if !namespace_is_valid(&self.nsp) {
+            return Err(Error::InvalidNamespace);
+        }
+        if !ack_id_is_valid(self.kind, self.id) {
+            return Err(Error::InvalidAckId);
+        }
+        if !payload_is_valid(self.kind, self.data.as_ref()) {
+            return Err(Error::InvalidPayload);
+        }
+        let takes_attachments = self.kind.is_event() || self.kind.is_ack();
+        if !self.attachments.is_empty() && !takes_attachments {
+            return Err(Error::InvalidPayload);
+        }
+        if let Some(data) = &self.data {
+            check_placeholders(data, self.attachments.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// Encodes `packet` with `data` standing in for its payload; lets protocol v4 rewrite the
+/// payload without cloning the packet.
+pub(crate) fn encode_with(packet: &Packet, data: Option<&Value>) -> Encoded {
+    let kind = wire_kind(packet);
+    let mut text = String::new();
+    text.push(kind.as_char());
+    if kind.is_binary() {
+        // Writing to a String cannot fail.
+        let _ = write!(text, "{}-", packet.attachments.len());
+    }
+    // The reference encoder leaves out an empty namespace too, which then reads back as "/".
+    if !packet.nsp.is_empty() && packet.nsp != MAIN_NAMESPACE {
+        text.push_str(&packet.nsp);
+        text.push(',');
+    }
+    if let Some(id) = packet.id {
+        let _ = write!(text, "{id}");
+    }
+    if let Some(data) = data {
+        // `Value`'s Display is compact JSON, identical to `serde_json::to_string`.
+        let _ = write!(text, "{data}");
+    }
+    let attachments = if kind.is_binary() {
+        packet.attachments.clone()
+    } else {
+        Vec::new()
+    };
+    Encoded { text, attachments }
+}
+
+fn wire_kind(packet: &Packet) -> PacketType {
+    match packet.kind {
+        PacketType::Event if !packet.attachments.is_empty() => PacketType::BinaryEvent,
+        PacketType::Ack if !packet.attachments.is_empty() => PacketType::BinaryAck,
+        kind => kind,
+    }
+}
