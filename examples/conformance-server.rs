@@ -1,6 +1,13 @@
 //! The server the official Engine.IO and Socket.IO protocol test suites run against
-//! (`../shared/conformance/CONTRACT.md`): an Engine.IO echo at `/engine.io/` and, with the
-//! Socket.IO layer, the suite's namespaces at `/socket.io/`, on `PORT` (default 3000).
+//! (`../shared/conformance/CONTRACT.md`), on `PORT` (default 3000):
+//!
+//! - `/engine.io/`: an Engine.IO server that echoes every message, text and binary;
+//! - `/socket.io/`: a Socket.IO server with namespaces `/` and `/custom`. Each socket is sent
+//!   `auth` with its auth payload on connection; on `/`, `message` is answered with
+//!   `message-back` and the same arguments, and `message-with-ack` is acknowledged with them.
+//!
+//! Both use pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1 000 000 and open CORS; a
+//! Socket.IO session that joins no namespace is closed after 1 s.
 //!
 //! ```sh
 //! cargo run --release --example conformance-server
@@ -8,13 +15,14 @@
 
 use std::time::Duration;
 
-use sockeye_engineio::{Cors, EngineConfig, EngineHandler, EngineService, Frame, Message, Socket};
+use sockeye::{AckSender, Cors, EngineConfig, Event, Io, Socket};
+use sockeye_engineio::{EngineHandler, EngineService, Frame, Message};
 
 /// Echoes every message back on the same session, text as text and binary as binary.
 struct Echo;
 
 impl EngineHandler for Echo {
-    fn on_message(&self, socket: &Socket, message: Message) {
+    fn on_message(&self, socket: &sockeye_engineio::Socket, message: Message) {
         let frame = match message {
             Message::Text(text) => Frame::message(&text),
             Message::Binary(data) => Frame::Binary(data),
@@ -23,12 +31,17 @@ impl EngineHandler for Echo {
     }
 }
 
-fn timings(config: EngineConfig) -> EngineConfig {
-    config
+fn timings(path: &str) -> EngineConfig {
+    EngineConfig::default()
+        .path(path)
         .ping_interval(Duration::from_millis(300))
         .ping_timeout(Duration::from_millis(200))
         .max_payload(1_000_000)
         .cors(Cors::any())
+}
+
+async fn send_auth(socket: Socket) {
+    let _ = socket.emit("auth", socket.auth_value());
 }
 
 #[tokio::main]
@@ -42,10 +55,30 @@ async fn main() -> std::io::Result<()> {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000u16);
-    let engine = EngineService::new(timings(EngineConfig::default().path("/engine.io/")), Echo);
-    let listener = sockeye_engineio::bind(([0, 0, 0, 0], port).into()).await?;
-    eprintln!("conformance server on http://localhost:{port} (/engine.io/)");
-    sockeye_engineio::serve(listener, engine, async {
+
+    let (layer, io) = Io::builder()
+        .engine(timings("/socket.io/"))
+        .connect_timeout(Duration::from_secs(1))
+        .build_layer();
+    io.of("/").on_connection(|socket: Socket| async move {
+        socket.on("message", |socket: Socket, event: Event| async move {
+            let _ = socket.emit_raw("message-back", event.args, event.attachments);
+        });
+        socket.on(
+            "message-with-ack",
+            |event: Event, ack: AckSender| async move {
+                let _ = ack.send_raw(event.args, event.attachments);
+            },
+        );
+        send_auth(socket).await;
+    });
+    io.of("/custom").on_connection(send_auth);
+
+    let engine = EngineService::new(timings("/engine.io/"), Echo);
+    let service = tower_layer::Layer::layer(&layer, engine);
+    let listener = sockeye::bind(([0, 0, 0, 0], port).into()).await?;
+    eprintln!("conformance server on http://localhost:{port} (/engine.io/ and /socket.io/)");
+    sockeye::serve(listener, service, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await

@@ -308,7 +308,7 @@ impl Session {
             }
             Some(Err(error)) => {
                 tracing::debug!(sid = %self.socket.id(), %error, "websocket error");
-                return Err(CloseReason::TransportError);
+                return Err(read_error_reason(&error));
             }
             Some(Ok(message)) => match decode_ws(message, self.protocol) {
                 Ok(Some(packet)) => packet,
@@ -432,6 +432,8 @@ impl Session {
             }
         }
         self.engine.handler.on_close(&self.socket, reason);
+        let attachment = self.socket.shared.attachment.lock().map(|mut a| a.take());
+        drop(attachment);
         self.socket.shared.closed.notify_waiters();
 
         if let Some(probe) = self.probe.take() {
@@ -453,6 +455,23 @@ impl Session {
             Transport::Polling { pending: None } => {}
             Transport::WebSocket(ws) => close_ws(ws).await,
         }
+    }
+}
+
+/// Why a session ends when reading its WebSocket failed. As in Node, a connection that went
+/// away (reset, or closed without a close frame) is a [`CloseReason::TransportClose`]; bad
+/// input (an invalid frame, a message over `max_payload`) is a [`CloseReason::TransportError`].
+fn read_error_reason(error: &tungstenite::Error) -> CloseReason {
+    use tungstenite::Error;
+    use tungstenite::error::ProtocolError;
+    match error {
+        Error::ConnectionClosed
+        | Error::AlreadyClosed
+        | Error::Io(_)
+        | Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            CloseReason::TransportClose
+        }
+        _ => CloseReason::TransportError,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The handle to a session that everyone but the session's own task holds.
 
+use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -31,6 +32,9 @@ pub(crate) struct Shared {
     pub(crate) wake: Notify,
     /// Woken (all waiters) once the session has closed.
     pub(crate) closed: Notify,
+    /// What the layer above keeps with the session; emptied when the session closes, so a
+    /// value that holds this socket does not keep it alive.
+    pub(crate) attachment: Mutex<Option<Arc<dyn Any + Send + Sync>>>,
 }
 
 #[derive(Default)]
@@ -55,6 +59,7 @@ impl Shared {
             }),
             wake: Notify::new(),
             closed: Notify::new(),
+            attachment: Mutex::new(None),
         }
     }
 
@@ -146,6 +151,19 @@ impl Socket {
             state.close = Some(reason);
         }
         self.shared.wake.notify_one();
+    }
+
+    /// Keeps a value with the session for the layer above (one per session; a second call
+    /// replaces the first). It is dropped when the session closes, after
+    /// [`crate::EngineHandler::on_close`].
+    pub fn attach<T: Any + Send + Sync>(&self, value: Arc<T>) {
+        *self.shared.attachment.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+    }
+
+    /// The value given to [`Socket::attach`], if it is a `T` and the session is open.
+    pub fn attached<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        let attachment = self.shared.attachment.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        attachment?.downcast::<T>().ok()
     }
 
     /// Whether the session has closed.

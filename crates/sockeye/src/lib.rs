@@ -1,1 +1,54 @@
 //! Socket.IO for Rust.
+//!
+//! Sockeye speaks the real Socket.IO protocol (v5, over Engine.IO v4), so the official
+//! JavaScript client talks to it unchanged. Build an [`Io`] server, give its namespaces
+//! connection handlers, and mount its service in hyper or axum.
+//!
+//! ```no_run
+//! use sockeye::{AckSender, Data, Io, Socket};
+//!
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let (service, io) = Io::builder().build_service();
+//!     io.on_connection(|socket: Socket| async move {
+//!         socket.emit("motd", "Welcome!").ok();
+//!         socket.on("message", |socket: Socket, Data(text): Data<String>| async move {
+//!             socket.broadcast().emit("message", &text).ok();
+//!         });
+//!         socket.on("important_message", |ack: AckSender| async move {
+//!             ack.send("Roger that").ok();
+//!         });
+//!     });
+//!     let listener = sockeye::bind("127.0.0.1:3000".parse().unwrap()).await?;
+//!     sockeye::serve(listener, service, std::future::pending()).await
+//! }
+//! ```
+
+mod args;
+mod client;
+mod error;
+mod extract;
+mod handler;
+mod io;
+mod layer;
+mod namespace;
+mod operators;
+mod rooms;
+mod socket;
+
+pub use error::{AckError, ConnectError, DisconnectReason, EmitError, HandlerError};
+pub use extract::{AckSender, Data, Event, EventContext, FromEvent, State, TryData};
+pub use handler::Handler;
+pub use io::{AdapterFactory, Io, IoBuilder, IoConfig};
+pub use layer::{IoLayer, IoService, NotFound};
+pub use namespace::Namespace;
+pub use operators::{AckResponses, BroadcastOperator, RemoteSocket};
+pub use rooms::IntoRooms;
+pub use socket::{Socket, SocketTimeout};
+
+pub use serde_json::Value;
+pub use sockeye_adapter::{Adapter, BroadcastOptions, MemoryAdapter, Room, SocketId};
+pub use sockeye_engineio::{
+    AllowOrigin, Cors, EngineConfig, Handshake, ProtocolVersion, RemoteAddr, TransportKind,
+    Transports, bind, serve,
+};

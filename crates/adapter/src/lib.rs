@@ -1,0 +1,114 @@
+//! Rooms and broadcasts for Sockeye namespaces.
+//!
+//! An [`Adapter`] keeps, for one namespace, which sockets are in which rooms, and picks the
+//! targets of a broadcast. The [`MemoryAdapter`] serves one process; a cluster adapter (Redis)
+//! also forwards broadcasts to the other nodes. The namespace gives its adapter a
+//! [`LocalNamespace`] to reach its own sockets, so the adapter never depends on the server
+//! crate above it.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use sockeye_adapter::{Adapter, BroadcastOptions, MemoryAdapter, SocketId};
+//!
+//! let adapter = MemoryAdapter::new();
+//! let (a, b): (SocketId, SocketId) = (SocketId::random(), SocketId::random());
+//! adapter.add_all(a, &["lobby".into()]);
+//! adapter.add_all(b, &["lobby".into(), "game".into()]);
+//! let targets = adapter.sockets(&BroadcastOptions::default().to("game"));
+//! assert_eq!(targets, vec![b]);
+//! ```
+
+mod memory;
+mod options;
+
+use std::sync::Arc;
+
+pub use memory::MemoryAdapter;
+pub use options::BroadcastOptions;
+
+/// A socket id (20 URL-safe characters, unguessable, like Node's).
+pub type SocketId = sockeye_engineio_proto::Sid;
+
+/// A room name. Every socket is also in the room named by its own id.
+pub type Room = Arc<str>;
+
+/// The rooms and membership of one namespace, and how broadcasts find their targets.
+///
+/// Object-safe: a server picks its adapter at run time (`Box<dyn Adapter>`), so no public type
+/// carries it as a type parameter. Every method is quick and non-blocking; cluster adapters
+/// forward work to their broker in the background.
+pub trait Adapter: Send + Sync + 'static {
+    /// Puts a socket in rooms (it is created on first use).
+    fn add_all(&self, sid: SocketId, rooms: &[Room]);
+
+    /// Takes a socket out of one room (the room goes when it is empty).
+    fn del(&self, sid: SocketId, room: &str);
+
+    /// Takes a socket out of every room (on disconnect).
+    fn del_all(&self, sid: SocketId);
+
+    /// The rooms a socket is in, or `None` for an unknown socket.
+    fn socket_rooms(&self, sid: SocketId) -> Option<Vec<Room>>;
+
+    /// Every room with at least one socket, sockets' own rooms included.
+    fn rooms(&self) -> Vec<Room>;
+
+    /// The local sockets a broadcast with these options reaches: in any of `rooms` (or every
+    /// socket when there are none), and in none of `except`.
+    fn sockets(&self, options: &BroadcastOptions) -> Vec<SocketId>;
+
+    /// The ids of the sockets in a room.
+    fn room_members(&self, room: &str) -> Vec<SocketId> {
+        self.sockets(&BroadcastOptions::default().to(room))
+    }
+
+    /// Hands a broadcast to the other nodes of a cluster. The caller has delivered it to the
+    /// local targets already. The in-memory adapter has no other nodes.
+    fn publish(&self, broadcast: &ClusterBroadcast) -> Result<(), AdapterError> {
+        let _ = broadcast;
+        Ok(())
+    }
+
+    /// How many nodes share this namespace (1 without a cluster).
+    fn server_count(&self) -> usize {
+        1
+    }
+}
+
+/// A broadcast as it travels between the nodes of a cluster.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClusterBroadcast {
+    /// The namespace.
+    pub nsp: String,
+    /// Whom it is for.
+    pub options: BroadcastOptions,
+    /// The encoded Socket.IO packet text.
+    pub text: String,
+    /// Its binary attachments.
+    pub attachments: Vec<bytes::Bytes>,
+}
+
+impl ClusterBroadcast {
+    /// A broadcast of an encoded packet without attachments.
+    pub fn new(nsp: &str, options: BroadcastOptions, text: String) -> Self {
+        ClusterBroadcast {
+            nsp: nsp.to_owned(),
+            options,
+            text,
+            attachments: Vec::new(),
+        }
+    }
+}
+
+/// An adapter could not do what it was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdapterError {
+    /// The broker could not be reached or refused the request.
+    #[error("cluster broker: {0}")]
+    Broker(String),
+    /// Other nodes did not answer in time.
+    #[error("cluster request timed out")]
+    Timeout,
+}

@@ -1,0 +1,165 @@
+//! One Engine.IO connection seen from Socket.IO: it decodes packets, routes them to the
+//! namespace sockets multiplexed on it, and closes them together.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use sockeye_engineio::{CloseReason, EngineHandler, Message};
+use sockeye_socketio_proto::{Decoder, Packet, PacketType};
+
+use crate::io::IoInner;
+use crate::{DisconnectReason, Io, Socket};
+
+/// The Socket.IO state of one Engine.IO session.
+pub(crate) struct Connection {
+    pub(crate) engine: sockeye_engineio::Socket,
+    /// Only the session's task feeds it, so the lock is never contended.
+    decoder: Mutex<Decoder>,
+    /// The sockets of this connection, by namespace.
+    sockets: Mutex<HashMap<String, Socket>>,
+}
+
+impl Connection {
+    fn sockets(&self) -> MutexGuard<'_, HashMap<String, Socket>> {
+        // Inserts and removes cannot leave the map half-changed: poisoning is harmless.
+        self.sockets.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn insert(&self, nsp: &str, socket: Socket) {
+        self.sockets().insert(nsp.to_owned(), socket);
+    }
+
+    pub(crate) fn remove(&self, nsp: &str) {
+        self.sockets().remove(nsp);
+    }
+
+    fn socket(&self, nsp: &str) -> Option<Socket> {
+        self.sockets().get(nsp).cloned()
+    }
+
+    fn take_sockets(&self) -> Vec<Socket> {
+        self.sockets().drain().map(|(_, socket)| socket).collect()
+    }
+
+    /// Disconnects every socket for `reason` and closes the connection.
+    pub(crate) fn close(&self, reason: DisconnectReason) {
+        for socket in self.take_sockets() {
+            socket.close(reason);
+        }
+        self.engine.close();
+    }
+
+    /// `socket.disconnect(true)`: each namespace is told, then the connection closes.
+    pub(crate) fn disconnect_all(&self) {
+        for socket in self.take_sockets() {
+            let _ = socket.send_packet(&Packet::disconnect(socket.ns().name()), false);
+            socket.close(DisconnectReason::ForcedServerClose);
+        }
+        self.engine.close();
+    }
+
+    fn on_message(self: &Arc<Self>, io: &Io, message: Message) {
+        let decoded = {
+            let mut decoder = self.decoder.lock().unwrap_or_else(|p| p.into_inner());
+            match message {
+                Message::Text(text) => decoder.feed_text(&text),
+                Message::Binary(data) => decoder.feed_binary(data),
+            }
+        };
+        match decoded {
+            Ok(Some(packet)) => self.on_packet(io, packet),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::debug!(sid = %self.engine.id(), %error, "undecodable packet");
+                self.close(DisconnectReason::ParseError);
+            }
+        }
+    }
+
+    fn on_packet(self: &Arc<Self>, io: &Io, packet: Packet) {
+        match packet.kind {
+            PacketType::Connect => {
+                if self.socket(&packet.nsp).is_some() {
+                    tracing::debug!(nsp = %packet.nsp, "already connected");
+                    return;
+                }
+                match io.namespace_for_connect(&packet.nsp) {
+                    Some(ns) => ns.connect(self, packet.data),
+                    None => {
+                        let refusal = Packet::connect_error(&packet.nsp, "Invalid namespace", None);
+                        let _ = self.engine.send_all(&crate::socket::frames(&refusal));
+                    }
+                }
+            }
+            kind => {
+                let Some(socket) = self.socket(&packet.nsp) else {
+                    // Node closes a connection that talks on a namespace it did not join.
+                    tracing::debug!(nsp = %packet.nsp, ?kind, "packet for a namespace not joined");
+                    self.close(DisconnectReason::ParseError);
+                    return;
+                };
+                match kind {
+                    PacketType::Disconnect => {
+                        socket.close(DisconnectReason::ClientNamespaceDisconnect);
+                    }
+                    PacketType::Event | PacketType::BinaryEvent => socket.on_event(packet),
+                    PacketType::Ack | PacketType::BinaryAck => socket.on_ack(packet),
+                    _ => self.close(DisconnectReason::ParseError),
+                }
+            }
+        }
+    }
+}
+
+/// Hands Engine.IO sessions to the Socket.IO server.
+pub(crate) struct IoHandler {
+    pub(crate) io: Weak<IoInner>,
+}
+
+impl EngineHandler for IoHandler {
+    fn on_open(&self, engine: &sockeye_engineio::Socket) {
+        let Some(io) = self.io.upgrade() else {
+            engine.close();
+            return;
+        };
+        let max_attachments = io.config.max_attachments;
+        let connection = Arc::new(Connection {
+            engine: engine.clone(),
+            decoder: Mutex::new(Decoder::new(max_attachments)),
+            sockets: Mutex::default(),
+        });
+        engine.attach(connection.clone());
+
+        // A session that joins no namespace in time is closed, as Node's connectTimeout does.
+        let timeout = io.config.connect_timeout;
+        let engine = engine.clone();
+        let connection = Arc::downgrade(&connection);
+        tokio::spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(timeout) => {
+                    if connection.upgrade().is_some_and(|c| c.sockets().is_empty()) {
+                        tracing::debug!(sid = %engine.id(), "no namespace joined in time");
+                        engine.close();
+                    }
+                }
+                _ = engine.closed() => {}
+            }
+        });
+    }
+
+    fn on_message(&self, engine: &sockeye_engineio::Socket, message: Message) {
+        let (Some(io), Some(connection)) = (self.io.upgrade(), engine.attached::<Connection>())
+        else {
+            return;
+        };
+        connection.on_message(&Io(io), message);
+    }
+
+    fn on_close(&self, engine: &sockeye_engineio::Socket, reason: CloseReason) {
+        if let Some(connection) = engine.attached::<Connection>() {
+            for socket in connection.take_sockets() {
+                socket.close(reason.into());
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Handlers: async functions whose arguments are extracted from an event, in the style of axum.
+//!
+//! Any `async fn` or closure whose arguments all implement [`FromEvent`] (up to six of them) is
+//! a [`Handler`]: `|socket: Socket, Data(text): Data<String>, ack: AckSender| async move { .. }`.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use crate::extract::{EventContext, FromEvent};
+
+/// A boxed future, as handlers return them once type-erased.
+pub(crate) type BoxFuture<T = ()> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// A handler with its argument types forgotten.
+pub(crate) type ErasedHandler =
+    Arc<dyn Fn(EventContext) -> Result<BoxFuture, String> + Send + Sync + 'static>;
+
+/// An async function that handles an event (or a connection), with its arguments extracted by
+/// [`FromEvent`]. `Args` is the tuple of argument types; you never name it.
+pub trait Handler<Args>: Clone + Send + Sync + 'static {
+    /// Extracts the arguments and starts the handler; `Err` says which argument failed.
+    fn call(&self, context: EventContext) -> Result<BoxFuture, String>;
+}
+
+macro_rules! impl_handler {
+    ($($arg:ident),*) => {
+        impl<F, Fut, $($arg,)*> Handler<($($arg,)*)> for F
+        where
+            F: Fn($($arg),*) -> Fut + Clone + Send + Sync + 'static,
+            Fut: Future<Output = ()> + Send + 'static,
+            $($arg: FromEvent + Send + 'static,)*
+        {
+            #[allow(non_snake_case, unused_variables)]
+            fn call(&self, context: EventContext) -> Result<BoxFuture, String> {
+                $(let $arg = $arg::from_event(&context)?;)*
+                Ok(Box::pin((self)($($arg),*)))
+            }
+        }
+    };
+}
+
+impl_handler!();
+impl_handler!(A1);
+impl_handler!(A1, A2);
+impl_handler!(A1, A2, A3);
+impl_handler!(A1, A2, A3, A4);
+impl_handler!(A1, A2, A3, A4, A5);
+impl_handler!(A1, A2, A3, A4, A5, A6);
+
+pub(crate) fn erase<H: Handler<Args>, Args>(handler: H) -> ErasedHandler {
+    Arc::new(move |context| handler.call(context))
+}
+
+/// Runs a handler's future on the calling task until it first waits, then on its own task.
+///
+/// This keeps Node's ordering: a connection handler registers its event handlers before the
+/// next packet of the connection is read, and handlers of successive events start in order.
+pub(crate) fn run<F: Future<Output = ()> + Send + 'static>(future: F) {
+    let mut future: BoxFuture = Box::pin(future);
+    let mut context = Context::from_waker(Waker::noop());
+    let polled = std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut context)));
+    match polled {
+        Ok(Poll::Ready(())) => {}
+        // The task polls it again at once, with a waker that works.
+        Ok(Poll::Pending) => {
+            tokio::spawn(future);
+        }
+        Err(_) => tracing::error!("a handler panicked"),
+    }
+}

@@ -1,0 +1,408 @@
+//! The server: its configuration, namespaces and the services that mount it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
+
+use sockeye_adapter::{Adapter, MemoryAdapter};
+use sockeye_engineio::{EngineConfig, EngineService};
+
+use crate::client::IoHandler;
+use crate::layer::{IoLayer, IoService};
+use crate::namespace::NamespaceHandlers;
+use crate::operators::{AckResponses, BroadcastOperator, RemoteSocket};
+use crate::rooms::IntoRooms;
+use crate::{EmitError, Handler, HandlerError, Namespace};
+
+/// Makes the adapter of each namespace, given its name.
+pub type AdapterFactory = Arc<dyn Fn(&str) -> Box<dyn Adapter> + Send + Sync>;
+
+type ErrorHook = Arc<dyn Fn(&HandlerError) + Send + Sync>;
+type Matcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// The Socket.IO settings on top of the Engine.IO ones.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct IoConfig {
+    /// The Engine.IO configuration (path, heartbeat, limits, CORS...).
+    pub engine: EngineConfig,
+    /// How long a connection may go without joining a namespace. Default 45 s, as in Node.
+    pub connect_timeout: Duration,
+    /// The timeout of `emit_with_ack` calls that set none. Default 10 s.
+    pub ack_timeout: Duration,
+    /// The most binary attachments one packet may carry. Default 10.
+    pub max_attachments: usize,
+    /// The most acknowledgements a socket may wait for at once. Default 1 024.
+    pub max_pending_acks: usize,
+}
+
+impl Default for IoConfig {
+    fn default() -> Self {
+        IoConfig {
+            engine: EngineConfig::default(),
+            connect_timeout: Duration::from_secs(45),
+            ack_timeout: Duration::from_secs(10),
+            max_attachments: sockeye_socketio_proto::DEFAULT_MAX_ATTACHMENTS,
+            max_pending_acks: 1024,
+        }
+    }
+}
+
+/// Builds an [`Io`] server.
+///
+/// ```
+/// use std::time::Duration;
+/// use sockeye::{EngineConfig, Io};
+///
+/// let (service, io) = Io::builder()
+///     .engine(EngineConfig::default().ping_interval(Duration::from_secs(10)))
+///     .connect_timeout(Duration::from_secs(5))
+///     .build_service();
+/// # drop((service, io));
+/// ```
+pub struct IoBuilder {
+    config: IoConfig,
+    adapter: AdapterFactory,
+    state: http::Extensions,
+}
+
+impl IoBuilder {
+    /// Sets the whole Engine.IO configuration.
+    #[must_use]
+    pub fn engine(mut self, engine: EngineConfig) -> Self {
+        self.config.engine = engine;
+        self
+    }
+
+    /// Sets [`IoConfig::connect_timeout`].
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets [`IoConfig::ack_timeout`].
+    #[must_use]
+    pub fn ack_timeout(mut self, timeout: Duration) -> Self {
+        self.config.ack_timeout = timeout;
+        self
+    }
+
+    /// Sets [`IoConfig::max_attachments`].
+    #[must_use]
+    pub fn max_attachments(mut self, max: usize) -> Self {
+        self.config.max_attachments = max;
+        self
+    }
+
+    /// Sets [`IoConfig::max_pending_acks`].
+    #[must_use]
+    pub fn max_pending_acks(mut self, max: usize) -> Self {
+        self.config.max_pending_acks = max;
+        self
+    }
+
+    /// Chooses the adapter (the in-memory one by default).
+    #[must_use]
+    pub fn adapter(
+        mut self,
+        factory: impl Fn(&str) -> Box<dyn Adapter> + Send + Sync + 'static,
+    ) -> Self {
+        self.adapter = Arc::new(factory);
+        self
+    }
+
+    /// Adds application state, which handlers take with [`crate::State`].
+    #[must_use]
+    pub fn state<T: Clone + Send + Sync + 'static>(mut self, state: T) -> Self {
+        self.state.insert(state);
+        self
+    }
+
+    /// Builds the server and its Engine.IO service.
+    pub fn build(self) -> Io {
+        let inner = Arc::new_cyclic(|weak| {
+            let handler = Arc::new(IoHandler { io: weak.clone() });
+            let engine = EngineService::with_handler(self.config.engine.clone(), handler);
+            IoInner {
+                config: self.config,
+                adapter: self.adapter,
+                state: self.state,
+                engine,
+                namespaces: RwLock::default(),
+                dynamic: RwLock::default(),
+                error_hook: OnceLock::new(),
+            }
+        });
+        let io = Io(inner);
+        io.of("/");
+        io
+    }
+
+    /// Builds the server and a tower service that answers its path (404 elsewhere).
+    pub fn build_service(self) -> (IoService, Io) {
+        let io = self.build();
+        (IoService::new(io.clone()), io)
+    }
+
+    /// Builds the server and a tower layer that answers its path and passes other requests to
+    /// the service it wraps (an axum router, say).
+    pub fn build_layer(self) -> (IoLayer, Io) {
+        let io = self.build();
+        (IoLayer::new(io.clone()), io)
+    }
+}
+
+impl fmt::Debug for IoBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IoBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A Socket.IO server. Cheap to clone; all clones are the same server.
+///
+/// ```no_run
+/// use sockeye::{Io, Socket};
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let (service, io) = Io::builder().build_service();
+/// io.of("/").on_connection(|socket: Socket| async move {
+///     socket.join("lobby");
+///     socket.to("lobby").emit("joined", &socket.id()).ok();
+/// });
+/// let listener = sockeye::bind("127.0.0.1:3000".parse().unwrap()).await?;
+/// sockeye::serve(listener, service, std::future::pending()).await
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Io(pub(crate) Arc<IoInner>);
+
+pub(crate) struct IoInner {
+    pub(crate) config: IoConfig,
+    adapter: AdapterFactory,
+    state: http::Extensions,
+    pub(crate) engine: EngineService,
+    /// Static namespaces and the children of dynamic ones. Locked briefly.
+    namespaces: RwLock<HashMap<String, Namespace>>,
+    dynamic: RwLock<Vec<(Matcher, Namespace)>>,
+    error_hook: OnceLock<ErrorHook>,
+}
+
+impl Io {
+    /// A builder with the defaults.
+    pub fn builder() -> IoBuilder {
+        IoBuilder {
+            config: IoConfig::default(),
+            adapter: Arc::new(|_| Box::new(MemoryAdapter::new())),
+            state: http::Extensions::new(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &IoConfig {
+        &self.0.config
+    }
+
+    /// The Engine.IO server underneath.
+    pub fn engine(&self) -> &EngineService {
+        &self.0.engine
+    }
+
+    /// The namespace `name`, created if it does not exist (`"chat"` and `"/chat"` are the same).
+    pub fn of(&self, name: &str) -> Namespace {
+        let name = normalize(name);
+        if let Some(ns) = self
+            .0
+            .namespaces
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&name)
+        {
+            return ns.clone();
+        }
+        let mut namespaces = self.0.namespaces.write().unwrap_or_else(|p| p.into_inner());
+        namespaces
+            .entry(name.clone())
+            .or_insert_with(|| self.new_namespace(name, Arc::default()))
+            .clone()
+    }
+
+    /// Namespaces created on demand: a client may connect to any name `accepts` approves, like
+    /// Node's `io.of(/regex/)` or `io.of(fn)`. Handlers and middlewares set on the returned
+    /// namespace apply to every such child namespace.
+    ///
+    /// ```
+    /// use sockeye::{Io, Socket};
+    ///
+    /// let io = Io::builder().build();
+    /// io.dynamic(|name| name.starts_with("/workspace-")).on_connection(|socket: Socket| async move {
+    ///     let _ = socket.emit("hello", socket.ns().name());
+    /// });
+    /// ```
+    pub fn dynamic(&self, accepts: impl Fn(&str) -> bool + Send + Sync + 'static) -> Namespace {
+        let mut dynamic = self.0.dynamic.write().unwrap_or_else(|p| p.into_inner());
+        let parent = self.new_namespace(format!("/_{}", dynamic.len()), Arc::default());
+        dynamic.push((Arc::new(accepts), parent.clone()));
+        parent
+    }
+
+    fn new_namespace(&self, name: String, handlers: Arc<NamespaceHandlers>) -> Namespace {
+        let adapter = (self.0.adapter)(&name);
+        Namespace::new(name, Arc::downgrade(&self.0), handlers, adapter)
+    }
+
+    /// The namespace a CONNECT asks for: a static one, or a new child of a dynamic one.
+    pub(crate) fn namespace_for_connect(&self, name: &str) -> Option<Namespace> {
+        if let Some(ns) = self
+            .0
+            .namespaces
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+        {
+            return Some(ns.clone());
+        }
+        let parent = {
+            let dynamic = self.0.dynamic.read().unwrap_or_else(|p| p.into_inner());
+            dynamic
+                .iter()
+                .find(|(accepts, _)| accepts(name))
+                .map(|(_, parent)| parent.clone())
+        }?;
+        let mut namespaces = self.0.namespaces.write().unwrap_or_else(|p| p.into_inner());
+        let child = namespaces
+            .entry(name.to_owned())
+            .or_insert_with(|| self.new_namespace(name.to_owned(), parent.handlers().clone()));
+        Some(child.clone())
+    }
+
+    /// The names of the namespaces that exist now.
+    pub fn namespaces(&self) -> Vec<String> {
+        self.0
+            .namespaces
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// The application state of type `T` given to [`IoBuilder::state`].
+    pub fn state<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.0.state.get::<T>().cloned()
+    }
+
+    /// Sets the hook that hears of handlers that could not run (arguments that did not
+    /// deserialise...). Only the first call takes effect.
+    pub fn on_error(&self, hook: impl Fn(&HandlerError) + Send + Sync + 'static) {
+        let _ = self.0.error_hook.set(Arc::new(hook));
+    }
+
+    pub(crate) fn report(&self, error: &HandlerError) {
+        if let Some(hook) = self.0.error_hook.get() {
+            hook(error);
+        }
+    }
+
+    /// Calls `handler` for each socket connecting to `/`.
+    pub fn on_connection<H: Handler<A>, A>(&self, handler: H) {
+        self.of("/").on_connection(handler);
+    }
+
+    /// A broadcast on `/` to a room or several.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.of("/").to(rooms)
+    }
+
+    /// Same as [`Io::to`].
+    pub fn within(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.to(rooms)
+    }
+
+    /// A broadcast on `/` to every socket but those in `rooms`.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.of("/").except(rooms)
+    }
+
+    /// A broadcast on `/` to this server's sockets only.
+    pub fn local(&self) -> BroadcastOperator {
+        self.of("/").local()
+    }
+
+    /// A volatile broadcast on `/`.
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.of("/").volatile()
+    }
+
+    /// A broadcast on `/` that collects acknowledgements within `timeout`.
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
+        self.of("/").timeout(timeout)
+    }
+
+    /// Sends an event to every socket of `/`.
+    pub fn emit<T: serde::Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), EmitError> {
+        self.of("/").emit(event, data)
+    }
+
+    /// Sends an event to every socket of `/` and collects the acknowledgements.
+    pub async fn emit_with_ack<T, R>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<AckResponses<R>, EmitError>
+    where
+        T: serde::Serialize + ?Sized,
+        R: serde::de::DeserializeOwned,
+    {
+        self.of("/").emit_with_ack(event, data).await
+    }
+
+    /// Every socket of `/`.
+    pub async fn fetch_sockets(&self) -> Vec<RemoteSocket> {
+        self.of("/").fetch_sockets().await
+    }
+
+    /// Makes every socket of `/` join rooms.
+    pub fn sockets_join(&self, rooms: impl IntoRooms) {
+        self.of("/").sockets_join(rooms);
+    }
+
+    /// Makes every socket of `/` leave rooms.
+    pub fn sockets_leave(&self, rooms: impl IntoRooms) {
+        self.of("/").sockets_leave(rooms);
+    }
+
+    /// Disconnects every socket of `/`.
+    pub fn disconnect_sockets(&self, close: bool) {
+        self.of("/").disconnect_sockets(close);
+    }
+
+    /// Closes every connection (reason "server shutting down").
+    pub fn close(&self) {
+        self.0.engine.close_all();
+    }
+}
+
+impl fmt::Debug for Io {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Io")
+            .field("config", &self.0.config)
+            .field("namespaces", &self.namespaces())
+            .finish_non_exhaustive()
+    }
+}
+
+fn normalize(name: &str) -> String {
+    if name.starts_with('/') {
+        name.to_owned()
+    } else {
+        format!("/{name}")
+    }
+}

@@ -1,0 +1,306 @@
+//! Namespaces: the channels a client connects to, each with its middlewares, connection
+//! handler, sockets and adapter.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sockeye_adapter::{Adapter, Room, SocketId};
+use sockeye_socketio_proto::Packet;
+
+use crate::client::Connection;
+use crate::extract::EventContext;
+use crate::handler::{self, BoxFuture, ErasedHandler, Handler};
+use crate::io::IoInner;
+use crate::operators::{AckResponses, BroadcastOperator, RemoteSocket};
+use crate::rooms::IntoRooms;
+use crate::{ConnectError, EmitError, Io, Socket};
+
+type Middleware =
+    Arc<dyn Fn(Socket) -> BoxFuture<Result<(), ConnectError>> + Send + Sync + 'static>;
+
+/// What a namespace does with connections; shared by the children of a dynamic namespace.
+#[derive(Default)]
+pub(crate) struct NamespaceHandlers {
+    connection: RwLock<Option<ErasedHandler>>,
+    middlewares: RwLock<Vec<Middleware>>,
+}
+
+/// A namespace (`/`, `/chat`...). Cheap to clone.
+#[derive(Clone)]
+pub struct Namespace(pub(crate) Arc<NamespaceInner>);
+
+pub(crate) struct NamespaceInner {
+    name: String,
+    io: Weak<IoInner>,
+    handlers: Arc<NamespaceHandlers>,
+    /// The connected sockets. Locked briefly, never across an `.await`, and never while the
+    /// adapter's lock is held (the adapter never calls back into the namespace).
+    sockets: RwLock<HashMap<SocketId, Socket>>,
+    adapter: Box<dyn Adapter>,
+    next_ack: AtomicU64,
+}
+
+impl Namespace {
+    pub(crate) fn new(
+        name: String,
+        io: Weak<IoInner>,
+        handlers: Arc<NamespaceHandlers>,
+        adapter: Box<dyn Adapter>,
+    ) -> Self {
+        Namespace(Arc::new(NamespaceInner {
+            name,
+            io,
+            handlers,
+            sockets: RwLock::default(),
+            adapter,
+            next_ack: AtomicU64::new(0),
+        }))
+    }
+
+    pub(crate) fn handlers(&self) -> &Arc<NamespaceHandlers> {
+        &self.0.handlers
+    }
+
+    /// The name, starting with `/`.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The server.
+    ///
+    /// # Panics
+    /// Never while the server lives; a namespace outlives its server only in a handler that
+    /// runs after the server was dropped.
+    pub fn io(&self) -> Io {
+        match self.0.io.upgrade() {
+            Some(inner) => Io(inner),
+            None => panic!(
+                "the Socket.IO server of namespace {} was dropped",
+                self.0.name
+            ),
+        }
+    }
+
+    /// The namespace's adapter.
+    pub fn adapter(&self) -> &dyn Adapter {
+        &*self.0.adapter
+    }
+
+    /// Calls `handler` for every socket that connects (after the middlewares). Its arguments are
+    /// extractors: [`Socket`], [`crate::Data`] of the auth payload, [`crate::State`]...
+    pub fn on_connection<H: Handler<A>, A>(&self, handler: H) {
+        *self
+            .0
+            .handlers
+            .connection
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(handler::erase(handler));
+    }
+
+    /// Adds a middleware that runs, in order, before a socket connects; an `Err` refuses the
+    /// connection with CONNECT_ERROR carrying its message and data.
+    pub fn use_middleware<F, Fut>(&self, middleware: F)
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        let middleware: Middleware = Arc::new(move |socket| Box::pin(middleware(socket)));
+        self.0
+            .handlers
+            .middlewares
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(middleware);
+    }
+
+    /// Every socket connected to this namespace on this server.
+    pub fn sockets(&self) -> Vec<Socket> {
+        self.read_sockets().values().cloned().collect()
+    }
+
+    /// The socket with this id, if it is connected here.
+    pub fn socket(&self, id: SocketId) -> Option<Socket> {
+        self.read_sockets().get(&id).cloned()
+    }
+
+    /// Every room with a socket in it (sockets' own rooms included).
+    pub fn rooms(&self) -> Vec<Room> {
+        self.0.adapter.rooms()
+    }
+
+    /// The ids of the sockets in a room.
+    pub fn room_members(&self, room: &str) -> Vec<SocketId> {
+        self.0.adapter.room_members(room)
+    }
+
+    /// A broadcast to the sockets in a room (or several).
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        BroadcastOperator::new(self.clone()).to(rooms)
+    }
+
+    /// Same as [`Namespace::to`].
+    pub fn within(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.to(rooms)
+    }
+
+    /// A broadcast to every socket but those in `rooms`.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        BroadcastOperator::new(self.clone()).except(rooms)
+    }
+
+    /// A broadcast to this server's sockets only.
+    pub fn local(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.clone()).local()
+    }
+
+    /// A broadcast that clients which are not keeping up may miss.
+    pub fn volatile(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.clone()).volatile()
+    }
+
+    /// A broadcast with acknowledgements collected within `timeout`.
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
+        BroadcastOperator::new(self.clone()).timeout(timeout)
+    }
+
+    /// Sends an event to every socket of the namespace.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        BroadcastOperator::new(self.clone()).emit(event, data)
+    }
+
+    /// Sends an event to every socket and collects their acknowledgements.
+    pub async fn emit_with_ack<T, R>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<AckResponses<R>, EmitError>
+    where
+        T: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        BroadcastOperator::new(self.clone())
+            .emit_with_ack(event, data)
+            .await
+    }
+
+    /// Every socket of the namespace, with its id, rooms and handshake.
+    pub async fn fetch_sockets(&self) -> Vec<RemoteSocket> {
+        BroadcastOperator::new(self.clone()).fetch_sockets().await
+    }
+
+    /// Makes every socket join rooms.
+    pub fn sockets_join(&self, rooms: impl IntoRooms) {
+        BroadcastOperator::new(self.clone()).join(rooms);
+    }
+
+    /// Makes every socket leave rooms.
+    pub fn sockets_leave(&self, rooms: impl IntoRooms) {
+        BroadcastOperator::new(self.clone()).leave(rooms);
+    }
+
+    /// Disconnects every socket (closing their connections with `close`).
+    pub fn disconnect_sockets(&self, close: bool) {
+        BroadcastOperator::new(self.clone()).disconnect(close);
+    }
+
+    // ---- connections ----
+
+    fn read_sockets(&self) -> std::sync::RwLockReadGuard<'_, HashMap<SocketId, Socket>> {
+        // Inserts and removes cannot leave the map half-changed: poisoning is harmless.
+        self.0.sockets.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn next_ack_id(&self) -> u64 {
+        self.0.next_ack.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn remove(&self, id: SocketId) {
+        self.0
+            .sockets
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        self.0.adapter.del_all(id);
+    }
+
+    /// A client asked to connect: run the middlewares, then accept or refuse.
+    pub(crate) fn connect(&self, conn: &Arc<Connection>, auth: Option<Value>) {
+        let auth = auth.unwrap_or_else(|| Value::Object(Default::default()));
+        let socket = Socket::new(self.clone(), conn.clone(), auth);
+        let middlewares = self
+            .0
+            .handlers
+            .middlewares
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if middlewares.is_empty() {
+            self.accept(socket);
+            return;
+        }
+        let ns = self.clone();
+        handler::run(async move {
+            for middleware in middlewares {
+                if let Err(error) = middleware(socket.clone()).await {
+                    let packet = Packet::connect_error(ns.name(), &error.message, error.data);
+                    let _ = socket.send_packet(&packet, false);
+                    return;
+                }
+            }
+            if !socket.engine().is_closed() {
+                ns.accept(socket);
+            }
+        });
+    }
+
+    fn accept(&self, socket: Socket) {
+        let id = socket.id();
+        socket.set_connected();
+        self.0
+            .sockets
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, socket.clone());
+        self.0.adapter.add_all(id, &[Room::from(id.as_str())]);
+        socket.0.conn.insert(self.name(), socket.clone());
+        let reply = Packet::connect(self.name(), Some(serde_json::json!({ "sid": id.as_str() })));
+        let _ = socket.send_packet(&reply, false);
+
+        let handler = self
+            .0
+            .handlers
+            .connection
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(handler) = handler {
+            let context = EventContext {
+                socket: socket.clone(),
+                event: Arc::from("connection"),
+                args: vec![socket.auth_value().clone()],
+                attachments: Vec::new(),
+                ack_id: None,
+            };
+            match handler(context) {
+                Ok(future) => handler::run(future),
+                Err(message) => socket.report("connection", message, None),
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Namespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Namespace")
+            .field("name", &self.0.name)
+            .field("sockets", &self.read_sockets().len())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,610 @@
+//! A socket: one client connected to one namespace.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sockeye_adapter::{Room, SocketId};
+use sockeye_engineio::{Frame, Handshake, SendError};
+use sockeye_socketio_proto::Packet;
+use tokio::sync::oneshot;
+
+use crate::args::{from_args, to_args};
+use crate::client::Connection;
+use crate::extract::{Event, EventContext};
+use crate::handler::{self, BoxFuture, ErasedHandler, Handler};
+use crate::operators::BroadcastOperator;
+use crate::rooms::IntoRooms;
+use crate::{AckError, DisconnectReason, EmitError, HandlerError, Io, Namespace};
+
+/// An acknowledgement's arguments.
+#[derive(Debug)]
+pub(crate) struct AckReply {
+    pub(crate) args: Vec<Value>,
+    pub(crate) attachments: Vec<Bytes>,
+}
+
+type DisconnectHandler = Arc<dyn Fn(Socket, DisconnectReason) -> BoxFuture + Send + Sync + 'static>;
+type AnyHandler = Arc<dyn Fn(Socket, Event) -> BoxFuture + Send + Sync + 'static>;
+type OutgoingHandler = Arc<dyn Fn(&Socket, &str, &[Value]) + Send + Sync + 'static>;
+type PacketMiddleware =
+    Arc<dyn Fn(&Socket, &mut Event) -> Result<(), String> + Send + Sync + 'static>;
+type ErrorHandler = Arc<dyn Fn(&Socket, &str) + Send + Sync + 'static>;
+
+/// The handlers of one socket. Behind one lock that is never held while a handler runs.
+#[derive(Default)]
+struct Handlers {
+    events: HashMap<String, ErasedHandler>,
+    any: Vec<AnyHandler>,
+    outgoing: Vec<OutgoingHandler>,
+    middlewares: Vec<PacketMiddleware>,
+    errors: Vec<ErrorHandler>,
+    disconnecting: Vec<DisconnectHandler>,
+    disconnect: Vec<DisconnectHandler>,
+}
+
+/// A client connected to a namespace. Cheap to clone; all clones are the same socket.
+///
+/// ```no_run
+/// use sockeye::{AckSender, Data, Io, Socket};
+///
+/// let (_service, io) = Io::builder().build_service();
+/// io.of("/").on_connection(|socket: Socket| async move {
+///     socket.emit("motd", "Welcome!").ok();
+///     socket.on("important_message", |Data(text): Data<String>, ack: AckSender| async move {
+///         println!("{text}");
+///         ack.send("Roger that").ok();
+///     });
+/// });
+/// ```
+#[derive(Clone)]
+pub struct Socket(pub(crate) Arc<SocketInner>);
+
+pub(crate) struct SocketInner {
+    pub(crate) id: SocketId,
+    pub(crate) ns: Namespace,
+    pub(crate) conn: Arc<Connection>,
+    auth: Value,
+    handlers: RwLock<Handlers>,
+    /// Pending acknowledgements of this socket's emits, by ack id.
+    acks: Mutex<HashMap<u64, oneshot::Sender<AckReply>>>,
+    connected: AtomicBool,
+    data: Mutex<http::Extensions>,
+}
+
+impl Socket {
+    pub(crate) fn new(ns: Namespace, conn: Arc<Connection>, auth: Value) -> Self {
+        Socket(Arc::new(SocketInner {
+            id: SocketId::random(),
+            ns,
+            conn,
+            auth,
+            handlers: RwLock::default(),
+            acks: Mutex::default(),
+            connected: AtomicBool::new(false),
+            data: Mutex::default(),
+        }))
+    }
+
+    /// The socket id (distinct from the Engine.IO session id, as in Node).
+    pub fn id(&self) -> SocketId {
+        self.0.id
+    }
+
+    /// The namespace.
+    pub fn ns(&self) -> &Namespace {
+        &self.0.ns
+    }
+
+    /// The server.
+    pub fn io(&self) -> Io {
+        self.0.ns.io()
+    }
+
+    /// The HTTP request that opened the connection: headers, query, address, time, URL.
+    pub fn handshake(&self) -> &Handshake {
+        self.0.conn.engine.handshake()
+    }
+
+    /// The auth payload of the client's CONNECT (`{}` when it sent none).
+    pub fn auth_value(&self) -> &Value {
+        &self.0.auth
+    }
+
+    /// The auth payload deserialised as `T`.
+    pub fn auth<T: DeserializeOwned>(&self) -> Result<T, String> {
+        serde_json::from_value(self.0.auth.clone()).map_err(|e| e.to_string())
+    }
+
+    /// The Engine.IO session this socket runs on.
+    pub fn engine(&self) -> &sockeye_engineio::Socket {
+        &self.0.conn.engine
+    }
+
+    /// Whether the socket is connected.
+    pub fn connected(&self) -> bool {
+        self.0.connected.load(Ordering::Acquire)
+    }
+
+    fn handlers(&self) -> std::sync::RwLockReadGuard<'_, Handlers> {
+        // Handler tables are replaced whole, never left half-written: poisoning is harmless.
+        self.0.handlers.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn handlers_mut(&self) -> std::sync::RwLockWriteGuard<'_, Handlers> {
+        self.0.handlers.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn acks(&self) -> MutexGuard<'_, HashMap<u64, oneshot::Sender<AckReply>>> {
+        self.0.acks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Handles event `event` with `handler` (replacing an earlier one).
+    pub fn on<H: Handler<A>, A>(&self, event: impl Into<String>, handler: H) {
+        self.handlers_mut()
+            .events
+            .insert(event.into(), handler::erase(handler));
+    }
+
+    /// Removes the handler of `event`.
+    pub fn off(&self, event: &str) {
+        self.handlers_mut().events.remove(event);
+    }
+
+    /// Calls `handler` for every incoming event, before its own handler.
+    pub fn on_any<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.handlers_mut().any.push(Arc::new(move |socket, event| {
+            Box::pin(handler(socket, event))
+        }));
+    }
+
+    /// Calls `handler` for every event emitted to this socket (name and arguments).
+    pub fn on_any_outgoing(
+        &self,
+        handler: impl Fn(&Socket, &str, &[Value]) + Send + Sync + 'static,
+    ) {
+        self.handlers_mut().outgoing.push(Arc::new(handler));
+    }
+
+    /// Adds a middleware that sees (and may change) every incoming event before the handlers;
+    /// an `Err` stops the event and goes to the [`Socket::on_error`] handlers.
+    pub fn use_packet(
+        &self,
+        middleware: impl Fn(&Socket, &mut Event) -> Result<(), String> + Send + Sync + 'static,
+    ) {
+        self.handlers_mut().middlewares.push(Arc::new(middleware));
+    }
+
+    /// Calls `handler` with the errors of packet middlewares.
+    pub fn on_error(&self, handler: impl Fn(&Socket, &str) + Send + Sync + 'static) {
+        self.handlers_mut().errors.push(Arc::new(handler));
+    }
+
+    /// Calls `handler` when the socket is about to disconnect, while it is still in its rooms.
+    pub fn on_disconnecting<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: DisconnectHandler = Arc::new(move |s, r| Box::pin(handler(s, r)));
+        self.handlers_mut().disconnecting.push(handler);
+    }
+
+    /// Calls `handler` once the socket has disconnected, with the reason.
+    pub fn on_disconnect<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: DisconnectHandler = Arc::new(move |s, r| Box::pin(handler(s, r)));
+        self.handlers_mut().disconnect.push(handler);
+    }
+
+    /// Sends event `event` to this client. `data` is one argument; a tuple is several, `()` none;
+    /// `bytes::Bytes` values anywhere inside travel as binary.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        let packet = event_packet(self.ns().name(), event, data)?;
+        self.notify_outgoing(&packet);
+        self.send_frames(&frames(&packet), false)
+    }
+
+    /// Sends an event whose arguments are already JSON, with binary values as placeholders
+    /// into `attachments` (as an [`Event`] carries them): echoes and proxies use it.
+    pub fn emit_raw(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        attachments: Vec<Bytes>,
+    ) -> Result<(), EmitError> {
+        if sockeye_socketio_proto::is_reserved_event(event) {
+            return Err(EmitError::ReservedEvent(event.to_owned()));
+        }
+        let mut array = Vec::with_capacity(args.len() + 1);
+        array.push(Value::String(event.to_owned()));
+        array.extend(args);
+        let packet = Packet::event(self.ns().name(), Value::Array(array), attachments);
+        self.notify_outgoing(&packet);
+        self.send_frames(&frames(&packet), false)
+    }
+
+    /// Sends an event and waits for the client's acknowledgement, within the server's default
+    /// acknowledgement timeout ([`crate::IoBuilder::ack_timeout`]).
+    pub async fn emit_with_ack<T, R>(&self, event: &str, data: &T) -> Result<R, AckError>
+    where
+        T: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let timeout = self.io().config().ack_timeout;
+        self.timeout(timeout).emit_with_ack(event, data).await
+    }
+
+    /// Sets the acknowledgement timeout of the next emit: `socket.timeout(d).emit_with_ack(..)`.
+    pub fn timeout(&self, timeout: Duration) -> SocketTimeout<'_> {
+        SocketTimeout {
+            socket: self,
+            timeout,
+        }
+    }
+
+    /// Joins one room or several.
+    pub fn join(&self, rooms: impl IntoRooms) {
+        self.0.ns.adapter().add_all(self.id(), &rooms.into_rooms());
+    }
+
+    /// Leaves one room or several.
+    pub fn leave(&self, rooms: impl IntoRooms) {
+        for room in rooms.into_rooms() {
+            self.0.ns.adapter().del(self.id(), &room);
+        }
+    }
+
+    /// The rooms the socket is in, its own room (its id) included.
+    pub fn rooms(&self) -> Vec<Room> {
+        self.0
+            .ns
+            .adapter()
+            .socket_rooms(self.id())
+            .unwrap_or_default()
+    }
+
+    /// A broadcast to a room (or several) that leaves this socket out.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().to(rooms)
+    }
+
+    /// Same as [`Socket::to`].
+    pub fn within(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.to(rooms)
+    }
+
+    /// A broadcast to every socket of the namespace but rooms `rooms` and this one.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().except(rooms)
+    }
+
+    /// A broadcast to every other socket of the namespace.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.0.ns.clone()).except_socket(self.id())
+    }
+
+    /// An emit to this socket that may be dropped when the client is not keeping up.
+    pub fn volatile(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.0.ns.clone())
+            .to(self.id())
+            .volatile()
+    }
+
+    /// Leaves the namespace: the client is told (DISCONNECT). With `close_underlying`, the whole
+    /// connection closes, and with it the client's other namespaces.
+    pub fn disconnect(&self, close_underlying: bool) {
+        if close_underlying {
+            self.0.conn.disconnect_all();
+        } else if self.connected() {
+            let _ = self.send_packet(&Packet::disconnect(self.ns().name()), false);
+            self.close(DisconnectReason::ServerNamespaceDisconnect);
+        }
+    }
+
+    /// Keeps a value of type `T` with the socket (replacing an earlier `T`).
+    pub fn insert_data<T: Clone + Send + Sync + 'static>(&self, value: T) {
+        self.0
+            .data
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(value);
+    }
+
+    /// The value of type `T` kept with the socket.
+    pub fn data<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.0
+            .data
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get::<T>()
+            .cloned()
+    }
+
+    /// Changes the value of type `T` kept with the socket, if there is one.
+    pub fn with_data<T: Send + Sync + 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        self.0
+            .data
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut::<T>()
+            .map(f)
+    }
+
+    // ---- what the server does with the socket ----
+
+    pub(crate) fn set_connected(&self) {
+        self.0.connected.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn send_packet(&self, packet: &Packet, volatile: bool) -> Result<(), EmitError> {
+        self.send_frames(&frames(packet), volatile)
+    }
+
+    /// Queues encoded frames; a client whose outbox is full loses volatile packets, and is
+    /// disconnected for anything else, so that it cannot grow the server's memory.
+    pub(crate) fn send_frames(&self, frames: &[Frame], volatile: bool) -> Result<(), EmitError> {
+        let engine = &self.0.conn.engine;
+        if volatile && engine.queued() > 0 {
+            return Ok(());
+        }
+        match engine.send_all(frames) {
+            Ok(()) => Ok(()),
+            Err(SendError::Full) if volatile => Ok(()),
+            Err(SendError::Full) => {
+                tracing::warn!(sid = %self.id(), "outbox full: disconnecting a slow client");
+                self.0.conn.close(DisconnectReason::SlowClient);
+                Err(EmitError::OutboxFull)
+            }
+            Err(_) => Err(EmitError::Disconnected),
+        }
+    }
+
+    /// Tells the outgoing listeners of an event packet about to be sent.
+    pub(crate) fn notify_outgoing(&self, packet: &Packet) {
+        let outgoing = {
+            let handlers = self.handlers();
+            if handlers.outgoing.is_empty() {
+                return;
+            }
+            handlers.outgoing.clone()
+        };
+        let (Some(event), Some(args)) = (packet.event_name(), packet.event_args()) else {
+            return;
+        };
+        for handler in outgoing {
+            handler(self, event, args);
+        }
+    }
+
+    pub(crate) fn send_ack<T: Serialize + ?Sized>(
+        &self,
+        id: u64,
+        data: &T,
+    ) -> Result<(), EmitError> {
+        let mut attachments = Vec::new();
+        let args = to_args(data, &mut attachments).map_err(EmitError::Serialize)?;
+        self.send_raw_ack(id, args, attachments)
+    }
+
+    pub(crate) fn send_raw_ack(
+        &self,
+        id: u64,
+        args: Vec<Value>,
+        attachments: Vec<Bytes>,
+    ) -> Result<(), EmitError> {
+        let packet = Packet::ack(self.ns().name(), id, Value::Array(args), attachments);
+        self.send_packet(&packet, false)
+    }
+
+    /// Registers a pending acknowledgement; the sender is dropped if the socket disconnects.
+    pub(crate) fn expect_ack(&self, id: u64) -> Result<oneshot::Receiver<AckReply>, AckError> {
+        let (sender, receiver) = oneshot::channel();
+        let mut acks = self.acks();
+        if acks.len() >= self.io().config().max_pending_acks {
+            return Err(AckError::TooManyPending);
+        }
+        if !self.connected() {
+            return Err(AckError::Disconnected);
+        }
+        acks.insert(id, sender);
+        Ok(receiver)
+    }
+
+    pub(crate) fn forget_ack(&self, id: u64) {
+        self.acks().remove(&id);
+    }
+
+    /// An EVENT or BINARY_EVENT from the client.
+    pub(crate) fn on_event(&self, packet: Packet) {
+        let Some(Value::Array(mut args)) = packet.data else {
+            return;
+        };
+        if args.is_empty() {
+            return;
+        }
+        let name = match args.remove(0) {
+            Value::String(name) => name,
+            other => other.to_string(),
+        };
+        let mut event = Event {
+            name,
+            args,
+            attachments: packet.attachments,
+        };
+        let (middlewares, any) = {
+            let handlers = self.handlers();
+            (handlers.middlewares.clone(), handlers.any.clone())
+        };
+        for middleware in middlewares {
+            if let Err(error) = middleware(self, &mut event) {
+                let errors = self.handlers().errors.clone();
+                if errors.is_empty() {
+                    tracing::debug!(sid = %self.id(), %error, "packet middleware refused an event");
+                }
+                for handler in errors {
+                    handler(self, &error);
+                }
+                return;
+            }
+        }
+        for handler in any {
+            handler::run(handler(self.clone(), event.clone()));
+        }
+        let Some(handler) = self.handlers().events.get(&event.name).cloned() else {
+            tracing::trace!(sid = %self.id(), event = %event.name, "no handler");
+            return;
+        };
+        let ack_id = packet.id;
+        let context = EventContext {
+            socket: self.clone(),
+            event: Arc::from(event.name.as_str()),
+            args: event.args,
+            attachments: event.attachments,
+            ack_id,
+        };
+        match handler(context) {
+            Ok(future) => handler::run(future),
+            Err(message) => self.report(&event.name, message, ack_id),
+        }
+    }
+
+    /// A handler could not run: the error hook and the log hear of it, and the client too if it
+    /// waits for an acknowledgement.
+    pub(crate) fn report(&self, event: &str, message: String, ack_id: Option<u64>) {
+        let error = HandlerError {
+            nsp: self.ns().name().to_owned(),
+            event: event.to_owned(),
+            message,
+        };
+        tracing::warn!(sid = %self.id(), %error, "handler not run");
+        if let Some(id) = ack_id {
+            let _ = self.send_ack(id, &serde_json::json!({ "error": error.message }));
+        }
+        self.io().report(&error);
+    }
+
+    /// An ACK or BINARY_ACK from the client.
+    pub(crate) fn on_ack(&self, packet: Packet) {
+        let Some(id) = packet.id else { return };
+        let Some(sender) = self.acks().remove(&id) else {
+            tracing::debug!(sid = %self.id(), id, "acknowledgement of nothing pending");
+            return;
+        };
+        let args = match packet.data {
+            Some(Value::Array(args)) => args,
+            _ => Vec::new(),
+        };
+        let _ = sender.send(AckReply {
+            args,
+            attachments: packet.attachments,
+        });
+    }
+
+    /// Disconnects the socket from its namespace (no packet is sent).
+    pub(crate) fn close(&self, reason: DisconnectReason) {
+        if !self.0.connected.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let disconnecting = self.handlers().disconnecting.clone();
+        for handler in disconnecting {
+            handler::run(handler(self.clone(), reason));
+        }
+        self.0.ns.remove(self.id());
+        self.0.conn.remove(self.ns().name());
+        self.acks().clear();
+        // Handlers often hold a clone of their socket: dropping them frees the socket.
+        let handlers = std::mem::take(&mut *self.handlers_mut());
+        for handler in handlers.disconnect {
+            handler::run(handler(self.clone(), reason));
+        }
+    }
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.0.id)
+            .field("nsp", &self.0.ns.name())
+            .field("connected", &self.connected())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An emit to one socket with an acknowledgement timeout, from [`Socket::timeout`].
+#[derive(Debug)]
+pub struct SocketTimeout<'a> {
+    socket: &'a Socket,
+    timeout: Duration,
+}
+
+impl SocketTimeout<'_> {
+    /// Sends an event and waits for its acknowledgement, deserialised as `R` (a lone argument as
+    /// `R` itself, several as a tuple).
+    pub async fn emit_with_ack<T, R>(&self, event: &str, data: &T) -> Result<R, AckError>
+    where
+        T: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let socket = self.socket;
+        let mut packet = event_packet(socket.ns().name(), event, data)?;
+        let id = socket.ns().next_ack_id();
+        packet.id = Some(id);
+        let receiver = socket.expect_ack(id)?;
+        socket.notify_outgoing(&packet);
+        if let Err(error) = socket.send_frames(&frames(&packet), false) {
+            socket.forget_ack(id);
+            return Err(error.into());
+        }
+        match tokio::time::timeout(self.timeout, receiver).await {
+            Ok(Ok(reply)) => {
+                from_args(&reply.args, &reply.attachments).map_err(AckError::Deserialize)
+            }
+            Ok(Err(_)) => Err(AckError::Disconnected),
+            Err(_) => {
+                socket.forget_ack(id);
+                Err(AckError::Timeout)
+            }
+        }
+    }
+}
+
+/// Builds an EVENT packet.
+pub(crate) fn event_packet<T: Serialize + ?Sized>(
+    nsp: &str,
+    event: &str,
+    data: &T,
+) -> Result<Packet, EmitError> {
+    if sockeye_socketio_proto::is_reserved_event(event) {
+        return Err(EmitError::ReservedEvent(event.to_owned()));
+    }
+    let mut attachments = Vec::new();
+    let args = to_args(data, &mut attachments).map_err(EmitError::Serialize)?;
+    let mut array = Vec::with_capacity(args.len() + 1);
+    array.push(Value::String(event.to_owned()));
+    array.extend(args);
+    Ok(Packet::event(nsp, Value::Array(array), attachments))
+}
+
+/// A packet as Engine.IO frames: its text, then one binary frame per attachment.
+pub(crate) fn frames(packet: &Packet) -> Vec<Frame> {
+    let encoded = packet.encode();
+    let mut frames = Vec::with_capacity(1 + encoded.attachments.len());
+    frames.push(Frame::message(&encoded.text));
+    frames.extend(encoded.attachments.into_iter().map(Frame::Binary));
+    frames
+}
