@@ -7,7 +7,9 @@
 //!   `message-back` and the same arguments, and `message-with-ack` is acknowledged with them.
 //!
 //! Both use pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1 000 000 and open CORS; a
-//! Socket.IO session that joins no namespace is closed after 1 s.
+//! Socket.IO session that joins no namespace is closed after 1 s. With `EIO3=1`, `/engine.io/`
+//! also accepts Engine.IO v3 clients (for the v3 suite; a request without `EIO` is then read as
+//! v3, so one v4 test fails by design, as with Node's `allowEIO3`).
 //!
 //! ```sh
 //! cargo run --release --example conformance-server
@@ -74,7 +76,8 @@ async fn main() -> std::io::Result<()> {
     });
     io.of("/custom").on_connection(send_auth);
 
-    let engine = EngineService::new(timings("/engine.io/"), Echo);
+    let eio3 = std::env::var("EIO3").is_ok_and(|v| v == "1");
+    let engine = EngineService::new(timings("/engine.io/").allow_eio3(eio3), Echo);
     let service = tower_layer::Layer::layer(&layer, engine);
     let listener = sockeye::bind(([0, 0, 0, 0], port).into()).await?;
     eprintln!("conformance server on http://localhost:{port} (/engine.io/ and /socket.io/)");

@@ -155,10 +155,13 @@ impl EngineService {
                     websocket::upgrade(self.engine.clone(), request, Some(socket), protocol)
                 }
                 (TransportKind::Polling, false) if current == TransportKind::Polling => {
+                    // As in Node, whether a v3 client takes binary bodies is settled by the
+                    // handshake's `b64`, which later requests do not repeat.
+                    let b64 = query.b64 || EngineQuery::parse(&socket.handshake().uri).b64;
                     let encoding = polling::Encoding {
                         protocol,
                         jsonp: query.jsonp.as_deref().map(str::to_owned),
-                        b64: query.b64,
+                        b64,
                     };
                     match *request.method() {
                         Method::GET => polling::get(&socket, &encoding).await,
