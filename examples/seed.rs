@@ -30,9 +30,12 @@ struct ClientDisconnected {
 
 async fn on_connection(socket: Socket) {
     tracing::info!(id = %socket.id(), "a user connected");
-    socket.on("message", |socket: Socket, Data(message): Data<serde_json::Value>| async move {
-        tracing::info!(id = %socket.id(), %message, "message");
-    });
+    socket.on(
+        "message",
+        |socket: Socket, Data(message): Data<serde_json::Value>| async move {
+            tracing::info!(id = %socket.id(), %message, "message");
+        },
+    );
     socket.on(
         "important_message",
         |socket: Socket, Data(message): Data<serde_json::Value>, ack: AckSender| async move {
@@ -42,26 +45,38 @@ async fn on_connection(socket: Socket) {
     );
     socket.on("join_room", |socket: Socket, ack: AckSender| async move {
         socket.join(ROOM);
-        let _ = socket.to(ROOM).emit("room_message", &format!("{} joined {ROOM}", socket.id()));
+        let _ = socket
+            .to(ROOM)
+            .emit("room_message", &format!("{} joined {ROOM}", socket.id()));
         let _ = ack.send(ROOM);
     });
     socket.on("leave_room", |socket: Socket, ack: AckSender| async move {
         socket.leave(ROOM);
-        let _ = socket.to(ROOM).emit("room_message", &format!("{} left {ROOM}", socket.id()));
+        let _ = socket
+            .to(ROOM)
+            .emit("room_message", &format!("{} left {ROOM}", socket.id()));
         let _ = ack.send(ROOM);
     });
-    socket.on("room_message", |socket: Socket, Data(text): Data<String>| async move {
-        if socket.rooms().iter().any(|room| &**room == ROOM) {
-            let _ = socket.ns().to(ROOM).emit("room_message", &text);
-        }
-    });
+    socket.on(
+        "room_message",
+        |socket: Socket, Data(text): Data<String>| async move {
+            if socket.rooms().iter().any(|room| &**room == ROOM) {
+                let _ = socket.ns().to(ROOM).emit("room_message", &text);
+            }
+        },
+    );
     socket.on("list_rooms", |socket: Socket, ack: AckSender| async move {
         let ns = socket.ns();
         let rooms: BTreeMap<String, usize> = ns
             .rooms()
             .into_iter()
             // Every socket has a room of its own; the list shows the rooms people chose.
-            .filter(|room| room.parse::<SocketId>().ok().and_then(|id| ns.socket(id)).is_none())
+            .filter(|room| {
+                room.parse::<SocketId>()
+                    .ok()
+                    .and_then(|id| ns.socket(id))
+                    .is_none()
+            })
             .map(|room| (room.to_string(), ns.room_members(&room).len()))
             .collect();
         let _ = ack.send(&rooms);
@@ -81,13 +96,16 @@ async fn on_connection(socket: Socket) {
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let port = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(8080u16);
-    let (service, io) =
-        Io::builder().engine(EngineConfig::default().cors(Cors::any())).build_service();
+    let port = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8080u16);
+    let (service, io) = Io::builder()
+        .engine(EngineConfig::default().cors(Cors::any()))
+        .build_service();
     io.on_connection(on_connection);
 
     let listener = sockeye::bind(([0, 0, 0, 0], port).into()).await?;

@@ -157,12 +157,21 @@ impl Socket {
     /// replaces the first). It is dropped when the session closes, after
     /// [`crate::EngineHandler::on_close`].
     pub fn attach<T: Any + Send + Sync>(&self, value: Arc<T>) {
-        *self.shared.attachment.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+        *self
+            .shared
+            .attachment
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(value);
     }
 
     /// The value given to [`Socket::attach`], if it is a `T` and the session is open.
     pub fn attached<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
-        let attachment = self.shared.attachment.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let attachment = self
+            .shared
+            .attachment
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         attachment?.downcast::<T>().ok()
     }
 

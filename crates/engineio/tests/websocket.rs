@@ -1,0 +1,182 @@
+//! The WebSocket transport: text and raw binary frames, order, the message size limit and bad
+//! input.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use http::{Method, header};
+use sockeye_engineio::{CloseReason, Frame, Message};
+use tokio_tungstenite::tungstenite;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_and_binary_messages_echo() {
+    let mut server = start(config()).await;
+    let (mut ws, sid, _) = server.ws_handshake().await;
+    server.expect_open().await;
+
+    ws_send(&mut ws, "4hello").await;
+    assert_eq!(ws_text(&mut ws).await, "4hello");
+    assert_eq!(server.expect_text(&sid).await, "hello");
+
+    ws_send(&mut ws, "4héllo wörld € 😀 日本語").await;
+    assert_eq!(ws_text(&mut ws).await, "4héllo wörld € 😀 日本語");
+    assert_eq!(server.expect_text(&sid).await, "héllo wörld € 😀 日本語");
+
+    ws_send(&mut ws, "4").await;
+    assert_eq!(ws_text(&mut ws).await, "4");
+    assert_eq!(server.expect_text(&sid).await, "");
+
+    // Binary frames are the message bytes themselves: no type digit, no base64.
+    let data: Vec<u8> = (0..=255).collect();
+    ws_send_binary(&mut ws, data.clone()).await;
+    assert_eq!(
+        ws_next(&mut ws).await,
+        Some(tungstenite::Message::Binary(Bytes::from(data.clone())))
+    );
+    assert_eq!(
+        server.expect_message(&sid).await,
+        Message::Binary(Bytes::from(data))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_sends_binary_frames_raw() {
+    let server = start(config()).await;
+    let (mut ws, sid, _) = server.ws_handshake().await;
+    let socket = server.socket(&sid);
+    socket.send(Frame::binary(vec![4u8, 0, 255])).unwrap();
+    socket.send(Frame::binary(Vec::<u8>::new())).unwrap();
+    assert_eq!(
+        ws_next(&mut ws).await,
+        Some(tungstenite::Message::Binary(Bytes::from_static(&[
+            4, 0, 255
+        ])))
+    );
+    assert_eq!(
+        ws_next(&mut ws).await,
+        Some(tungstenite::Message::Binary(Bytes::new()))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_messages_arrive_in_order() {
+    let server = start(config()).await;
+    let (mut ws, sid, _) = server.ws_handshake().await;
+    let socket = server.socket(&sid);
+    let sender = tokio::spawn(async move {
+        for i in 0..2000 {
+            socket.send(Frame::message(&i.to_string())).unwrap();
+            if i % 50 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    for i in 0..2000 {
+        assert_eq!(ws_text(&mut ws).await, format!("4{i}"));
+    }
+    sender.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_at_max_payload_is_accepted() {
+    let mut server = start_with(config().max_payload(1000), false).await;
+    let (mut ws, sid, _) = server.ws_handshake().await;
+    server.expect_open().await;
+    ws_send(&mut ws, &format!("4{}", "a".repeat(999))).await;
+    assert_eq!(server.expect_text(&sid).await.len(), 999);
+    ws_send_binary(&mut ws, vec![7u8; 1000]).await;
+    assert_eq!(
+        server.expect_message(&sid).await,
+        Message::Binary(Bytes::from(vec![7u8; 1000]))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_message_over_max_payload_closes_the_session() {
+    let mut server = start_with(config().max_payload(1000), false).await;
+    let (mut ws, sid, _) = server.ws_handshake().await;
+    server.expect_open().await;
+    ws_send(&mut ws, &format!("4{}", "a".repeat(1000))).await;
+    assert_eq!(server.expect_close(&sid).await, CloseReason::TransportError);
+    assert!(ws_until_closed(&mut ws).await.is_empty());
+    assert_eq!(server.service.session_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binary_message_over_max_payload_closes_the_session() {
+    let mut server = start_with(config().max_payload(1000), false).await;
+    let (mut ws, sid, _) = server.ws_handshake().await;
+    server.expect_open().await;
+    ws_send_binary(&mut ws, vec![7u8; 5000]).await;
+    assert_eq!(server.expect_close(&sid).await, CloseReason::TransportError);
+    assert!(ws_until_closed(&mut ws).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_packet_closes_the_session() {
+    let mut server = start(config()).await;
+    let (mut ws, sid, _) = server.ws_handshake().await;
+    server.expect_open().await;
+    ws_send(&mut ws, "x-not-a-packet").await;
+    assert_eq!(server.expect_close(&sid).await, CloseReason::TransportError);
+    ws_until_closed(&mut ws).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_control_frames_are_not_messages() {
+    use futures_util::SinkExt;
+    let mut server = start(config()).await;
+    let (mut ws, sid, _) = server.ws_handshake().await;
+    server.expect_open().await;
+    ws.send(tungstenite::Message::Ping(Bytes::from_static(b"x")))
+        .await
+        .unwrap();
+    ws_send(&mut ws, "4after").await;
+    assert_eq!(server.expect_text(&sid).await, "after");
+    assert_eq!(ws_text(&mut ws).await, "4after");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_request_without_upgrade_headers_is_a_bad_request() {
+    let server = start(config()).await;
+    get(server.addr, "/engine.io/?EIO=4&transport=websocket")
+        .await
+        .assert_refused(400, r#"{"code":3,"message":"Bad request"}"#);
+
+    // An upgrade with a WebSocket version other than 13.
+    let mut request = request(Method::GET, "/engine.io/?EIO=4&transport=websocket", "");
+    let headers = request.headers_mut();
+    headers.insert(header::UPGRADE, "websocket".parse().unwrap());
+    headers.insert(header::CONNECTION, "Upgrade".parse().unwrap());
+    headers.insert(
+        header::SEC_WEBSOCKET_KEY,
+        "dGhlIHNhbXBsZSBub25jZQ==".parse().unwrap(),
+    );
+    headers.insert(header::SEC_WEBSOCKET_VERSION, "8".parse().unwrap());
+    let response = send(server.addr, request).await;
+    response.assert_refused(400, r#"{"code":3,"message":"Bad request"}"#);
+    assert_eq!(server.service.session_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_requests_on_a_websocket_session_are_bad_requests() {
+    let server = start(config()).await;
+    let (_ws, sid, _) = server.ws_handshake().await;
+    server
+        .poll(&sid)
+        .await
+        .assert_refused(400, r#"{"code":3,"message":"Bad request"}"#);
+    server
+        .post(&sid, "4x")
+        .await
+        .assert_refused(400, r#"{"code":3,"message":"Bad request"}"#);
+    // The session is not harmed.
+    assert!(!server.socket(&sid).is_closed());
+    assert_eq!(
+        server.socket(&sid).transport(),
+        sockeye_engineio::TransportKind::WebSocket
+    );
+}
