@@ -62,6 +62,10 @@ pub struct EngineConfig {
     /// Frames a session may hold for a client that is not reading; past it a send fails with
     /// [`crate::SendError::Full`]. Default 4 096.
     pub outbox_capacity: usize,
+    /// Bytes a session may hold for a client that is not reading; past it a send fails with
+    /// [`crate::SendError::Full`] (one packet is always accepted into an empty outbox, whatever
+    /// its size). Default 16 MiB.
+    pub outbox_max_bytes: usize,
     /// Accepted transports. Default both.
     pub transports: Transports,
     /// Whether polling sessions may upgrade to WebSocket. Default true.
@@ -88,6 +92,7 @@ impl Default for EngineConfig {
             max_payload: 1_000_000,
             max_packets_per_payload: 10_000,
             outbox_capacity: 4_096,
+            outbox_max_bytes: 16 << 20,
             transports: Transports::default(),
             allow_upgrades: true,
             allow_eio3: false,
@@ -126,6 +131,8 @@ setters! {
     max_packets_per_payload: usize,
     /// Sets [`EngineConfig::outbox_capacity`].
     outbox_capacity: usize,
+    /// Sets [`EngineConfig::outbox_max_bytes`].
+    outbox_max_bytes: usize,
     /// Sets [`EngineConfig::transports`].
     transports: Transports,
     /// Sets [`EngineConfig::allow_upgrades`].
@@ -179,6 +186,7 @@ impl fmt::Debug for EngineConfig {
             .field("max_payload", &self.max_payload)
             .field("max_packets_per_payload", &self.max_packets_per_payload)
             .field("outbox_capacity", &self.outbox_capacity)
+            .field("outbox_max_bytes", &self.outbox_max_bytes)
             .field("transports", &self.transports)
             .field("allow_upgrades", &self.allow_upgrades)
             .field("allow_eio3", &self.allow_eio3)

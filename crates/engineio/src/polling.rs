@@ -45,7 +45,8 @@ pub(crate) fn handshake<B>(
         transport: TransportKind::Polling,
     };
     let capacity = engine.config.outbox_capacity;
-    let socket = engine.insert(|sid| Shared::new(sid, handshake, capacity));
+    let max_bytes = engine.config.outbox_max_bytes;
+    let socket = engine.insert(|sid| Shared::new(sid, handshake, capacity, max_bytes));
     let open = open_frame(&engine.config, socket.id().as_str(), TransportKind::Polling);
     tokio::spawn(Session::new(engine.clone(), socket, None).run(None));
     payload_response(&[open], encoding)

@@ -395,20 +395,36 @@ impl Session {
     fn take_frames(&mut self) -> Vec<Frame> {
         let mut frames = mem::take(&mut self.priority);
         let mut state = self.socket.shared.lock();
+        state.queued_bytes = 0;
         frames.extend(state.outbox.drain(..));
         frames
     }
 
+    /// Writes frames to the WebSocket. A client that stops reading blocks the write; the
+    /// session still ends when the server asks it to close or when a pong would be overdue, so
+    /// a stalled client cannot pin its session (and its memory) forever.
     async fn write_ws(&mut self, frames: Vec<Frame>) -> Result<(), CloseReason> {
         let Transport::WebSocket(ws) = &mut self.transport else {
             return Ok(());
         };
-        for frame in frames {
-            ws.feed(to_ws(frame, self.protocol))
-                .await
-                .map_err(|_| CloseReason::TransportError)?;
+        let protocol = self.protocol;
+        let write = async {
+            for frame in frames {
+                ws.feed(to_ws(frame, protocol)).await?;
+            }
+            ws.flush().await
+        };
+        let config = &self.engine.config;
+        let overdue = match (self.heartbeat.deadline, self.heartbeat.next_ping) {
+            (Some(deadline), _) => deadline,
+            (None, Some(ping)) => ping + config.ping_timeout,
+            (None, None) => Instant::now() + config.ping_interval + config.ping_timeout,
+        };
+        tokio::select! {
+            written = write => written.map_err(|_| CloseReason::TransportError),
+            reason = close_requested(&self.socket.shared) => Err(reason),
+            () = sleep_until(overdue) => Err(CloseReason::PingTimeout),
         }
-        ws.flush().await.map_err(|_| CloseReason::TransportError)
     }
 
     async fn finish(mut self, reason: CloseReason) {
@@ -472,6 +488,17 @@ fn read_error_reason(error: &tungstenite::Error) -> CloseReason {
             CloseReason::TransportClose
         }
         _ => CloseReason::TransportError,
+    }
+}
+
+/// Resolves when someone asked the session to close.
+async fn close_requested(shared: &crate::socket::Shared) -> CloseReason {
+    loop {
+        let notified = shared.wake.notified();
+        if let Some(reason) = shared.lock().close {
+            return reason;
+        }
+        notified.await;
     }
 }
 

@@ -26,6 +26,7 @@ pub(crate) struct Shared {
     pub(crate) sid: Sid,
     pub(crate) handshake: Handshake,
     pub(crate) capacity: usize,
+    pub(crate) max_bytes: usize,
     /// Locked briefly to push or take frames and commands, never across an `.await`.
     pub(crate) state: Mutex<State>,
     /// Wakes the session task when `state` changed.
@@ -40,6 +41,8 @@ pub(crate) struct Shared {
 #[derive(Default)]
 pub(crate) struct State {
     pub(crate) outbox: VecDeque<Frame>,
+    /// Bytes of the frames in `outbox`.
+    pub(crate) queued_bytes: usize,
     pub(crate) commands: VecDeque<Command>,
     pub(crate) close: Option<CloseReason>,
     pub(crate) closed: Option<CloseReason>,
@@ -47,12 +50,13 @@ pub(crate) struct State {
 }
 
 impl Shared {
-    pub(crate) fn new(sid: Sid, handshake: Handshake, capacity: usize) -> Self {
+    pub(crate) fn new(sid: Sid, handshake: Handshake, capacity: usize, max_bytes: usize) -> Self {
         let transport = Some(handshake.transport);
         Shared {
             sid,
             handshake,
             capacity,
+            max_bytes,
             state: Mutex::new(State {
                 transport,
                 ..State::default()
@@ -122,9 +126,15 @@ impl Socket {
             if state.closed.is_some() || state.close.is_some() {
                 return Err(SendError::Closed);
             }
-            if state.outbox.len() + frames.len() > self.shared.capacity {
+            let bytes: usize = frames.iter().map(Frame::len).sum();
+            // An empty outbox takes any one packet, however large: the limits bound a backlog,
+            // not the size of a message (max_payload does that).
+            let over = state.outbox.len() + frames.len() > self.shared.capacity
+                || state.queued_bytes + bytes > self.shared.max_bytes;
+            if over && !state.outbox.is_empty() {
                 return Err(SendError::Full);
             }
+            state.queued_bytes += bytes;
             state.outbox.extend(frames.iter().cloned());
         }
         self.shared.wake.notify_one();

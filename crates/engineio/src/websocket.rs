@@ -97,7 +97,8 @@ pub(crate) fn upgrade<B>(
                     transport: TransportKind::WebSocket,
                 };
                 let capacity = config.outbox_capacity;
-                let socket = engine.insert(|sid| Shared::new(sid, handshake, capacity));
+                let max_bytes = config.outbox_max_bytes;
+                let socket = engine.insert(|sid| Shared::new(sid, handshake, capacity, max_bytes));
                 let open = open_frame(config, socket.id().as_str(), TransportKind::WebSocket);
                 Session::new(engine.clone(), socket, Some(ws))
                     .run(Some(open))

@@ -180,3 +180,45 @@ async fn polling_requests_on_a_websocket_session_are_bad_requests() {
         sockeye_engineio::TransportKind::WebSocket
     );
 }
+
+/// Fills a non-reading client's socket buffers and outbox; gives up after a bounded effort.
+async fn flood_until_full(socket: &sockeye_engineio::Socket) {
+    let chunk = Bytes::from(vec![7u8; 256 * 1024]);
+    for _ in 0..4_000 {
+        match socket.send(Frame::Binary(chunk.clone())) {
+            Ok(()) => tokio::time::sleep(std::time::Duration::from_millis(1)).await,
+            Err(sockeye_engineio::SendError::Full) => return,
+            Err(error) => panic!("unexpected send error: {error}"),
+        }
+    }
+    panic!("the outbox never filled up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_closed_on_request() {
+    let config = config()
+        .ping_interval(std::time::Duration::from_secs(30))
+        .outbox_max_bytes(1 << 20);
+    let mut server = start(config).await;
+    // The client never reads again: the server's writes stall once the TCP buffers are full.
+    let (_ws, sid, _) = server.ws_handshake().await;
+    let socket = server.expect_open().await;
+    flood_until_full(&socket).await;
+
+    socket.close();
+    assert_eq!(server.expect_close(&sid).await, CloseReason::ForcedClose);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_times_out() {
+    let config = config()
+        .ping_interval(std::time::Duration::from_millis(200))
+        .ping_timeout(std::time::Duration::from_millis(200))
+        .outbox_max_bytes(1 << 20);
+    let mut server = start(config).await;
+    let (_ws, sid, _) = server.ws_handshake().await;
+    let socket = server.expect_open().await;
+    flood_until_full(&socket).await;
+
+    assert_eq!(server.expect_close(&sid).await, CloseReason::PingTimeout);
+}
