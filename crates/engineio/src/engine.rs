@@ -2,6 +2,7 @@
 //! registry.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use sockeye_engineio_proto::Sid;
@@ -16,6 +17,8 @@ pub(crate) struct Engine {
     /// The open sessions. Locked briefly to look up, insert or remove one; never held across
     /// an `.await`, and never while a session's own lock is held.
     sessions: Mutex<HashMap<Sid, Arc<Shared>>>,
+    /// Set by a shutdown: no new session opens.
+    shutting_down: AtomicBool,
 }
 
 impl Engine {
@@ -24,6 +27,7 @@ impl Engine {
             config,
             handler,
             sessions: Mutex::new(HashMap::new()),
+            shutting_down: AtomicBool::new(false),
         }
     }
 
@@ -66,6 +70,14 @@ impl Engine {
                 shared: shared.clone(),
             })
             .collect()
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn start_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
     }
 
     pub(crate) fn close_all(&self, reason: CloseReason) {

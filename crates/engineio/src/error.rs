@@ -77,6 +77,9 @@ pub enum RequestError {
     /// `EIO` is missing or names a version this server does not accept.
     #[error("Unsupported protocol version")]
     UnsupportedProtocolVersion,
+    /// The server is shutting down and opens no new session (HTTP 503).
+    #[error("Server shutting down")]
+    ShuttingDown,
 }
 
 impl RequestError {
@@ -89,6 +92,7 @@ impl RequestError {
             RequestError::BadRequest => 3,
             RequestError::Forbidden(_) => 4,
             RequestError::UnsupportedProtocolVersion => 5,
+            RequestError::ShuttingDown => 3,
         }
     }
 
@@ -96,6 +100,7 @@ impl RequestError {
     pub fn status(&self) -> http::StatusCode {
         match self {
             RequestError::Forbidden(_) => http::StatusCode::FORBIDDEN,
+            RequestError::ShuttingDown => http::StatusCode::SERVICE_UNAVAILABLE,
             _ => http::StatusCode::BAD_REQUEST,
         }
     }

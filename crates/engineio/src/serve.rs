@@ -5,11 +5,13 @@ use std::convert::Infallible;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpSocket};
 
 use crate::request::RemoteAddr;
@@ -28,8 +30,15 @@ pub async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(1024)
 }
 
+/// How long [`serve`] waits, after `shutdown`, for requests in flight.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// Serves `service` on every connection `listener` accepts (HTTP/1.1 with upgrades, and HTTP/2)
-/// until `shutdown` resolves. Each request carries a [`RemoteAddr`] extension.
+/// until `shutdown` resolves; then it stops accepting and waits up to [`SHUTDOWN_GRACE`] for
+/// the requests in flight. Each request carries a [`RemoteAddr`] extension.
+///
+/// To close Engine.IO sessions gracefully, let `shutdown` call
+/// [`EngineService::shutdown`](crate::EngineService::shutdown) before it resolves.
 pub async fn serve<S, B>(
     listener: TcpListener,
     service: S,
@@ -46,6 +55,7 @@ where
     B::Error: Into<BoxError>,
 {
     tokio::pin!(shutdown);
+    let graceful = GracefulShutdown::new();
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -53,31 +63,38 @@ where
                 Err(error) => {
                     // Running out of file descriptors is temporary: back off and go on.
                     tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 }
             },
-            () = &mut shutdown => return Ok(()),
+            () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
         let service = service.clone();
+        let hyper_service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(RemoteAddr(peer));
+            let mut service = service.clone();
+            async move {
+                poll_fn(|cx| service.poll_ready(cx)).await?;
+                service.call(request).await
+            }
+        });
+        let connection = auto::Builder::new(TokioExecutor::new())
+            .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service)
+            .into_owned();
+        let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            let hyper_service =
-                hyper::service::service_fn(move |mut request: Request<Incoming>| {
-                    request.extensions_mut().insert(RemoteAddr(peer));
-                    let mut service = service.clone();
-                    async move {
-                        poll_fn(|cx| service.poll_ready(cx)).await?;
-                        service.call(request).await
-                    }
-                });
-            let builder = auto::Builder::new(TokioExecutor::new());
-            if let Err(error) = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service)
-                .await
-            {
+            if let Err(error) = connection.await {
                 tracing::trace!(%error, "connection ended with an error");
             }
         });
     }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::debug!("requests still in flight after the shutdown grace period");
+    }
+    Ok(())
 }

@@ -96,6 +96,23 @@ impl EngineService {
         self.engine.close_all(CloseReason::ServerShutdown);
     }
 
+    /// Shuts down gracefully: new handshakes are refused (HTTP 503), every session is closed
+    /// once its queued frames are written (polling clients get a close packet, WebSocket
+    /// clients a close frame), and this returns when all are closed or `grace` has passed.
+    /// Returns how many sessions were still open at the deadline.
+    pub async fn shutdown(&self, grace: std::time::Duration) -> usize {
+        self.engine.start_shutdown();
+        let sockets = self.engine.sockets();
+        self.engine.close_all(CloseReason::ServerShutdown);
+        let all_closed = async {
+            for socket in &sockets {
+                socket.closed().await;
+            }
+        };
+        let _ = tokio::time::timeout(grace, all_closed).await;
+        self.engine.len()
+    }
+
     /// Answers one request.
     pub async fn handle<B>(&self, request: Request<B>) -> Response<ResponseBody>
     where
@@ -177,6 +194,9 @@ impl EngineService {
 
         if request.method() != Method::GET {
             return Err(RequestError::BadHandshakeMethod);
+        }
+        if self.engine.is_shutting_down() {
+            return Err(RequestError::ShuttingDown);
         }
         if transport == TransportKind::WebSocket && !upgrade {
             return Err(RequestError::BadRequest);

@@ -218,3 +218,40 @@ async fn an_attachment_lives_until_the_session_closes() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_every_session_and_refuses_new_ones() {
+    let mut server = start(config()).await;
+    let (polling_sid, _) = server.handshake().await;
+    let (mut ws, _ws_sid, _) = server.ws_handshake().await;
+    server.expect_open().await;
+    let websocket = server.expect_open().await;
+    let addr = server.addr;
+    let path = poll_path(&polling_sid);
+    let pending = tokio::spawn(async move { get(addr, &path).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // What is still queued for a client must reach it before its session closes.
+    websocket.send(Frame::message("last words")).unwrap();
+
+    let service = server.service.clone();
+    let shutdown = tokio::spawn(async move { service.shutdown(Duration::from_secs(5)).await });
+
+    let answer = within(Duration::from_secs(5), pending).await.unwrap();
+    assert_eq!(answer.text(), "1");
+    assert_eq!(ws_text(&mut ws).await, "4last words");
+    assert!(
+        ws_until_closed(&mut ws).await.iter().all(|m| !m.is_text()),
+        "nothing after the last frame but the close"
+    );
+    assert_eq!(within(Duration::from_secs(6), shutdown).await.unwrap(), 0);
+    assert_eq!(server.service.session_count(), 0);
+    for _ in 0..2 {
+        match server.next_event().await {
+            common::Event::Close(_, reason) => assert_eq!(reason, CloseReason::ServerShutdown),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    let refused = get(server.addr, "/engine.io/?EIO=4&transport=polling").await;
+    refused.assert_refused(503, r#"{"code":3,"message":"Server shutting down"}"#);
+}

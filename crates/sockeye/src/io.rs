@@ -388,6 +388,25 @@ impl Io {
     pub fn close(&self) {
         self.0.engine.close_all();
     }
+
+    /// Shuts down gracefully: refuses new connections, disconnects every socket (reason
+    /// "server shutting down") once what was queued for it is written, and returns when all
+    /// connections are closed or `grace` has passed, with how many were still open.
+    ///
+    /// ```no_run
+    /// # async fn run(io: sockeye::Io, service: sockeye::IoService, listener: tokio::net::TcpListener) {
+    /// use std::time::Duration;
+    /// sockeye::serve(listener, service, async move {
+    ///     let _ = tokio::signal::ctrl_c().await;
+    ///     io.shutdown(Duration::from_secs(5)).await;
+    /// })
+    /// .await
+    /// .unwrap();
+    /// # }
+    /// ```
+    pub async fn shutdown(&self, grace: Duration) -> usize {
+        self.0.engine.shutdown(grace).await
+    }
 }
 
 impl fmt::Debug for Io {
