@@ -272,3 +272,20 @@ fn test_suite_events() {
         r#"62-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#
     );
 }
+
+/// Found by fuzzing: numbers must survive decode → encode unchanged (serde_json's
+/// `float_roundtrip`), or an echo would alter what a client sent.
+#[test]
+fn numbers_round_trip_exactly() {
+    for text in [
+        r#"2["n",129999999999999999999999993]"#,
+        r#"2["n",1.3e26,0.1,-2.5e-308,1.7976931348623157e308,9007199254740993]"#,
+    ] {
+        let packet = sockeye_socketio_proto::Decoder::default().feed_text(text).unwrap().unwrap();
+        let again = sockeye_socketio_proto::Decoder::default()
+            .feed_text(&packet.encode().text)
+            .unwrap()
+            .unwrap();
+        assert_eq!(again, packet, "{text}");
+    }
+}
