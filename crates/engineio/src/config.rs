@@ -80,6 +80,8 @@ pub struct EngineConfig {
     /// Size of the WebSocket read buffer per connection, in bytes. Default 4 096: idle
     /// connections stay small; large messages grow it while they are read.
     pub websocket_read_buffer: usize,
+    /// The most sessions open at once; further handshakes get HTTP 503. Default 100 000.
+    pub max_sessions: usize,
 }
 
 impl Default for EngineConfig {
@@ -99,6 +101,7 @@ impl Default for EngineConfig {
             cors: None,
             allow_request: None,
             websocket_read_buffer: 4_096,
+            max_sessions: 100_000,
         }
     }
 }
@@ -141,6 +144,8 @@ setters! {
     allow_eio3: bool,
     /// Sets [`EngineConfig::websocket_read_buffer`].
     websocket_read_buffer: usize,
+    /// Sets [`EngineConfig::max_sessions`].
+    max_sessions: usize,
 }
 
 impl EngineConfig {
@@ -193,6 +198,7 @@ impl fmt::Debug for EngineConfig {
             .field("cors", &self.cors)
             .field("allow_request", &self.allow_request.is_some())
             .field("websocket_read_buffer", &self.websocket_read_buffer)
+            .field("max_sessions", &self.max_sessions)
             .finish()
     }
 }

@@ -80,6 +80,9 @@ pub enum RequestError {
     /// The server is shutting down and opens no new session (HTTP 503).
     #[error("Server shutting down")]
     ShuttingDown,
+    /// The server holds `max_sessions` sessions already (HTTP 503).
+    #[error("Too many sessions")]
+    TooManySessions,
 }
 
 impl RequestError {
@@ -92,7 +95,7 @@ impl RequestError {
             RequestError::BadRequest => 3,
             RequestError::Forbidden(_) => 4,
             RequestError::UnsupportedProtocolVersion => 5,
-            RequestError::ShuttingDown => 3,
+            RequestError::ShuttingDown | RequestError::TooManySessions => 3,
         }
     }
 
@@ -100,7 +103,9 @@ impl RequestError {
     pub fn status(&self) -> http::StatusCode {
         match self {
             RequestError::Forbidden(_) => http::StatusCode::FORBIDDEN,
-            RequestError::ShuttingDown => http::StatusCode::SERVICE_UNAVAILABLE,
+            RequestError::ShuttingDown | RequestError::TooManySessions => {
+                http::StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => http::StatusCode::BAD_REQUEST,
         }
     }

@@ -198,6 +198,9 @@ impl EngineService {
         if self.engine.is_shutting_down() {
             return Err(RequestError::ShuttingDown);
         }
+        if self.engine.len() >= config.max_sessions {
+            return Err(RequestError::TooManySessions);
+        }
         if transport == TransportKind::WebSocket && !upgrade {
             return Err(RequestError::BadRequest);
         }

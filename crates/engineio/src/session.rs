@@ -420,10 +420,16 @@ impl Session {
             (None, Some(ping)) => ping + config.ping_timeout,
             (None, None) => Instant::now() + config.ping_interval + config.ping_timeout,
         };
+        // Once the session is closing, this is the flush of its last frames (the close request
+        // is what started it): it gets until the grace deadline, not a moment.
+        let closing = self.closing;
+        let overdue = closing.map_or(overdue, |(_, grace)| grace.min(overdue));
         tokio::select! {
             written = write => written.map_err(|_| CloseReason::TransportError),
-            reason = close_requested(&self.socket.shared) => Err(reason),
-            () = sleep_until(overdue) => Err(CloseReason::PingTimeout),
+            reason = close_requested(&self.socket.shared), if closing.is_none() => Err(reason),
+            () = sleep_until(overdue) => {
+                Err(closing.map_or(CloseReason::PingTimeout, |(reason, _)| reason))
+            }
         }
     }
 

@@ -187,3 +187,22 @@ async fn allow_request_can_refuse_by_header_and_query() {
     assert_eq!(server.service.session_count(), 1);
     server.expect_quiet(Duration::from_millis(100)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshakes_past_max_sessions_are_refused() {
+    let mut server = start(config().max_sessions(2)).await;
+    let (first, _) = server.handshake().await;
+    let (_ws, _, _) = server.ws_handshake().await;
+    server.expect_open().await;
+    server.expect_open().await;
+
+    let refused = get(server.addr, "/engine.io/?EIO=4&transport=polling").await;
+    refused.assert_refused(503, r#"{"code":3,"message":"Too many sessions"}"#);
+    let (status, _) = ws_refused(server.addr, "EIO=4&transport=websocket").await;
+    assert_eq!(status, 503);
+
+    // A session that ends makes room for a new one.
+    server.socket(&first).close();
+    server.expect_close(&first).await;
+    server.handshake().await;
+}
