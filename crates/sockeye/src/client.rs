@@ -25,8 +25,16 @@ impl Connection {
         self.sockets.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn insert(&self, nsp: &str, socket: Socket) {
-        self.sockets().insert(nsp.to_owned(), socket);
+    /// Registers the socket of namespace `nsp`; `false` when the connection has one there
+    /// already (a second CONNECT sent while middlewares ran).
+    pub(crate) fn insert(&self, nsp: &str, socket: Socket) -> bool {
+        match self.sockets().entry(nsp.to_owned()) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                entry.insert(socket);
+                true
+            }
+        }
     }
 
     pub(crate) fn remove(&self, nsp: &str) {

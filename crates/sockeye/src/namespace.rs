@@ -251,10 +251,13 @@ impl Namespace {
                 if let Err(error) = middleware(socket.clone()).await {
                     let packet = Packet::connect_error(ns.name(), &error.message, error.data);
                     let _ = socket.send_packet(&packet, false);
+                    socket.discard();
                     return;
                 }
             }
-            if !socket.engine().is_closed() {
+            if socket.engine().is_closed() {
+                socket.discard();
+            } else {
                 ns.accept(socket);
             }
         });
@@ -262,6 +265,11 @@ impl Namespace {
 
     fn accept(&self, socket: Socket) {
         let id = socket.id();
+        if !socket.0.conn.insert(self.name(), socket.clone()) {
+            tracing::debug!(nsp = %self.name(), "already connected");
+            socket.discard();
+            return;
+        }
         socket.set_connected();
         self.0
             .sockets
@@ -269,7 +277,12 @@ impl Namespace {
             .unwrap_or_else(|p| p.into_inner())
             .insert(id, socket.clone());
         self.0.adapter.add_all(id, &[Room::from(id.as_str())]);
-        socket.0.conn.insert(self.name(), socket.clone());
+        // After middlewares, the connection may have closed meanwhile; its sockets were taken
+        // before this one was registered, so it is closed here.
+        if socket.engine().is_closed() {
+            socket.close(crate::DisconnectReason::TransportClose);
+            return;
+        }
         let reply = Packet::connect(self.name(), Some(serde_json::json!({ "sid": id.as_str() })));
         let _ = socket.send_packet(&reply, false);
 

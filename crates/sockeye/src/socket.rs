@@ -76,6 +76,8 @@ pub(crate) struct SocketInner {
     /// Pending acknowledgements of this socket's emits, by ack id.
     acks: Mutex<HashMap<u64, oneshot::Sender<AckReply>>>,
     connected: AtomicBool,
+    /// Set once the socket has left its namespace: it sends nothing more.
+    closed: AtomicBool,
     data: Mutex<http::Extensions>,
 }
 
@@ -89,6 +91,7 @@ impl Socket {
             handlers: RwLock::default(),
             acks: Mutex::default(),
             connected: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             data: Mutex::default(),
         }))
     }
@@ -158,7 +161,8 @@ impl Socket {
         self.handlers_mut().events.remove(event);
     }
 
-    /// Calls `handler` for every incoming event, before its own handler.
+    /// Calls `handler` for every incoming event, before its own handler and, as in Node, before
+    /// the packet middlewares ([`Socket::use_packet`]): it sees events they refuse, unchanged.
     pub fn on_any<F, Fut>(&self, handler: F)
     where
         F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
@@ -215,6 +219,7 @@ impl Socket {
     /// `bytes::Bytes` values anywhere inside travel as binary.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         let packet = event_packet(self.ns().name(), event, data)?;
+        self.check_open()?;
         self.notify_outgoing(&packet);
         self.send_frames(&frames(&packet), false)
     }
@@ -230,6 +235,7 @@ impl Socket {
         if sockeye_socketio_proto::is_reserved_event(event) {
             return Err(EmitError::ReservedEvent(event.to_owned()));
         }
+        self.check_open()?;
         let mut array = Vec::with_capacity(args.len() + 1);
         array.push(Value::String(event.to_owned()));
         array.extend(args);
@@ -259,7 +265,15 @@ impl Socket {
 
     /// Joins one room or several.
     pub fn join(&self, rooms: impl IntoRooms) {
+        // As in Node, a socket that has left its namespace joins nothing: its rooms would
+        // never be cleaned up. Checked again after joining, for a disconnection meanwhile.
+        if self.0.closed.load(Ordering::Acquire) {
+            return;
+        }
         self.0.ns.adapter().add_all(self.id(), &rooms.into_rooms());
+        if self.0.closed.load(Ordering::Acquire) {
+            self.0.ns.adapter().del_all(self.id());
+        }
     }
 
     /// Leaves one room or several.
@@ -347,6 +361,22 @@ impl Socket {
 
     // ---- what the server does with the socket ----
 
+    /// A socket that has left its namespace must not send on the connection it shared: the
+    /// client may still be connected to other namespaces, or join this one again.
+    fn check_open(&self) -> Result<(), EmitError> {
+        if self.0.closed.load(Ordering::Acquire) {
+            return Err(EmitError::Disconnected);
+        }
+        Ok(())
+    }
+
+    /// Drops a socket that never connected (refused by a middleware, or whose connection went
+    /// first): it leaves the rooms a middleware made it join, and sends nothing more.
+    pub(crate) fn discard(&self) {
+        self.0.closed.store(true, Ordering::Release);
+        self.0.ns.adapter().del_all(self.id());
+    }
+
     pub(crate) fn set_connected(&self) {
         self.0.connected.store(true, Ordering::Release);
     }
@@ -407,6 +437,7 @@ impl Socket {
         args: Vec<Value>,
         attachments: Vec<Bytes>,
     ) -> Result<(), EmitError> {
+        self.check_open()?;
         let packet = Packet::ack(self.ns().name(), id, Value::Array(args), attachments);
         self.send_packet(&packet, false)
     }
@@ -450,6 +481,11 @@ impl Socket {
             let handlers = self.handlers();
             (handlers.middlewares.clone(), handlers.any.clone())
         };
+        // As in Node, the catch-all listeners see every event as it arrived, before the packet
+        // middlewares (which may change or refuse it).
+        for handler in any {
+            handler::run(handler(self.clone(), event.clone()));
+        }
         for middleware in middlewares {
             if let Err(error) = middleware(self, &mut event) {
                 let errors = self.handlers().errors.clone();
@@ -461,9 +497,6 @@ impl Socket {
                 }
                 return;
             }
-        }
-        for handler in any {
-            handler::run(handler(self.clone(), event.clone()));
         }
         let Some(handler) = self.handlers().events.get(&event.name).cloned() else {
             tracing::trace!(sid = %self.id(), event = %event.name, "no handler");
@@ -524,6 +557,8 @@ impl Socket {
         for handler in disconnecting {
             handler::run(handler(self.clone(), reason));
         }
+        // As in Node, `disconnecting` handlers may still emit to the socket; after them, no more.
+        self.0.closed.store(true, Ordering::Release);
         self.0.ns.remove(self.id());
         self.0.conn.remove(self.ns().name());
         self.acks().clear();
