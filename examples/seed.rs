@@ -28,6 +28,11 @@ struct ClientDisconnected {
     client_id: String,
 }
 
+/// Installs the seed's handlers on `io` (its end-to-end test serves the same app).
+pub fn app(io: &Io) {
+    io.on_connection(on_connection);
+}
+
 async fn on_connection(socket: Socket) {
     tracing::info!(id = %socket.id(), "a user connected");
     socket.on(
