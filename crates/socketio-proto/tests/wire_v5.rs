@@ -281,7 +281,10 @@ fn numbers_round_trip_exactly() {
         r#"2["n",129999999999999999999999993]"#,
         r#"2["n",1.3e26,0.1,-2.5e-308,1.7976931348623157e308,9007199254740993]"#,
     ] {
-        let packet = sockeye_socketio_proto::Decoder::default().feed_text(text).unwrap().unwrap();
+        let packet = sockeye_socketio_proto::Decoder::default()
+            .feed_text(text)
+            .unwrap()
+            .unwrap();
         let again = sockeye_socketio_proto::Decoder::default()
             .feed_text(&packet.encode().text)
             .unwrap()
