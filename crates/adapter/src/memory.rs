@@ -16,8 +16,55 @@ pub struct MemoryAdapter {
 
 #[derive(Default)]
 struct Index {
+    /// The members of each room. A socket in its own room (the room named by its id) is not
+    /// listed here but flagged in `sockets`: most sockets are in no other room, and a set per
+    /// socket for its own room would cost every connection a few hundred bytes.
     rooms: HashMap<Room, HashSet<SocketId>>,
-    sockets: HashMap<SocketId, HashSet<Room>>,
+    sockets: HashMap<SocketId, Joined>,
+}
+
+/// The rooms of one socket.
+#[derive(Default)]
+struct Joined {
+    /// In the room named by its own id.
+    own: bool,
+    /// Its other rooms.
+    rooms: HashSet<Room>,
+}
+
+/// Whether `room` is the room named by `sid`.
+fn is_own(sid: &SocketId, room: &str) -> bool {
+    room == sid.as_str()
+}
+
+impl Index {
+    /// Whether `sid` is in `room`.
+    fn contains(&self, sid: &SocketId, room: &str) -> bool {
+        if is_own(sid, room) && self.sockets.get(sid).is_some_and(|joined| joined.own) {
+            return true;
+        }
+        self.rooms
+            .get(room)
+            .is_some_and(|members| members.contains(sid))
+    }
+
+    /// The socket whose own room `room` is, if it is in it.
+    fn owner(&self, room: &str) -> Option<SocketId> {
+        let sid: SocketId = room.parse().ok()?;
+        self.sockets
+            .get(&sid)
+            .is_some_and(|joined| joined.own)
+            .then_some(sid)
+    }
+
+    /// Every member of `room`.
+    fn members<'a>(&'a self, room: &str) -> impl Iterator<Item = SocketId> + 'a {
+        let owner = self.owner(room);
+        let others = self.rooms.get(room).into_iter().flatten().copied();
+        owner
+            .into_iter()
+            .chain(others.filter(move |sid| Some(*sid) != owner))
+    }
 }
 
 impl MemoryAdapter {
@@ -49,7 +96,9 @@ impl Adapter for MemoryAdapter {
         } = &mut *index;
         let joined = sockets.entry(sid).or_default();
         for room in rooms {
-            if joined.insert(room.clone()) {
+            if is_own(&sid, room) {
+                joined.own = true;
+            } else if joined.rooms.insert(room.clone()) {
                 by_room.entry(room.clone()).or_default().insert(sid);
             }
         }
@@ -57,8 +106,14 @@ impl Adapter for MemoryAdapter {
 
     fn del(&self, sid: SocketId, room: &str) {
         let mut index = self.write();
+        if is_own(&sid, room) {
+            if let Some(joined) = index.sockets.get_mut(&sid) {
+                joined.own = false;
+            }
+            return;
+        }
         if let Some(joined) = index.sockets.get_mut(&sid) {
-            joined.remove(room);
+            joined.rooms.remove(room);
         }
         if let Some(members) = index.rooms.get_mut(room) {
             members.remove(&sid);
@@ -73,7 +128,7 @@ impl Adapter for MemoryAdapter {
         let Some(joined) = index.sockets.remove(&sid) else {
             return;
         };
-        for room in joined {
+        for room in joined.rooms {
             if let Some(members) = index.rooms.get_mut(&room) {
                 members.remove(&sid);
                 if members.is_empty() {
@@ -84,26 +139,29 @@ impl Adapter for MemoryAdapter {
     }
 
     fn socket_rooms(&self, sid: SocketId) -> Option<Vec<Room>> {
-        self.read()
-            .sockets
-            .get(&sid)
-            .map(|rooms| rooms.iter().cloned().collect())
+        let index = self.read();
+        let joined = index.sockets.get(&sid)?;
+        let own = joined.own.then(|| Room::from(sid.as_str()));
+        Some(
+            own.into_iter()
+                .chain(joined.rooms.iter().cloned())
+                .collect(),
+        )
     }
 
     fn rooms(&self) -> Vec<Room> {
-        self.read().rooms.keys().cloned().collect()
+        let index = self.read();
+        let own = index
+            .sockets
+            .iter()
+            .filter(|(sid, joined)| joined.own && !index.rooms.contains_key(sid.as_str()))
+            .map(|(sid, _)| Room::from(sid.as_str()));
+        index.rooms.keys().cloned().chain(own).collect()
     }
 
     fn sockets(&self, options: &BroadcastOptions) -> Vec<SocketId> {
         let index = self.read();
-        let excluded = |sid: &SocketId| {
-            options.except.iter().any(|room| {
-                index
-                    .rooms
-                    .get(room)
-                    .is_some_and(|members| members.contains(sid))
-            })
-        };
+        let excluded = |sid: &SocketId| options.except.iter().any(|room| index.contains(sid, room));
         match options.rooms.as_slice() {
             [] => index
                 .sockets
@@ -111,25 +169,13 @@ impl Adapter for MemoryAdapter {
                 .filter(|sid| !excluded(sid))
                 .copied()
                 .collect(),
-            [room] => index
-                .rooms
-                .get(room)
-                .map(|members| {
-                    members
-                        .iter()
-                        .filter(|sid| !excluded(sid))
-                        .copied()
-                        .collect()
-                })
-                .unwrap_or_default(),
+            [room] => index.members(room).filter(|sid| !excluded(sid)).collect(),
             rooms => {
                 let mut seen = HashSet::new();
                 rooms
                     .iter()
-                    .filter_map(|room| index.rooms.get(room))
-                    .flatten()
-                    .filter(|sid| seen.insert(**sid) && !excluded(sid))
-                    .copied()
+                    .flat_map(|room| index.members(room))
+                    .filter(|sid| seen.insert(*sid) && !excluded(sid))
                     .collect()
             }
         }
@@ -171,6 +217,37 @@ mod tests {
         assert_eq!(adapter.sockets(&except), vec![b]);
         let none = BroadcastOptions::default().to("nowhere");
         assert!(adapter.sockets(&none).is_empty());
+    }
+
+    #[test]
+    fn own_rooms_behave_as_any_room() {
+        let adapter = MemoryAdapter::new();
+        let [a, b] = [SocketId::random(), SocketId::random()];
+        let own_a = Room::from(a.as_str());
+        adapter.add_all(a, std::slice::from_ref(&own_a));
+        adapter.add_all(b, &[Room::from(b.as_str()), "lobby".into()]);
+        assert_eq!(adapter.socket_rooms(a), Some(vec![own_a.clone()]));
+        assert_eq!(adapter.room_members(a.as_str()), vec![a]);
+        let mut rooms = adapter.rooms();
+        rooms.sort();
+        let mut expected = vec![own_a.clone(), Room::from(b.as_str()), "lobby".into()];
+        expected.sort();
+        assert_eq!(rooms, expected);
+        // Another socket may join a socket's own room; both are then in it.
+        adapter.add_all(b, std::slice::from_ref(&own_a));
+        assert_eq!(sorted(adapter.room_members(a.as_str())), sorted(vec![a, b]));
+        assert_eq!(adapter.rooms().iter().filter(|r| **r == own_a).count(), 1);
+        let except_a = BroadcastOptions::default().to("lobby").except(a.as_str());
+        assert!(adapter.sockets(&except_a).is_empty());
+        let everyone_but_b = BroadcastOptions::default().except(b.as_str());
+        assert_eq!(adapter.sockets(&everyone_but_b), vec![a]);
+        // Leaving one's own room.
+        adapter.del(a, a.as_str());
+        assert_eq!(adapter.socket_rooms(a), Some(vec![]));
+        assert_eq!(adapter.room_members(a.as_str()), vec![b]);
+        adapter.del_all(b);
+        assert!(adapter.room_members(a.as_str()).is_empty());
+        assert_eq!(adapter.rooms(), Vec::<Room>::new());
     }
 
     #[test]

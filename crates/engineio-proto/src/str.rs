@@ -4,13 +4,14 @@ use std::fmt;
 use std::ops::{Bound, Deref, RangeBounds};
 
 use bytes::Bytes;
+use bytestring::ByteString;
 
 use crate::Error;
 
 /// UTF-8 text backed by [`Bytes`]: cheap to clone and share across many outboxes.
 ///
-/// The bytes are checked to be valid UTF-8 whenever a `Str` is built, so reading
-/// it back as a `&str` cannot fail. Cloning and slicing never copy the text.
+/// The bytes are checked to be valid UTF-8 once, when a `Str` is built, so reading
+/// it back as a `&str` costs nothing. Cloning and slicing never copy the text.
 ///
 /// ```
 /// use bytes::Bytes;
@@ -24,12 +25,12 @@ use crate::Error;
 /// # Ok::<(), sockeye_engineio_proto::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
-pub struct Str(Bytes);
+pub struct Str(ByteString);
 
 impl Str {
     /// Wraps a string literal without copying it.
     pub const fn from_static(s: &'static str) -> Str {
-        Str(Bytes::from_static(s.as_bytes()))
+        Str(ByteString::from_static(s))
     }
 
     /// Checks that `bytes` is UTF-8 and wraps it without copying.
@@ -40,28 +41,24 @@ impl Str {
     ///
     /// [`Error::InvalidUtf8`] if `bytes` is not UTF-8.
     pub fn from_utf8(bytes: Bytes) -> Result<Str, Error> {
-        match std::str::from_utf8(&bytes) {
-            Ok(_) => Ok(Str(bytes)),
-            Err(_) => Err(Error::InvalidUtf8),
-        }
+        ByteString::try_from(bytes)
+            .map(Str)
+            .map_err(|_| Error::InvalidUtf8)
     }
 
-    /// The text as a `&str`.
+    /// The text as a `&str` (no check: it was made when the `Str` was built).
     pub fn as_str(&self) -> &str {
-        // Every constructor checks UTF-8 and every slice lands on a char
-        // boundary, so the fallback is unreachable; it exists only because
-        // `unsafe` (from_utf8_unchecked) is forbidden in this workspace.
-        std::str::from_utf8(&self.0).unwrap_or("")
+        &self.0
     }
 
     /// The underlying UTF-8 bytes, without copying.
     pub fn into_bytes(self) -> Bytes {
-        self.0
+        self.0.into_bytes()
     }
 
     /// The underlying UTF-8 bytes.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        self.0.as_bytes()
     }
 
     /// Length in bytes (not chars).
@@ -102,16 +99,16 @@ impl Str {
         if !self.is_boundary(start) || !self.is_boundary(end) {
             return None;
         }
-        Some(Str(self.0.slice(start..end)))
+        Some(Str(self.0.slice_ref(&self.as_str()[start..end])))
     }
 
     /// Char-boundary test on the raw bytes, so that slicing does not have to
     /// re-validate the whole text: in valid UTF-8, a position is a boundary
     /// unless it points at a continuation byte (`0b10xx_xxxx`).
     fn is_boundary(&self, index: usize) -> bool {
-        match self.0.get(index) {
+        match self.as_bytes().get(index) {
             Some(&b) => (b & 0xC0) != 0x80,
-            None => index == self.0.len(),
+            None => index == self.len(),
         }
     }
 
@@ -119,7 +116,7 @@ impl Str {
     ///
     /// Engine.IO v3 polling payloads count lengths this way.
     pub fn utf16_len(&self) -> usize {
-        utf16_len(&self.0)
+        utf16_len(self.as_bytes())
     }
 }
 
@@ -153,7 +150,7 @@ impl TryFrom<Vec<u8>> for Str {
 
 impl From<String> for Str {
     fn from(s: String) -> Str {
-        Str(Bytes::from(s))
+        Str(ByteString::from(s))
     }
 }
 
@@ -165,7 +162,7 @@ impl From<&'static str> for Str {
 
 impl From<Str> for Bytes {
     fn from(s: Str) -> Bytes {
-        s.0
+        s.0.into_bytes()
     }
 }
 
@@ -185,7 +182,7 @@ impl AsRef<str> for Str {
 
 impl AsRef<[u8]> for Str {
     fn as_ref(&self) -> &[u8] {
-        &self.0
+        self.as_bytes()
     }
 }
 

@@ -77,8 +77,9 @@ pub struct EngineConfig {
     pub cors: Option<Cors>,
     /// A hook that can refuse a handshake. Default none.
     pub allow_request: Option<AllowRequest>,
-    /// Size of the WebSocket read buffer per connection, in bytes. Default 4 096: idle
-    /// connections stay small; large messages grow it while they are read.
+    /// Bytes read from a WebSocket at once, in bytes. Default 65 536. The read goes into a
+    /// scratch buffer shared by the connections of a thread; a connection keeps only the bytes
+    /// of a message it has read in part, so idle connections hold no read buffer.
     pub websocket_read_buffer: usize,
     /// The most sessions open at once; further handshakes get HTTP 503. Default 100 000.
     pub max_sessions: usize,
@@ -100,7 +101,7 @@ impl Default for EngineConfig {
             allow_eio3: false,
             cors: None,
             allow_request: None,
-            websocket_read_buffer: 4_096,
+            websocket_read_buffer: 64 * 1024,
             max_sessions: 100_000,
         }
     }

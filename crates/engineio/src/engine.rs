@@ -2,7 +2,7 @@
 //! registry.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use sockeye_engineio_proto::Sid;
@@ -17,6 +17,10 @@ pub(crate) struct Engine {
     /// The open sessions. Locked briefly to look up, insert or remove one; never held across
     /// an `.await`, and never while a session's own lock is held.
     sessions: Mutex<HashMap<Sid, Arc<Shared>>>,
+    /// Places among `max_sessions` held by handshakes whose session is not registered yet (a
+    /// WebSocket between its 101 and its open packet). Changed only while `sessions` is locked,
+    /// so that the check and the hold are one step.
+    admitting: AtomicUsize,
     /// Set by a shutdown: no new session opens.
     shutting_down: AtomicBool,
 }
@@ -27,6 +31,7 @@ impl Engine {
             config,
             handler,
             sessions: Mutex::new(HashMap::new()),
+            admitting: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),
         }
     }
@@ -43,16 +48,19 @@ impl Engine {
         self.sessions().get(&sid).cloned()
     }
 
-    /// Registers a new session under a fresh id.
-    pub(crate) fn insert(&self, make: impl FnOnce(Sid) -> Shared) -> Socket {
-        let mut sessions = self.sessions();
-        let mut sid = Sid::random();
-        while sessions.contains_key(&sid) {
-            sid = Sid::random();
+    /// Holds a place for a new session, or `None` when `max_sessions` are open or held.
+    /// Concurrent handshakes cannot overshoot the limit: each checks and holds in one step.
+    pub(crate) fn admit(self: &Arc<Self>) -> Option<Admission> {
+        let sessions = self.sessions();
+        if sessions.len() + self.admitting.load(Ordering::Relaxed) >= self.config.max_sessions {
+            return None;
         }
-        let shared = Arc::new(make(sid));
-        sessions.insert(sid, shared.clone());
-        Socket { shared }
+        self.admitting.fetch_add(1, Ordering::Relaxed);
+        drop(sessions);
+        Some(Admission {
+            engine: self.clone(),
+            held: true,
+        })
     }
 
     pub(crate) fn remove(&self, sid: Sid) {
@@ -83,6 +91,38 @@ impl Engine {
     pub(crate) fn close_all(&self, reason: CloseReason) {
         for socket in self.sockets() {
             socket.close_with(reason);
+        }
+    }
+}
+
+/// A place among `max_sessions` held for a handshake; given back when dropped, unless the
+/// session was registered in it.
+pub(crate) struct Admission {
+    engine: Arc<Engine>,
+    held: bool,
+}
+
+impl Admission {
+    /// Registers the new session under a fresh id, in the place held.
+    pub(crate) fn insert(mut self, make: impl FnOnce(Sid) -> Shared) -> Socket {
+        let mut sessions = self.engine.sessions();
+        let mut sid = Sid::random();
+        while sessions.contains_key(&sid) {
+            sid = Sid::random();
+        }
+        let shared = Arc::new(make(sid));
+        sessions.insert(sid, shared.clone());
+        self.engine.admitting.fetch_sub(1, Ordering::Relaxed);
+        self.held = false;
+        Socket { shared }
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        if self.held {
+            let _sessions = self.engine.sessions();
+            self.engine.admitting.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }

@@ -36,6 +36,7 @@ mod error;
 mod handler;
 mod polling;
 mod request;
+mod scratch;
 mod serve;
 mod service;
 mod session;

@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use sockeye_engineio_proto::{Frame, payload, v3};
 use tokio::sync::oneshot;
 
-use crate::engine::Engine;
+use crate::engine::{Admission, Engine};
 use crate::request::{Handshake, ProtocolVersion, RemoteAddr, TransportKind};
 use crate::service::{BoxError, ResponseBody, open_frame};
 use crate::session::{Command, PollReply, Session};
@@ -28,17 +28,20 @@ pub(crate) struct Encoding {
     pub(crate) b64: bool,
 }
 
-/// Opens a session over polling and answers with its open packet.
+/// Opens a session over polling, in the place `admission` holds, and answers with its open
+/// packet.
 pub(crate) fn handshake<B>(
     engine: &Arc<Engine>,
+    admission: Admission,
     request: Request<B>,
     encoding: &Encoding,
 ) -> Response<ResponseBody> {
     let (parts, _body) = request.into_parts();
     let remote_addr = parts.extensions.get::<RemoteAddr>().map(|addr| addr.0);
+    let (headers, uri) = Handshake::detach(&parts.headers, &parts.uri);
     let handshake = Handshake {
-        headers: parts.headers,
-        uri: parts.uri,
+        headers,
+        uri,
         remote_addr,
         issued: SystemTime::now(),
         protocol: encoding.protocol,
@@ -46,7 +49,7 @@ pub(crate) fn handshake<B>(
     };
     let capacity = engine.config.outbox_capacity;
     let max_bytes = engine.config.outbox_max_bytes;
-    let socket = engine.insert(|sid| Shared::new(sid, handshake, capacity, max_bytes));
+    let socket = admission.insert(|sid| Shared::new(sid, handshake, capacity, max_bytes));
     let open = open_frame(&engine.config, socket.id().as_str(), TransportKind::Polling);
     tokio::spawn(Session::new(engine.clone(), socket, None).run(None));
     payload_response(&[open], encoding)
@@ -82,6 +85,13 @@ where
     B::Error: Into<BoxError>,
 {
     let config = &engine.config;
+    // As in Node, a POST that overlaps another is refused and closes the session: a session
+    // buffers one body at a time, at most max_payload.
+    let Some(_posting) = Posting::start(socket) else {
+        tracing::debug!(sid = %socket.id(), "overlapping posts");
+        socket.close_with(CloseReason::TransportError);
+        return Err(RequestError::BadRequest);
+    };
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -133,6 +143,27 @@ where
         }
         Ok(Err(error)) => Err(error),
         Err(_) => Err(RequestError::UnknownSid),
+    }
+}
+
+/// Marks a session as reading a POST until dropped.
+struct Posting<'a>(&'a Socket);
+
+impl<'a> Posting<'a> {
+    /// `None` when the session is reading another POST already.
+    fn start(socket: &'a Socket) -> Option<Self> {
+        let mut state = socket.shared.lock();
+        if state.posting {
+            return None;
+        }
+        state.posting = true;
+        Some(Posting(socket))
+    }
+}
+
+impl Drop for Posting<'_> {
+    fn drop(&mut self) {
+        self.0.shared.lock().posting = false;
     }
 }
 

@@ -5,7 +5,8 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
-use http::{HeaderMap, Uri};
+use bytes::{BufMut, BytesMut};
+use http::{HeaderMap, HeaderValue, Uri};
 
 /// The peer address of a connection, put in each request's extensions by [`crate::serve`].
 /// Servers that accept connections themselves insert it too so the handshake can report it.
@@ -99,10 +100,81 @@ impl Handshake {
     }
 }
 
+impl Handshake {
+    /// The headers and URI of a request, copied into one allocation of their own.
+    ///
+    /// hyper parses them as slices of the connection's read buffer (8 KiB or more); kept as
+    /// they are for the life of a session, they would pin that whole buffer per connection.
+    pub(crate) fn detach(headers: &HeaderMap, uri: &Uri) -> (HeaderMap, Uri) {
+        let uri_text = uri.to_string();
+        let total = uri_text.len() + headers.values().map(HeaderValue::len).sum::<usize>();
+        let mut buffer = BytesMut::with_capacity(total);
+        buffer.put_slice(uri_text.as_bytes());
+        for value in headers.values() {
+            buffer.put_slice(value.as_bytes());
+        }
+        let store = buffer.freeze();
+        let uri =
+            Uri::from_maybe_shared(store.slice(..uri_text.len())).unwrap_or_else(|_| uri.clone());
+        let mut copy = HeaderMap::with_capacity(headers.len());
+        let mut offset = uri_text.len();
+        for (name, value) in headers {
+            let bytes = store.slice(offset..offset + value.len());
+            offset += value.len();
+            let mut detached =
+                HeaderValue::from_maybe_shared(bytes).unwrap_or_else(|_| value.clone());
+            detached.set_sensitive(value.is_sensitive());
+            copy.append(name.clone(), detached);
+        }
+        (copy, uri)
+    }
+}
+
 pub(crate) fn query_param<'u>(uri: &'u Uri, name: &str) -> Option<Cow<'u, str>> {
     form_urlencoded::parse(uri.query()?.as_bytes())
         .find(|(key, _)| key == name)
         .map(|(_, value)| value)
+}
+
+/// The pairs of a query string, decoded as `application/x-www-form-urlencoded` (as
+/// `form_urlencoded::parse` does), without copying the pairs that need no decoding: the
+/// Engine.IO query of every polling request goes through this.
+fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode_component(key), decode_component(value))
+        })
+}
+
+fn decode_component(text: &str) -> Cow<'_, str> {
+    if !text.bytes().any(|b| b == b'%' || b == b'+') {
+        return Cow::Borrowed(text);
+    }
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => decoded.push(b' '),
+            b'%' => match (
+                bytes.get(i + 1).and_then(|&b| hex(b)),
+                bytes.get(i + 2).and_then(|&b| hex(b)),
+            ) {
+                (Some(high), Some(low)) => {
+                    decoded.push((high * 16 + low) as u8);
+                    i += 2;
+                }
+                _ => decoded.push(b'%'),
+            },
+            b => decoded.push(b),
+        }
+        i += 1;
+    }
+    Cow::Owned(String::from_utf8_lossy(&decoded).into_owned())
 }
 
 /// The Engine.IO parameters of a request's query.
@@ -118,7 +190,7 @@ pub(crate) struct EngineQuery<'u> {
 impl<'u> EngineQuery<'u> {
     pub(crate) fn parse(uri: &'u Uri) -> Self {
         let mut query = EngineQuery::default();
-        for (key, value) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        for (key, value) in query_pairs(uri.query().unwrap_or("")) {
             let slot = match key.as_ref() {
                 "EIO" => &mut query.eio,
                 "transport" => &mut query.transport,
@@ -153,6 +225,41 @@ mod tests {
         assert_eq!(query.sid.as_deref(), Some("abc-d"));
         assert!(query.b64);
         assert!(query.jsonp.is_none());
+    }
+
+    #[test]
+    fn detached_handshakes_keep_every_header_and_the_uri() {
+        let uri: Uri = "/socket.io/?EIO=4&transport=websocket".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("example.com"));
+        headers.append("x-multi", HeaderValue::from_static("a"));
+        headers.append("x-multi", HeaderValue::from_static("b"));
+        let mut secret = HeaderValue::from_static("s3cret");
+        secret.set_sensitive(true);
+        headers.insert("authorization", secret);
+        let (copy, copied_uri) = Handshake::detach(&headers, &uri);
+        assert_eq!(copy, headers);
+        assert!(copy["authorization"].is_sensitive());
+        assert_eq!(copied_uri, uri);
+        assert_eq!(copied_uri.query(), Some("EIO=4&transport=websocket"));
+    }
+
+    #[test]
+    fn query_pairs_decode_as_form_urlencoded_does() {
+        for query in [
+            "EIO=4&transport=polling&sid=abc",
+            "a=%41%2b+b&&c&=d&e=%E2%82%AC&f=%ff&g==h&%zz=1&i=%41=b&j=%4&k=%",
+            "",
+            "&&",
+        ] {
+            let ours: Vec<(String, String)> = query_pairs(query)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            let reference: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            assert_eq!(ours, reference, "{query}");
+        }
     }
 
     #[test]

@@ -124,11 +124,12 @@ impl EngineService {
         if !self.matches(request.uri().path()) {
             return plain(StatusCode::NOT_FOUND, "Not Found");
         }
-        let request_headers = request.headers().clone();
+        // Only CORS needs the request's headers once the request is handed on.
+        let request_headers = config.cors.as_ref().map(|_| request.headers().clone());
         let mut response = if request.method() == Method::OPTIONS && config.cors.is_some() {
             let mut response = plain(StatusCode::NO_CONTENT, "");
-            if let Some(cors) = &config.cors {
-                cors.apply_preflight(&request_headers, response.headers_mut());
+            if let (Some(cors), Some(headers)) = (&config.cors, &request_headers) {
+                cors.apply_preflight(headers, response.headers_mut());
             }
             return response;
         } else {
@@ -137,9 +138,9 @@ impl EngineService {
                 Err(error) => refuse(&error),
             }
         };
-        if let Some(cors) = &config.cors {
+        if let (Some(cors), Some(headers)) = (&config.cors, &request_headers) {
             if response.status() != StatusCode::SWITCHING_PROTOCOLS {
-                cors.apply(&request_headers, response.headers_mut());
+                cors.apply(headers, response.headers_mut());
             }
         }
         response
@@ -169,12 +170,15 @@ impl EngineService {
                 // Like Node, a WebSocket that cannot take over (upgrades off, or the session
                 // already upgraded) is accepted and then closed by the session.
                 (TransportKind::WebSocket, true) => {
-                    websocket::upgrade(self.engine.clone(), request, Some(socket), protocol)
+                    let target = websocket::Target::Upgrade(socket);
+                    websocket::upgrade(self.engine.clone(), request, target, protocol)
                 }
                 (TransportKind::Polling, false) if current == TransportKind::Polling => {
                     // As in Node, whether a v3 client takes binary bodies is settled by the
                     // handshake's `b64`, which later requests do not repeat.
-                    let b64 = query.b64 || EngineQuery::parse(&socket.handshake().uri).b64;
+                    let b64 = query.b64
+                        || (protocol == ProtocolVersion::V3
+                            && EngineQuery::parse(&socket.handshake().uri).b64);
                     let encoding = polling::Encoding {
                         protocol,
                         jsonp: query.jsonp.as_deref().map(str::to_owned),
@@ -198,9 +202,8 @@ impl EngineService {
         if self.engine.is_shutting_down() {
             return Err(RequestError::ShuttingDown);
         }
-        if self.engine.len() >= config.max_sessions {
-            return Err(RequestError::TooManySessions);
-        }
+        // Held until the session is registered; given back if the handshake fails below.
+        let admission = self.engine.admit().ok_or(RequestError::TooManySessions)?;
         if transport == TransportKind::WebSocket && !upgrade {
             return Err(RequestError::BadRequest);
         }
@@ -225,10 +228,16 @@ impl EngineService {
                     jsonp: query.jsonp.as_deref().map(str::to_owned),
                     b64: query.b64,
                 };
-                Ok(polling::handshake(&self.engine, request, &encoding))
+                Ok(polling::handshake(
+                    &self.engine,
+                    admission,
+                    request,
+                    &encoding,
+                ))
             }
             TransportKind::WebSocket => {
-                websocket::upgrade(self.engine.clone(), request, None, protocol)
+                let target = websocket::Target::New(admission);
+                websocket::upgrade(self.engine.clone(), request, target, protocol)
             }
         }
     }

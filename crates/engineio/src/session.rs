@@ -3,6 +3,7 @@
 
 use std::mem;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -12,14 +13,16 @@ use sockeye_engineio_proto::{Frame, Packet, Str, v3};
 use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep_until};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::{self, Utf8Bytes};
+use tokio_tungstenite::tungstenite;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
 use crate::engine::Engine;
 use crate::handler::Message;
 use crate::request::{ProtocolVersion, TransportKind};
+use crate::scratch::ScratchRead;
 use crate::{CloseReason, RequestError, Socket};
 
-pub(crate) type WsStream = WebSocketStream<TokioIo<Upgraded>>;
+pub(crate) type WsStream = WebSocketStream<ScratchRead<TokioIo<Upgraded>>>;
 
 /// A request from an HTTP handler to the session task.
 pub(crate) enum Command {
@@ -102,17 +105,24 @@ impl Session {
 
     /// Runs the session to its end. `open` is the open packet still to be written first on a
     /// WebSocket-only session (a polling handshake answers it in the HTTP response).
-    pub(crate) async fn run(mut self, open: Option<Frame>) {
-        let reason = async {
-            if let Some(open) = open {
-                self.write_ws(vec![open]).await?;
-            }
-            self.engine.handler.on_open(&self.socket);
-            self.run_loop().await
+    ///
+    /// Every session keeps this future for its whole life, so it is kept small: the session is
+    /// held once (an `async fn` taking `self` would hold it twice), and the closing steps, which
+    /// run once, are boxed rather than sized into it.
+    pub(crate) fn run(self, open: Option<Frame>) -> impl Future<Output = ()> + Send + 'static {
+        let mut session = self;
+        async move {
+            let reason = session.start(open).await.unwrap_or_else(|reason| reason);
+            Box::pin(session.finish(reason)).await;
         }
-        .await
-        .unwrap_or_else(|reason| reason);
-        self.finish(reason).await;
+    }
+
+    async fn start(&mut self, open: Option<Frame>) -> Result<CloseReason, CloseReason> {
+        if let Some(open) = open {
+            self.write_ws(vec![open]).await?;
+        }
+        self.engine.handler.on_open(&self.socket);
+        self.run_loop().await
     }
 
     async fn run_loop(&mut self) -> Result<CloseReason, CloseReason> {
@@ -392,11 +402,19 @@ impl Session {
         }
     }
 
+    /// What is waiting, engine frames first. The outbox's buffer leaves with its frames, so an
+    /// idle session keeps none.
     fn take_frames(&mut self) -> Vec<Frame> {
+        let outbox = {
+            let mut state = self.socket.shared.lock();
+            state.queued_bytes = 0;
+            mem::take(&mut state.outbox)
+        };
+        if self.priority.is_empty() {
+            return Vec::from(outbox);
+        }
         let mut frames = mem::take(&mut self.priority);
-        let mut state = self.socket.shared.lock();
-        state.queued_bytes = 0;
-        frames.extend(state.outbox.drain(..));
+        frames.extend(outbox);
         frames
     }
 
@@ -414,6 +432,13 @@ impl Session {
             }
             ws.flush().await
         };
+        let mut write = std::pin::pin!(write);
+        // Most writes complete at once. Only one that has to wait gets the guards below, boxed:
+        // every session's future would otherwise carry their space for its whole life.
+        let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+        if let Poll::Ready(written) = first {
+            return written.map_err(|_| CloseReason::TransportError);
+        }
         let config = &self.engine.config;
         let overdue = match (self.heartbeat.deadline, self.heartbeat.next_ping) {
             (Some(deadline), _) => deadline,
@@ -424,12 +449,18 @@ impl Session {
         // is what started it): it gets until the grace deadline, not a moment.
         let closing = self.closing;
         let overdue = closing.map_or(overdue, |(_, grace)| grace.min(overdue));
+        let shared = &self.socket.shared;
+        let stalled = Box::pin(async move {
+            tokio::select! {
+                reason = close_requested(shared), if closing.is_none() => reason,
+                () = sleep_until(overdue) => {
+                    closing.map_or(CloseReason::PingTimeout, |(reason, _)| reason)
+                }
+            }
+        });
         tokio::select! {
             written = write => written.map_err(|_| CloseReason::TransportError),
-            reason = close_requested(&self.socket.shared), if closing.is_none() => Err(reason),
-            () = sleep_until(overdue) => {
-                Err(closing.map_or(CloseReason::PingTimeout, |(reason, _)| reason))
-            }
+            reason = stalled => Err(reason),
         }
     }
 
@@ -565,11 +596,15 @@ fn to_ws(frame: Frame, protocol: ProtocolVersion) -> tungstenite::Message {
         _ => frame,
     };
     match frame {
-        Frame::Text(text) => match Utf8Bytes::try_from(text.into_bytes()) {
-            Ok(text) => tungstenite::Message::Text(text),
-            // `Str` is valid UTF-8 by construction, so this arm is never taken.
-            Err(_) => tungstenite::Message::Text(Utf8Bytes::default()),
-        },
+        // The same frame as `Message::Text`, without checking again the UTF-8 that `Str`
+        // checked when it was built (a broadcast would check it once per recipient).
+        Frame::Text(text) => {
+            tungstenite::Message::Frame(tungstenite::protocol::frame::Frame::message(
+                text.into_bytes(),
+                OpCode::Data(Data::Text),
+                true,
+            ))
+        }
         Frame::Binary(data) => tungstenite::Message::Binary(data),
     }
 }

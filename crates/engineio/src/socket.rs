@@ -47,6 +47,8 @@ pub(crate) struct State {
     pub(crate) close: Option<CloseReason>,
     pub(crate) closed: Option<CloseReason>,
     pub(crate) transport: Option<TransportKind>,
+    /// A polling POST is being read (one at a time, as in Node).
+    pub(crate) posting: bool,
 }
 
 impl Shared {

@@ -13,12 +13,16 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
-use crate::engine::Engine;
+use crate::engine::{Admission, Engine};
 use crate::request::{Handshake, ProtocolVersion, RemoteAddr, TransportKind};
+use crate::scratch::{CODEC_READ_BUFFER, ScratchRead};
 use crate::service::{ResponseBody, open_frame};
 use crate::session::{Command, Session};
 use crate::socket::Shared;
 use crate::{RequestError, Socket};
+
+/// Bytes of frames gathered before a write to the socket; `flush` writes what is left.
+const WRITE_BATCH: usize = 16 * 1024;
 
 /// Whether a request asks for a WebSocket.
 pub(crate) fn is_upgrade<B>(request: &Request<B>) -> bool {
@@ -40,12 +44,20 @@ pub(crate) fn is_upgrade<B>(request: &Request<B>) -> bool {
         && has_token(header::CONNECTION, "upgrade")
 }
 
-/// Accepts the upgrade; once the connection has switched, the WebSocket opens a new session or,
-/// with `existing`, is offered to that session as an upgrade.
+/// What a WebSocket is for.
+pub(crate) enum Target {
+    /// To take over this polling session.
+    Upgrade(Socket),
+    /// To open a new session, in the place held among `max_sessions`.
+    New(Admission),
+}
+
+/// Accepts the upgrade; once the connection has switched, the WebSocket opens a new session or
+/// is offered to an existing one as an upgrade.
 pub(crate) fn upgrade<B>(
     engine: Arc<Engine>,
     mut request: Request<B>,
-    existing: Option<Socket>,
+    target: Target,
     protocol: ProtocolVersion,
 ) -> Result<Response<ResponseBody>, RequestError> {
     let headers = request.headers();
@@ -61,6 +73,11 @@ pub(crate) fn upgrade<B>(
     let accept = derive_accept_key(key.as_bytes());
     let on_upgrade = hyper::upgrade::on(&mut request);
     let (parts, _body) = request.into_parts();
+    // Only what the session keeps leaves this function: `parts` pins hyper's read buffer.
+    let remote_addr = parts.extensions.get::<RemoteAddr>().map(|addr| addr.0);
+    let detached =
+        matches!(target, Target::New(_)).then(|| Handshake::detach(&parts.headers, &parts.uri));
+    drop(parts);
 
     tokio::spawn(async move {
         let upgraded = match on_upgrade.await {
@@ -72,25 +89,26 @@ pub(crate) fn upgrade<B>(
         };
         let config = &engine.config;
         let ws_config = WebSocketConfig::default()
-            .read_buffer_size(config.websocket_read_buffer)
-            .write_buffer_size(0)
+            .read_buffer_size(CODEC_READ_BUFFER)
+            // Frames queued together go out in one write: the session feeds every frame of
+            // its outbox and flushes once (0 would cost one syscall per frame).
+            .write_buffer_size(WRITE_BATCH)
             .max_message_size(Some(config.max_payload))
             .max_frame_size(Some(config.max_payload));
-        let ws =
-            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config))
-                .await;
+        let io = ScratchRead::new(TokioIo::new(upgraded), config.websocket_read_buffer);
+        let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
         let ws = Box::new(ws);
-        match existing {
-            Some(socket) => {
+        match target {
+            Target::Upgrade(socket) => {
                 if let Err(Command::Upgrade(mut ws)) = socket.shared.command(Command::Upgrade(ws)) {
                     let _ = futures_util::SinkExt::close(&mut ws).await;
                 }
             }
-            None => {
-                let remote_addr = parts.extensions.get::<RemoteAddr>().map(|addr| addr.0);
+            Target::New(admission) => {
+                let (headers, uri) = detached.unwrap_or_default();
                 let handshake = Handshake {
-                    headers: parts.headers,
-                    uri: parts.uri,
+                    headers,
+                    uri,
                     remote_addr,
                     issued: SystemTime::now(),
                     protocol,
@@ -98,11 +116,11 @@ pub(crate) fn upgrade<B>(
                 };
                 let capacity = config.outbox_capacity;
                 let max_bytes = config.outbox_max_bytes;
-                let socket = engine.insert(|sid| Shared::new(sid, handshake, capacity, max_bytes));
+                let socket =
+                    admission.insert(|sid| Shared::new(sid, handshake, capacity, max_bytes));
                 let open = open_frame(config, socket.id().as_str(), TransportKind::WebSocket);
-                Session::new(engine.clone(), socket, Some(ws))
-                    .run(Some(open))
-                    .await;
+                // A task of its own: this one (and its state) ends with the handshake.
+                tokio::spawn(Session::new(engine.clone(), socket, Some(ws)).run(Some(open)));
             }
         }
     });

@@ -1,6 +1,6 @@
 //! Socket.IO packets and their text encoding.
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
@@ -219,6 +219,21 @@ impl Packet {
         encode_with(self, self.data.as_ref())
     }
 
+    /// Appends the text [`Packet::encode`] makes to `out`, and returns the attachments to send
+    /// after it: for a caller that frames the text itself (after an Engine.IO prefix, say), so
+    /// that the packet is written once, straight into its final buffer.
+    ///
+    /// ```
+    /// use sockeye_socketio_proto::Packet;
+    /// let p = Packet::ack("/", 7, serde_json::json!(["ok"]), vec![]);
+    /// let mut out = b"4".to_vec();
+    /// assert!(p.encode_into(&mut out).is_empty());
+    /// assert_eq!(out, br#"437["ok"]"#);
+    /// ```
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> Vec<Bytes> {
+        write_packet(self, self.data.as_ref(), out)
+    }
+
     /// For an event packet, the event name (`data[0]` as a string), if any.
     pub fn event_name(&self) -> Option<&str> {
         if !self.kind.is_event() {
@@ -275,31 +290,41 @@ impl Packet {
 /// Encodes `packet` with `data` standing in for its payload; lets protocol v4 rewrite the
 /// payload without cloning the packet.
 pub(crate) fn encode_with(packet: &Packet, data: Option<&Value>) -> Encoded {
+    let mut out = Vec::new();
+    let attachments = write_packet(packet, data, &mut out);
+    // Everything written is UTF-8 (ASCII digits and separators, the namespace, JSON text).
+    let text = String::from_utf8(out)
+        .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned());
+    Encoded { text, attachments }
+}
+
+/// Writes `packet`'s text, with `data` standing in for its payload, to `out`; returns the
+/// attachments that go after it.
+fn write_packet(packet: &Packet, data: Option<&Value>, out: &mut Vec<u8>) -> Vec<Bytes> {
     let kind = wire_kind(packet);
-    let mut text = String::new();
-    text.push(kind.as_char());
+    out.push(b'0' + kind as u8);
     if kind.is_binary() {
-        // Writing to a String cannot fail.
-        let _ = write!(text, "{}-", packet.attachments.len());
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{}-", packet.attachments.len());
     }
     // The reference encoder leaves out an empty namespace too, which then reads back as "/".
     if !packet.nsp.is_empty() && packet.nsp != MAIN_NAMESPACE {
-        text.push_str(&packet.nsp);
-        text.push(',');
+        out.extend_from_slice(packet.nsp.as_bytes());
+        out.push(b',');
     }
     if let Some(id) = packet.id {
-        let _ = write!(text, "{id}");
+        let _ = write!(out, "{id}");
     }
     if let Some(data) = data {
-        // `Value`'s Display is compact JSON, identical to `serde_json::to_string`.
-        let _ = write!(text, "{data}");
+        // Compact JSON, as `serde_json::to_string` writes it; serialising a `Value` to a Vec
+        // cannot fail.
+        let _ = serde_json::to_writer(&mut *out, data);
     }
-    let attachments = if kind.is_binary() {
+    if kind.is_binary() {
         packet.attachments.clone()
     } else {
         Vec::new()
-    };
-    Encoded { text, attachments }
+    }
 }
 
 fn wire_kind(packet: &Packet) -> PacketType {

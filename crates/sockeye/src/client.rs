@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use sockeye_engineio::{CloseReason, EngineHandler, Message};
 use sockeye_socketio_proto::{Decoder, Packet, PacketType};
+use tokio::sync::oneshot;
 
 use crate::io::IoInner;
 use crate::{DisconnectReason, Io, Socket};
@@ -17,6 +18,9 @@ pub(crate) struct Connection {
     decoder: Mutex<Decoder>,
     /// The sockets of this connection, by namespace.
     sockets: Mutex<HashMap<String, Socket>>,
+    /// Told when the first socket connects, which ends the connect timeout's task (so an idle
+    /// connection keeps no task and timer for it).
+    joined: Mutex<Option<oneshot::Sender<()>>>,
 }
 
 impl Connection {
@@ -32,6 +36,10 @@ impl Connection {
             std::collections::hash_map::Entry::Occupied(_) => false,
             std::collections::hash_map::Entry::Vacant(entry) => {
                 entry.insert(socket);
+                let joined = self.joined.lock().unwrap_or_else(|p| p.into_inner()).take();
+                if let Some(joined) = joined {
+                    let _ = joined.send(());
+                }
                 true
             }
         }
@@ -131,10 +139,12 @@ impl EngineHandler for IoHandler {
             return;
         };
         let max_attachments = io.config.max_attachments;
+        let (joined, first_join) = oneshot::channel();
         let connection = Arc::new(Connection {
             engine: engine.clone(),
             decoder: Mutex::new(Decoder::new(max_attachments)),
             sockets: Mutex::default(),
+            joined: Mutex::new(Some(joined)),
         });
         engine.attach(connection.clone());
 
@@ -151,6 +161,7 @@ impl EngineHandler for IoHandler {
                     }
                 }
                 _ = engine.closed() => {}
+                _ = first_join => {}
             }
         });
     }

@@ -3,6 +3,7 @@
 //! Any `async fn` or closure whose arguments all implement [`FromEvent`] (up to six of them) is
 //! a [`Handler`]: `|socket: Socket, Data(text): Data<String>, ack: AckSender| async move { .. }`.
 
+use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -59,7 +60,20 @@ pub(crate) fn erase<H: Handler<Args>, Args>(handler: H) -> ErasedHandler {
 /// This keeps Node's ordering: a connection handler registers its event handlers before the
 /// next packet of the connection is read, and handlers of successive events start in order.
 pub(crate) fn run<F: Future<Output = ()> + Send + 'static>(future: F) {
-    let mut future: BoxFuture = Box::pin(future);
+    // Handlers hand over futures they boxed already: box only the others (one allocation less
+    // per event).
+    let mut slot = Some(future);
+    let mut future: BoxFuture =
+        match (&mut slot as &mut dyn Any).downcast_mut::<Option<BoxFuture>>() {
+            Some(boxed) => match boxed.take() {
+                Some(boxed) => boxed,
+                None => return,
+            },
+            None => match slot.take() {
+                Some(future) => Box::pin(future),
+                None => return,
+            },
+        };
     let mut context = Context::from_waker(Waker::noop());
     let polled = std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut context)));
     match polled {

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sockeye_adapter::{Room, SocketId};
-use sockeye_engineio::{Frame, Handshake, SendError};
+use sockeye_engineio::{Frame, Handshake, SendError, Str};
 use sockeye_socketio_proto::Packet;
 use tokio::sync::oneshot;
 
@@ -637,9 +637,12 @@ pub(crate) fn event_packet<T: Serialize + ?Sized>(
 
 /// A packet as Engine.IO frames: its text, then one binary frame per attachment.
 pub(crate) fn frames(packet: &Packet) -> Vec<Frame> {
-    let encoded = packet.encode();
-    let mut frames = Vec::with_capacity(1 + encoded.attachments.len());
-    frames.push(Frame::message(&encoded.text));
-    frames.extend(encoded.attachments.into_iter().map(Frame::Binary));
+    // Written once, straight after the Engine.IO message type.
+    let mut text = Vec::with_capacity(64);
+    text.push(b'4');
+    let attachments = packet.encode_into(&mut text);
+    let mut frames = Vec::with_capacity(1 + attachments.len());
+    frames.push(Frame::Text(Str::try_from(text).unwrap_or_default()));
+    frames.extend(attachments.into_iter().map(Frame::Binary));
     frames
 }

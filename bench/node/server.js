@@ -1,0 +1,31 @@
+// The bench app contract with Node's socket.io: `PORT=3000 node server.js`.
+// This process is the server (the harness measures its PID); default configuration.
+"use strict";
+const http = require("http");
+const { Server } = require("socket.io");
+
+const port = Number(process.env.PORT || 3000);
+const host = process.env.HOST || "127.0.0.1";
+
+const httpServer = http.createServer();
+const io = new Server(httpServer, { transports: ["polling", "websocket"] });
+
+io.on("connection", (socket) => {
+  socket.on("echo", (arg, ack) => {
+    if (typeof ack === "function") ack(arg);
+  });
+  socket.on("join", (room, ack) => {
+    socket.join(String(room));
+    if (typeof ack === "function") ack();
+  });
+  socket.on("fanout", (msg, ack) => {
+    if (msg && typeof msg.room === "string") io.to(msg.room).emit("fan", msg.payload);
+    if (typeof ack === "function") ack();
+  });
+});
+
+httpServer.listen(port, host, () => {
+  console.log(`node socket.io ${require("socket.io/package.json").version} on ${host}:${port}`);
+});
+process.on("SIGTERM", () => process.exit(0));
+process.on("SIGINT", () => process.exit(0));

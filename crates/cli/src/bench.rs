@@ -1,0 +1,144 @@
+//! `sockeye bench`: the load generator ([`sockeye_loadgen`]) against any Socket.IO server that
+//! implements the bench app contract (`echo`, `join`, `fanout`; see `bench/README.md`).
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use sockeye_loadgen::{Config, Report, Scenario};
+
+/// Measures a Socket.IO server: connect storm, echo, fan-out, long-polling and binary echo.
+#[derive(Debug, clap::Args)]
+pub(crate) struct BenchArgs {
+    /// Scenarios to run, in order: echo, fanout, binary-echo, polling-echo, connect-storm
+    /// (default: all of them).
+    #[arg(value_name = "SCENARIO", value_parser = parse_scenario)]
+    scenarios: Vec<Scenario>,
+
+    /// The server's Socket.IO URL.
+    #[arg(long, default_value = "http://127.0.0.1:3000/socket.io/")]
+    url: String,
+
+    /// A name for the server in the results.
+    #[arg(long, default_value = "server")]
+    label: String,
+
+    /// Seconds each scenario measures.
+    #[arg(long, value_name = "SECS", default_value_t = 4.0)]
+    duration: f64,
+
+    /// Seconds of traffic before measuring.
+    #[arg(long, value_name = "SECS", default_value_t = 0.5)]
+    warmup: f64,
+
+    /// Clients (default per scenario: echo 100, fanout 1000, binary-echo 10, polling-echo 50,
+    /// connect-storm 10000).
+    #[arg(long)]
+    clients: Option<usize>,
+
+    /// Connect storm: connection counts at which to read the server's RSS, e.g.
+    /// 10000,19700 (the last is the total).
+    #[arg(long, value_delimiter = ',')]
+    steps: Vec<usize>,
+
+    /// Connect storm: handshakes in flight at once.
+    #[arg(long, default_value_t = 100)]
+    concurrency: usize,
+
+    /// Fan-out: clients that send (they are room members too).
+    #[arg(long, default_value_t = 1)]
+    senders: usize,
+
+    /// Fan-out: messages in flight (sent, not yet delivered to every member).
+    #[arg(long, default_value_t = 64)]
+    window: usize,
+
+    /// Fan-out: padding bytes in each payload.
+    #[arg(long, default_value_t = 32)]
+    payload: usize,
+
+    /// Binary echo: bytes per message.
+    #[arg(long, default_value_t = 64 * 1024)]
+    binary_size: usize,
+
+    /// Source addresses 127.0.0.1..N to spread client sockets over (loopback targets).
+    #[arg(long, default_value_t = 16)]
+    sources: usize,
+
+    /// The server's process id: its RSS per connection and CPU use are reported.
+    #[arg(long)]
+    pid: Option<u32>,
+
+    /// Appends the JSON lines to this file instead of printing them.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn parse_scenario(name: &str) -> Result<Scenario, String> {
+    Scenario::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Scenario::ALL.iter().map(|s| s.name()).collect();
+        format!("unknown scenario {name:?} (one of {})", names.join(", "))
+    })
+}
+
+/// Runs the scenarios; failure when one could not run (or the JSON file could not be written).
+pub(crate) async fn run(args: BenchArgs) -> ExitCode {
+    match bench(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("sockeye bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    let scenarios = if args.scenarios.is_empty() {
+        Scenario::ALL.to_vec()
+    } else {
+        args.scenarios.clone()
+    };
+    let mut config = Config::new(args.url);
+    config.label = args.label;
+    config.duration = Duration::from_secs_f64(args.duration.max(0.1));
+    config.warmup = Duration::from_secs_f64(args.warmup.max(0.0));
+    config.clients = args.clients;
+    config.steps = args.steps;
+    config.concurrency = args.concurrency;
+    config.senders = args.senders;
+    config.window = args.window;
+    config.payload = args.payload;
+    config.binary_size = args.binary_size;
+    config.sources = args.sources;
+    config.server_pid = args.pid;
+    config.progress = !args.quiet;
+
+    let mut reports: Vec<Report> = Vec::new();
+    for scenario in scenarios {
+        reports.push(sockeye_loadgen::run(scenario, &config).await);
+    }
+    println!("{}", sockeye_loadgen::table(&reports));
+    let lines: String = reports.iter().map(|r| r.json_line() + "\n").collect();
+    match &args.json {
+        Some(path) => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?
+            .write_all(lines.as_bytes())?,
+        None => print!("{lines}"),
+    }
+    let failed: Vec<&str> = reports
+        .iter()
+        .filter(|r| r.failure.is_some())
+        .map(|r| r.scenario.name())
+        .collect();
+    if !failed.is_empty() {
+        anyhow::bail!("failed: {}", failed.join(", "));
+    }
+    Ok(())
+}

@@ -1,0 +1,133 @@
+//! `sockeye`: Socket.IO for Rust, on the command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use sockeye_cli::serve::{self, Config};
+
+mod bench;
+
+/// Socket.IO for Rust, on the command line.
+#[derive(Debug, Parser)]
+#[command(name = "sockeye", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs a Socket.IO server with the demo app and pages, and the official browser client.
+    ///
+    /// Open http://HOST:PORT/ for the demos: the seed (motd, messages, "Roger that"), a rooms
+    /// chat, a chunked upload with SHA-256 and resume, and binary round-trips. The browser
+    /// client is served at PATH/socket.io.js (also socket.io.min.js, socket.io.esm.min.js and
+    /// their .map files) from the npm package socket.io-client, installed with
+    /// `npm ci --prefix web` (scripts/run does it).
+    ///
+    /// Logs go to standard error; RUST_LOG sets the level (default info), e.g.
+    /// RUST_LOG=debug or RUST_LOG=sockeye=trace.
+    Serve(ServeArgs),
+    /// Measures any Socket.IO server that implements the bench app contract (bench/README.md):
+    /// connect storm, echo with acks, room fan-out, long-polling and binary echo.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Interface to listen on (0.0.0.0 for every interface).
+    #[arg(long, default_value = serve::DEFAULT_HOST)]
+    host: String,
+
+    /// Port to listen on (0 picks a free one).
+    #[arg(short, long, default_value_t = serve::DEFAULT_PORT)]
+    port: u16,
+
+    /// Path of the Socket.IO endpoint and of the client bundle.
+    #[arg(long, default_value = serve::DEFAULT_PATH)]
+    path: String,
+
+    /// Origin allowed to connect from another site (CORS), e.g. https://example.com; repeat
+    /// it for several, or give * for any. By default only same-origin pages connect.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
+
+    /// Folder of extra files served at / (after the demo pages).
+    #[arg(long = "static", value_name = "DIR")]
+    static_dir: Option<PathBuf>,
+
+    /// Folder the upload demo writes files to (created if missing).
+    #[arg(long, value_name = "DIR", default_value = serve::DEFAULT_UPLOADS)]
+    uploads: PathBuf,
+
+    /// Largest upload accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = serve::DEFAULT_MAX_UPLOAD)]
+    max_upload_size: u64,
+
+    /// The dist/ folder of the npm package socket.io-client. By default
+    /// web/node_modules/socket.io-client/dist is looked for in the current directory and in
+    /// the workspace the executable was built in.
+    #[arg(long, value_name = "DIR")]
+    client_dir: Option<PathBuf>,
+}
+
+impl From<ServeArgs> for Config {
+    fn from(args: ServeArgs) -> Config {
+        Config {
+            host: args.host,
+            port: args.port,
+            path: args.path,
+            cors_origins: args.cors_origins,
+            static_dir: args.static_dir,
+            uploads_dir: args.uploads,
+            max_upload_size: args.max_upload_size,
+            client_dir: args.client_dir,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match cli.command {
+        Command::Serve(args) => match serve::run(args.into(), shutdown_signal()).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("sockeye: {error:#}");
+                std::process::ExitCode::FAILURE
+            }
+        },
+        Command::Bench(args) => bench::run(args).await,
+    }
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,219 @@
+//! `sockeye serve`: the demo app (seed, rooms chat, upload, binary) on the in-memory adapter,
+//! the official browser client, the demo pages, and optionally a folder of static files.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::Request;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use http::HeaderMap;
+use sockeye::{AllowOrigin, Cors, EngineConfig, Io};
+use sockeye_upload::UploadDir;
+use tower_layer::Layer;
+
+use crate::assets;
+use crate::client::{CLIENT_FILES, ClientBundle, HOW_TO_GET_IT};
+use crate::demo::{self, DemoState};
+
+/// The default port.
+pub const DEFAULT_PORT: u16 = 3000;
+/// The default interface.
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+/// The default Socket.IO path.
+pub const DEFAULT_PATH: &str = "/socket.io/";
+/// The default uploads folder.
+pub const DEFAULT_UPLOADS: &str = "uploads";
+/// The default largest upload: 1 GiB.
+pub const DEFAULT_MAX_UPLOAD: u64 = 1 << 30;
+
+/// What `sockeye serve` runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The interface to listen on (a name or an address).
+    pub host: String,
+    /// The port (0 for any free one).
+    pub port: u16,
+    /// The Socket.IO path.
+    pub path: String,
+    /// Origins allowed to connect from other sites (`*` for any); none by default.
+    pub cors_origins: Vec<String>,
+    /// A folder of extra files served at `/`.
+    pub static_dir: Option<PathBuf>,
+    /// Where uploads are written.
+    pub uploads_dir: PathBuf,
+    /// The largest upload, in bytes.
+    pub max_upload_size: u64,
+    /// The `dist/` folder of `socket.io-client`; searched for when `None`.
+    pub client_dir: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: DEFAULT_HOST.to_owned(),
+            port: DEFAULT_PORT,
+            path: DEFAULT_PATH.to_owned(),
+            cors_origins: Vec::new(),
+            static_dir: None,
+            uploads_dir: PathBuf::from(DEFAULT_UPLOADS),
+            max_upload_size: DEFAULT_MAX_UPLOAD,
+            client_dir: None,
+        }
+    }
+}
+
+/// The app and what it is made of.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The HTTP service: client bundle, Socket.IO, demo pages, static files.
+    pub router: Router,
+    /// The Socket.IO server.
+    pub io: Io,
+    /// The client bundle (found or not).
+    pub bundle: ClientBundle,
+    /// The uploads folder.
+    pub uploads: UploadDir,
+}
+
+/// Builds the app: the demo's Socket.IO server mounted with `Io::builder().build_layer()` in
+/// an axum router that serves the pages, with the client bundle routes in front of it.
+pub fn app(config: &Config) -> anyhow::Result<App> {
+    let mut engine = EngineConfig::default().path(config.path.clone());
+    if let Some(cors) = cors(&config.cors_origins) {
+        engine = engine.cors(cors);
+    }
+    let uploads = UploadDir::new(&config.uploads_dir)
+        .with_context(|| {
+            format!(
+                "creating the uploads folder {}",
+                config.uploads_dir.display()
+            )
+        })?
+        .max_size(config.max_upload_size);
+    let (layer, io) = Io::builder().engine(engine).build_layer();
+    let state = DemoState::new(uploads.clone());
+    demo::install(&io, state.clone());
+    let socket_path = io.config().engine.path.clone();
+
+    let mut pages = Router::new();
+    for page in assets::pages(&socket_path) {
+        let route = page.route;
+        pages = pages.route(route, get(move || async move { page.respond() }));
+    }
+    let stats_io = io.clone();
+    pages = pages.route(
+        "/stats.json",
+        get(move || {
+            let body = state.stats(&stats_io);
+            async move {
+                (
+                    [(http::header::CONTENT_TYPE, "application/json")],
+                    body.to_string(),
+                )
+            }
+        }),
+    );
+    let pages = match &config.static_dir {
+        Some(dir) => {
+            let dir = Arc::new(dir.clone());
+            pages.fallback(move |request: Request| {
+                let dir = dir.clone();
+                async move { assets::serve_static(&dir, request.uri().path()).await }
+            })
+        }
+        None => pages.fallback(|| async { assets::not_found() }),
+    };
+
+    // The client bundle's URLs are under the Socket.IO path, which the layer answers: they go
+    // in front of it, as in Node, where `serveClient` handles them before Engine.IO.
+    let bundle = ClientBundle::locate(config.client_dir.as_deref())?;
+    let mut router = Router::new();
+    for file in CLIENT_FILES {
+        let bundle = bundle.clone();
+        router =
+            router.route(
+                &format!("{socket_path}{file}"),
+                get(move |headers: HeaderMap| async move {
+                    bundle.respond(file, &headers).into_response()
+                }),
+            );
+    }
+    let router = router.fallback_service(layer.layer(pages));
+    Ok(App {
+        router,
+        io,
+        bundle,
+        uploads,
+    })
+}
+
+fn cors(origins: &[String]) -> Option<Cors> {
+    if origins.is_empty() {
+        None
+    } else if origins.iter().any(|o| o == "*") {
+        Some(Cors::any())
+    } else {
+        Some(Cors::new(AllowOrigin::List(origins.to_vec())))
+    }
+}
+
+/// Logs what was found: where the bundle is, or how to get it.
+pub fn log_bundle(bundle: &ClientBundle) {
+    match bundle.dir() {
+        Some(dir) => tracing::info!(
+            version = bundle.version().unwrap_or("unknown"),
+            dir = %dir.display(),
+            "serving the socket.io client bundle"
+        ),
+        None => {
+            let looked_in: Vec<String> = bundle
+                .looked_in()
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            tracing::warn!(
+                looked_in = %looked_in.join(", "),
+                "the socket.io client bundle is missing, so the demo pages cannot connect. {HOW_TO_GET_IT}"
+            );
+        }
+    }
+}
+
+/// Runs the server until `shutdown` resolves.
+pub async fn run(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let app = app(&config)?;
+    log_bundle(&app.bundle);
+    let addr: SocketAddr = tokio::net::lookup_host((config.host.as_str(), config.port))
+        .await
+        .with_context(|| format!("resolving --host {}", config.host))?
+        .next()
+        .with_context(|| format!("--host {} resolves to no address", config.host))?;
+    let listener = sockeye::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    let local = listener.local_addr()?;
+    let shown = if local.ip().is_unspecified() {
+        format!("localhost:{}", local.port())
+    } else {
+        local.to_string()
+    };
+    if let Some(dir) = &config.static_dir {
+        tracing::info!(dir = %dir.display(), "serving static files");
+    }
+    tracing::info!(
+        uploads = %app.uploads.dir().display(),
+        "sockeye serve: open http://{shown}/ (Socket.IO at {})",
+        app.io.config().engine.path
+    );
+    sockeye::serve(listener, app.router, shutdown).await?;
+    app.io.close();
+    tracing::info!("stopped");
+    Ok(())
+}

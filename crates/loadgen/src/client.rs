@@ -1,0 +1,503 @@
+//! A raw Socket.IO client: WebSocket and long-polling connections to the main namespace, with
+//! just what the scenarios need (no reconnection, no buffering).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http::{Method, Request, header};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use sockeye_engineio_proto::{Frame, Packet, Str, payload};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+pub(crate) type Error = String;
+pub(crate) type Result<T> = std::result::Result<T, Error>;
+
+/// Where the server is.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub(crate) addr: SocketAddr,
+    /// `host:port` as written in the URL, for the `Host` header.
+    pub(crate) authority: String,
+    /// The path, ending with `/`.
+    pub(crate) path: String,
+    /// Local addresses to spread client sockets over.
+    pub(crate) sources: Vec<IpAddr>,
+}
+
+impl Target {
+    pub(crate) async fn resolve(config: &crate::Config) -> Result<Target> {
+        let uri: http::Uri = config
+            .url
+            .parse()
+            .map_err(|e| format!("bad url {}: {e}", config.url))?;
+        let host = uri.host().ok_or("the url has no host")?;
+        let port = uri.port_u16().unwrap_or(80);
+        let addr = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| format!("cannot resolve {host}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("no address for {host}"))?;
+        let mut path = uri.path().to_owned();
+        if path.is_empty() || path == "/" {
+            path = "/socket.io/".to_owned();
+        }
+        if !path.ends_with('/') {
+            path.push('/');
+        }
+        let authority = uri
+            .authority()
+            .map_or_else(|| addr.to_string(), |a| a.to_string());
+        Ok(Target {
+            addr,
+            authority,
+            path,
+            sources: config.source_addrs(addr.ip()),
+        })
+    }
+
+    /// A TCP connection, from source address number `n` (round robin).
+    pub(crate) async fn tcp(&self, n: usize) -> Result<TcpStream> {
+        let socket = if self.addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+        .map_err(|e| format!("socket: {e}"))?;
+        if !self.sources.is_empty() {
+            let source = self.sources[n % self.sources.len()];
+            socket
+                .bind(SocketAddr::new(source, 0))
+                .map_err(|e| format!("bind {source}: {e}"))?;
+        }
+        let stream = socket
+            .connect(self.addr)
+            .await
+            .map_err(|e| format!("connect {}: {e}", self.addr))?;
+        let _ = stream.set_nodelay(true);
+        Ok(stream)
+    }
+}
+
+pub(crate) type Ws = WebSocketStream<ScratchRead>;
+
+/// A TCP stream read through one scratch buffer per thread: tungstenite zero-fills its whole
+/// read buffer before every read, so its own buffer is kept small (see [`connect_ws`]) while the
+/// socket is still read in large chunks; bytes the codec has not taken yet wait in `pending`.
+#[derive(Debug)]
+pub(crate) struct ScratchRead {
+    inner: TcpStream,
+    pending: Vec<u8>,
+    taken: usize,
+}
+
+const SCRATCH: usize = 256 * 1024;
+
+thread_local! {
+    static SCRATCH_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl tokio::io::AsyncRead for ScratchRead {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if this.taken < this.pending.len() {
+            let n = buf.remaining().min(this.pending.len() - this.taken);
+            buf.put_slice(&this.pending[this.taken..this.taken + n]);
+            this.taken += n;
+            if this.taken == this.pending.len() {
+                this.pending.clear();
+                this.taken = 0;
+            }
+            return std::task::Poll::Ready(Ok(()));
+        }
+        SCRATCH_BUF.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            if scratch.len() < SCRATCH {
+                scratch.resize(SCRATCH, 0);
+            }
+            let mut read = tokio::io::ReadBuf::new(&mut scratch[..]);
+            std::task::ready!(std::pin::Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
+            let data = read.filled();
+            let n = buf.remaining().min(data.len());
+            buf.put_slice(&data[..n]);
+            this.pending.extend_from_slice(&data[n..]);
+            std::task::Poll::Ready(Ok(()))
+        })
+    }
+}
+
+impl tokio::io::AsyncWrite for ScratchRead {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// What came in on a WebSocket, pings taken care of by the caller.
+pub(crate) enum In {
+    /// A Socket.IO packet's text (the Engine.IO `4` stripped).
+    Text(Utf8Bytes),
+    /// An attachment.
+    Binary(Bytes),
+    /// The server pinged: answer with [`pong`].
+    Ping,
+}
+
+/// The next message, as an [`In`]. Cancel-safe (it only reads).
+pub(crate) async fn recv(ws: &mut Ws) -> Result<In> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => match text.as_bytes().first() {
+                Some(b'4') => return Ok(In::Text(text)),
+                Some(b'2') => return Ok(In::Ping),
+                Some(b'1') => return Err("the server closed the session".to_owned()),
+                _ => {}
+            },
+            Some(Ok(Message::Binary(data))) => return Ok(In::Binary(data)),
+            Some(Ok(Message::Close(_))) | None => {
+                return Err("the server closed the connection".to_owned());
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(format!("websocket: {e}")),
+        }
+    }
+}
+
+/// Answers a ping.
+pub(crate) async fn pong(ws: &mut Ws) -> Result<()> {
+    ws.send(Message::text("3"))
+        .await
+        .map_err(|e| format!("websocket send: {e}"))
+}
+
+pub(crate) async fn send_text(ws: &mut Ws, text: String) -> Result<()> {
+    ws.send(Message::text(text))
+        .await
+        .map_err(|e| format!("websocket send: {e}"))
+}
+
+/// Opens a WebSocket session straight away (no polling first) and connects to namespace `/`.
+/// `read_buffer` is tungstenite's own buffer, the most it takes from the scratch buffer at once.
+pub(crate) async fn connect_ws(target: &Target, n: usize, read_buffer: usize) -> Result<Ws> {
+    let stream = ScratchRead {
+        inner: target.tcp(n).await?,
+        pending: Vec::new(),
+        taken: 0,
+    };
+    let url = format!(
+        "ws://{}{}?EIO=4&transport=websocket",
+        target.authority, target.path
+    );
+    let request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| format!("request: {e}"))?;
+    let config = WebSocketConfig::default()
+        .read_buffer_size(read_buffer)
+        .write_buffer_size(0)
+        .max_message_size(Some(64 << 20))
+        .max_frame_size(Some(64 << 20));
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
+        .await
+        .map_err(|e| format!("websocket handshake: {e}"))?;
+    match ws.next().await {
+        Some(Ok(Message::Text(text))) if text.starts_with('0') => {}
+        other => return Err(format!("expected an open packet, got {other:?}")),
+    }
+    send_text(&mut ws, "40".to_owned()).await?;
+    loop {
+        match recv(&mut ws).await? {
+            In::Text(text) if text.starts_with("40") => return Ok(ws),
+            In::Text(text) if text.starts_with("44") => {
+                return Err(format!("connection refused: {text}"));
+            }
+            In::Ping => pong(&mut ws).await?,
+            _ => {}
+        }
+    }
+}
+
+/// Emits `event` with one argument and an ack id, then waits for that ack (answering pings).
+/// The ack's text after the id is returned.
+pub(crate) async fn call(ws: &mut Ws, id: u64, event: &str, arg: &str) -> Result<Utf8Bytes> {
+    call_text(ws, id, format!("42{id}[\"{event}\",{arg}]")).await
+}
+
+/// Sends an event's whole text (ack id `id`), then waits for that ack (answering pings).
+pub(crate) async fn call_text(ws: &mut Ws, id: u64, text: String) -> Result<Utf8Bytes> {
+    send_text(ws, text).await?;
+    loop {
+        match recv(ws).await? {
+            In::Text(text) if ack_id(&text[1..]) == Some(id) => return Ok(text),
+            In::Ping => pong(ws).await?,
+            _ => {}
+        }
+    }
+}
+
+/// The ack id of a Socket.IO ACK (`3<id>...`) or BINARY_ACK (`6<n>-<id>...`) text (without
+/// the Engine.IO `4`), main namespace.
+pub(crate) fn ack_id(text: &str) -> Option<u64> {
+    let bytes = text.as_bytes();
+    let rest = match bytes.first()? {
+        b'3' => &bytes[1..],
+        b'6' => {
+            let dash = bytes.iter().position(|&b| b == b'-')?;
+            &bytes[dash + 1..]
+        }
+        _ => return None,
+    };
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 {
+        return None;
+    }
+    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+}
+
+/// Appends `n` in decimal (what `format!` would write, without its machinery: the load
+/// generator builds a message per operation).
+pub(crate) fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[start..].iter().map(|&d| char::from(d)));
+}
+
+/// Writes `<prefix><id>["echo",{"n":<id>,"c":<client>,"msg":"..."}]` into `out` (cleared
+/// first); returns the byte range of the argument, which the ack must carry back.
+pub(crate) fn echo_text(
+    out: &mut String,
+    prefix: &str,
+    id: u64,
+    client: usize,
+) -> std::ops::Range<usize> {
+    out.clear();
+    out.push_str(prefix);
+    push_u64(out, id);
+    out.push_str("[\"echo\",");
+    let start = out.len();
+    out.push_str("{\"n\":");
+    push_u64(out, id);
+    out.push_str(",\"c\":");
+    push_u64(out, client as u64);
+    out.push_str(",\"msg\":\"hello from sockeye bench\"}");
+    let end = out.len();
+    out.push(']');
+    start..end
+}
+
+/// The text after an ack's id: its arguments array.
+pub(crate) fn ack_args(text: &str) -> &str {
+    let start = text.find('[').unwrap_or(text.len());
+    &text[start..]
+}
+
+// ---- long-polling ----
+
+/// One HTTP/1.1 connection, kept alive.
+struct HttpConn {
+    sender: http1::SendRequest<Full<Bytes>>,
+}
+
+impl HttpConn {
+    async fn open(target: &Target, n: usize) -> Result<HttpConn> {
+        let stream = target.tcp(n).await?;
+        let (sender, connection) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("http handshake: {e}"))?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(HttpConn { sender })
+    }
+
+    async fn request(
+        &mut self,
+        target: &Target,
+        method: Method,
+        query: &str,
+        body: Bytes,
+    ) -> Result<Bytes> {
+        let uri = format!("{}?{query}", target.path);
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::HOST, target.authority.as_str());
+        if !body.is_empty() {
+            builder = builder.header(header::CONTENT_TYPE, "text/plain;charset=UTF-8");
+        }
+        let request = builder
+            .body(Full::new(body))
+            .map_err(|e| format!("request: {e}"))?;
+        self.sender
+            .ready()
+            .await
+            .map_err(|e| format!("http: {e}"))?;
+        let response = self
+            .sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("http: {e}"))?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("http body: {e}"))?
+            .to_bytes();
+        if !status.is_success() {
+            return Err(format!("http {status}: {}", String::from_utf8_lossy(&body)));
+        }
+        Ok(body)
+    }
+}
+
+/// A long-polling session: one connection for GETs, one for POSTs (as a browser would).
+pub(crate) struct Polling {
+    target: Target,
+    query: String,
+    get: HttpConn,
+    post: HttpConn,
+    /// Pings seen, to answer with the next POST.
+    pongs: usize,
+}
+
+impl Polling {
+    /// Handshakes over polling and connects to namespace `/`.
+    pub(crate) async fn connect(target: &Target, n: usize) -> Result<Polling> {
+        let mut get = HttpConn::open(target, n).await?;
+        let body = get
+            .request(target, Method::GET, "EIO=4&transport=polling", Bytes::new())
+            .await?;
+        let packets = decode(body)?;
+        let sid = match packets.first() {
+            Some(Packet::Open(open)) => open.sid.clone(),
+            other => return Err(format!("expected an open packet, got {other:?}")),
+        };
+        let post = HttpConn::open(target, n + 1).await?;
+        let mut polling = Polling {
+            target: target.clone(),
+            query: format!("EIO=4&transport=polling&sid={sid}"),
+            get,
+            post,
+            pongs: 0,
+        };
+        let body = polling.body(&[Frame::message("0")]);
+        polling
+            .post
+            .request(&polling.target, Method::POST, &polling.query, body)
+            .await?;
+        loop {
+            for text in polling.poll().await? {
+                if text.starts_with('0') {
+                    return Ok(polling);
+                }
+                if text.starts_with('4') {
+                    return Err(format!("connection refused: {text}"));
+                }
+            }
+        }
+    }
+
+    /// The POST body for `frames`, with any pongs owed first.
+    fn body(&mut self, frames: &[Frame]) -> Bytes {
+        let mut all = Vec::with_capacity(frames.len() + self.pongs);
+        all.extend((0..self.pongs).map(|_| Packet::Pong(Str::default()).encode()));
+        self.pongs = 0;
+        all.extend_from_slice(frames);
+        payload::encode(&all)
+    }
+
+    /// POSTs `frames` while a GET is pending, as a client with a poll always open does; the
+    /// Socket.IO texts that GET brought.
+    pub(crate) async fn exchange(&mut self, frames: &[Frame]) -> Result<Vec<Str>> {
+        let body = self.body(frames);
+        let Polling {
+            target,
+            query,
+            get,
+            post,
+            pongs,
+        } = self;
+        let (got, posted) = tokio::join!(
+            get.request(target, Method::GET, query, Bytes::new()),
+            post.request(target, Method::POST, query, body),
+        );
+        posted?;
+        texts(got?, pongs)
+    }
+
+    /// One GET: the Socket.IO texts it carried.
+    pub(crate) async fn poll(&mut self) -> Result<Vec<Str>> {
+        let body = self
+            .get
+            .request(&self.target, Method::GET, &self.query, Bytes::new())
+            .await?;
+        texts(body, &mut self.pongs)
+    }
+}
+
+/// The Socket.IO texts of a polling body; pings are counted in `pongs`.
+fn texts(body: Bytes, pongs: &mut usize) -> Result<Vec<Str>> {
+    let mut texts = Vec::new();
+    for packet in decode(body)? {
+        match packet {
+            Packet::Message(text) => texts.push(text),
+            Packet::Ping(_) => *pongs += 1,
+            Packet::Close => return Err("the server closed the session".to_owned()),
+            _ => {}
+        }
+    }
+    Ok(texts)
+}
+
+fn decode(body: Bytes) -> Result<Vec<Packet>> {
+    payload::decode(body, 100_000).map_err(|e| format!("bad polling payload: {e}"))
+}
+
+/// Runs `future` with a deadline.
+pub(crate) async fn within<T>(
+    timeout: Duration,
+    what: &str,
+    future: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    match tokio::time::timeout(timeout, future).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("{what}: no answer within {timeout:?}")),
+    }
+}

@@ -1,0 +1,212 @@
+//! A load generator for Socket.IO servers: the engine behind `sockeye bench` and `bench/run`.
+//!
+//! It speaks Engine.IO v4 + Socket.IO v5 itself, over WebSocket (tokio-tungstenite) and HTTP
+//! long-polling (hyper), answers the server's pings, and drives the small app of the bench
+//! contract (`echo`, `join`, `fanout`; see `bench/README.md`). Any server implementing that
+//! contract can be measured, whatever its language.
+//!
+//! ```no_run
+//! use sockeye_loadgen::{Config, Scenario, run};
+//!
+//! # async fn go() {
+//! let config = Config::new("http://127.0.0.1:3000/socket.io/");
+//! let report = run(Scenario::Echo, &config).await;
+//! println!("{}", sockeye_loadgen::table(&[report.clone()]));
+//! println!("{}", report.json_line());
+//! # }
+//! ```
+//!
+//! Scenarios:
+//! - [`Scenario::ConnectStorm`]: WebSocket connections opened as fast as the server takes them
+//!   (conns/s); with the server's PID, the server's RSS per idle connection at each step, the
+//!   connections being held meanwhile.
+//! - [`Scenario::Echo`]: N clients in a closed loop, each sending `echo` and waiting for its ack
+//!   (acks/s, latency percentiles).
+//! - [`Scenario::Fanout`]: clients join one room; senders `fanout` with a window of messages in
+//!   flight (deliveries/s, delivery latency, lost deliveries).
+//! - [`Scenario::PollingEcho`]: the echo loop over HTTP long-polling.
+//! - [`Scenario::BinaryEcho`]: the echo loop with a binary argument (MiB/s).
+
+mod client;
+mod report;
+mod scenarios;
+mod stats;
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+pub use report::{Latency, Report, RssPoint, table};
+
+/// What to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// WebSocket connections per second, and server RSS per idle connection.
+    ConnectStorm,
+    /// `echo` with an ack over WebSocket, closed loop.
+    Echo,
+    /// `fanout` to a room, deliveries per second.
+    Fanout,
+    /// `echo` with an ack over HTTP long-polling.
+    PollingEcho,
+    /// `echo` of a binary argument (64 KiB by default).
+    BinaryEcho,
+}
+
+impl Scenario {
+    /// Every scenario, in the order `bench/run` runs them.
+    pub const ALL: [Scenario; 5] = [
+        Scenario::Echo,
+        Scenario::Fanout,
+        Scenario::BinaryEcho,
+        Scenario::PollingEcho,
+        Scenario::ConnectStorm,
+    ];
+
+    /// The scenario's name on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::ConnectStorm => "connect-storm",
+            Scenario::Echo => "echo",
+            Scenario::Fanout => "fanout",
+            Scenario::PollingEcho => "polling-echo",
+            Scenario::BinaryEcho => "binary-echo",
+        }
+    }
+
+    /// The scenario named `name`.
+    pub fn from_name(name: &str) -> Option<Scenario> {
+        Scenario::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// How many clients it uses unless told otherwise.
+    pub fn default_clients(self) -> usize {
+        match self {
+            Scenario::ConnectStorm => 10_000,
+            Scenario::Echo => 100,
+            Scenario::Fanout => 1_000,
+            Scenario::PollingEcho => 50,
+            Scenario::BinaryEcho => 10,
+        }
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How to run a scenario. [`Config::new`] gives the defaults `bench/run` uses.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The server's Socket.IO URL, e.g. `http://127.0.0.1:3000/socket.io/`.
+    pub url: String,
+    /// A name for the server in the report.
+    pub label: String,
+    /// How long the measurement lasts (after connecting and warming up).
+    pub duration: Duration,
+    /// Traffic before the measurement starts, not counted.
+    pub warmup: Duration,
+    /// Clients (connections); `None` for the scenario's default.
+    pub clients: Option<usize>,
+    /// Connect storm: connection counts at which to stop and measure RSS, in increasing order;
+    /// the last one is the total. Empty: just `clients`.
+    pub steps: Vec<usize>,
+    /// Connect storm: handshakes in flight at once.
+    pub concurrency: usize,
+    /// Connect storm: how long to let the server settle before reading its RSS.
+    pub settle: Duration,
+    /// Fan-out: clients that send `fanout` (they are room members too).
+    pub senders: usize,
+    /// Fan-out: messages sent and not yet delivered to every member, at most.
+    pub window: usize,
+    /// Fan-out: bytes of padding in each payload (`"p"`).
+    pub payload: usize,
+    /// Binary echo: bytes per message.
+    pub binary_size: usize,
+    /// Spread client sockets over this many source addresses, 127.0.0.1 upwards (loopback
+    /// targets only); one address runs out of ephemeral ports near 28 000 connections.
+    pub sources: usize,
+    /// The server's process id, to read its RSS and CPU time from `/proc`.
+    pub server_pid: Option<u32>,
+    /// Draws progress bars on the terminal (stderr).
+    pub progress: bool,
+    /// Gives up on a handshake or an answer after this long.
+    pub timeout: Duration,
+}
+
+impl Config {
+    /// The defaults for a server at `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Config {
+            url: url.into(),
+            label: "server".to_owned(),
+            duration: Duration::from_secs(4),
+            warmup: Duration::from_millis(500),
+            clients: None,
+            steps: Vec::new(),
+            concurrency: 100,
+            settle: Duration::from_secs(1),
+            senders: 1,
+            window: 64,
+            payload: 32,
+            binary_size: 64 * 1024,
+            sources: 16,
+            server_pid: None,
+            progress: false,
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    pub(crate) fn clients(&self, scenario: Scenario) -> usize {
+        self.clients
+            .unwrap_or_else(|| scenario.default_clients())
+            .max(1)
+    }
+
+    /// The source addresses client sockets bind to (none for a target off loopback).
+    pub(crate) fn source_addrs(&self, target: IpAddr) -> Vec<IpAddr> {
+        if !target.is_loopback() || !target.is_ipv4() {
+            return Vec::new();
+        }
+        (1..=self.sources.clamp(1, 250))
+            .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, i as u8)))
+            .collect()
+    }
+}
+
+/// Runs one scenario against the server and reports what it measured. A scenario that could
+/// not run (server unreachable, protocol error) has [`Report::failure`] set.
+pub async fn run(scenario: Scenario, config: &Config) -> Report {
+    let started = std::time::Instant::now();
+    let result = match scenario {
+        Scenario::ConnectStorm => scenarios::connect_storm(config).await,
+        Scenario::Echo => scenarios::echo(config, false).await,
+        Scenario::BinaryEcho => scenarios::echo(config, true).await,
+        Scenario::Fanout => scenarios::fanout(config).await,
+        Scenario::PollingEcho => scenarios::polling_echo(config).await,
+    };
+    match result {
+        Ok(report) => report,
+        Err(error) => Report::failed(scenario, config, error, started.elapsed()),
+    }
+}
+
+/// Runs a scenario on a runtime of its own (one worker thread: pin the process to a core and
+/// the load generator uses exactly that core).
+pub fn run_blocking(scenario: Scenario, config: &Config) -> Report {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run(scenario, config)),
+        Err(error) => Report::failed(
+            scenario,
+            config,
+            format!("cannot start a runtime: {error}"),
+            Duration::ZERO,
+        ),
+    }
+}

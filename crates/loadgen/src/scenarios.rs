@@ -1,0 +1,750 @@
+//! The scenarios. Each connects its clients first, then measures over a fixed window after a
+//! warm-up; every loop is bounded by that window (plus a drain timeout), so a run always ends.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::SinkExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use sockeye_engineio_proto::{Frame, Str};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::client::{
+    In, Polling, Result, Target, Ws, ack_args, ack_id, call, call_text, connect_ws, echo_text,
+    pong, recv, send_text, within,
+};
+use crate::report::group;
+use crate::stats::{Counter, CpuMeter, Latencies, Window, rss_kib};
+use crate::{Config, Report, Scenario};
+
+const ROOM: &str = "bench-room";
+
+// ---- progress ----
+
+fn bar(config: &Config, len: u64, prefix: &str) -> ProgressBar {
+    if !config.progress {
+        return ProgressBar::hidden();
+    }
+    let style = ProgressStyle::with_template("{prefix:>22} [{bar:30}] {pos}/{len} {msg}")
+        .map(|style| style.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let bar = ProgressBar::new(len).with_style(style);
+    bar.set_prefix(format!("{} {prefix}", config.label));
+    bar
+}
+
+/// Shows the measurement's progress and its live rate until aborted.
+fn ticker(
+    config: &Config,
+    scenario: Scenario,
+    window: Window,
+    counter: Counter,
+    unit: &'static str,
+    scale: f64,
+) -> tokio::task::JoinHandle<()> {
+    let total_ms = (window.end - Instant::now()).as_millis() as u64;
+    let bar = bar(config, total_ms, scenario.name());
+    tokio::spawn(async move {
+        let mut last = (Instant::now(), counter.get());
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let now = Instant::now();
+            let count = counter.get();
+            let rate = (count - last.1) as f64 * scale / (now - last.0).as_secs_f64();
+            last = (now, count);
+            bar.set_position(
+                total_ms
+                    .saturating_sub((window.end.saturating_duration_since(now)).as_millis() as u64),
+            );
+            let phase = if now < window.start {
+                "warm-up"
+            } else {
+                "measuring"
+            };
+            bar.set_message(format!("{phase} {} {unit}", group(rate)));
+            if now >= window.end {
+                bar.finish_and_clear();
+                return;
+            }
+        }
+    })
+}
+
+// ---- connecting ----
+
+/// Opens `count` WebSocket clients (joining the bench room with `join`), `concurrency` at a time.
+async fn connect_all(
+    target: &Target,
+    config: &Config,
+    count: usize,
+    read_buffer: usize,
+    join: bool,
+) -> Result<Vec<Ws>> {
+    let bar = bar(config, count as u64, "connecting");
+    let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let mut set = JoinSet::new();
+    let mut clients = Vec::with_capacity(count);
+    let mut failure = None;
+    for n in 0..count {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            break;
+        };
+        let target = target.clone();
+        let timeout = config.timeout;
+        set.spawn(async move {
+            let result = within(timeout, "connect", async {
+                let mut ws = connect_ws(&target, n, read_buffer).await?;
+                if join {
+                    call(&mut ws, 1, "join", &format!("\"{ROOM}\"")).await?;
+                }
+                Ok((n, ws))
+            })
+            .await;
+            drop(permit);
+            result
+        });
+        while let Some(done) = set.try_join_next() {
+            collect(done, &mut clients, &mut failure, &bar);
+        }
+    }
+    while let Some(done) = set.join_next().await {
+        collect(done, &mut clients, &mut failure, &bar);
+    }
+    bar.finish_and_clear();
+    if let Some(failure) = failure {
+        return Err(format!(
+            "{failure} ({} of {count} clients connected)",
+            clients.len()
+        ));
+    }
+    clients.sort_by_key(|(n, _)| *n);
+    Ok(clients.into_iter().map(|(_, ws)| ws).collect())
+}
+
+fn collect<T>(
+    done: std::result::Result<Result<T>, tokio::task::JoinError>,
+    into: &mut Vec<T>,
+    failure: &mut Option<String>,
+    bar: &ProgressBar,
+) {
+    match done {
+        Ok(Ok(value)) => {
+            into.push(value);
+            bar.inc(1);
+        }
+        Ok(Err(error)) => {
+            failure.get_or_insert(error);
+        }
+        Err(error) => {
+            failure.get_or_insert(error.to_string());
+        }
+    }
+}
+
+/// Measures CPU over the window, in the background.
+fn cpu_over(
+    window: Window,
+    pid: Option<u32>,
+) -> tokio::task::JoinHandle<(Option<f64>, Option<f64>)> {
+    tokio::spawn(async move {
+        tokio::time::sleep_until(window.start.into()).await;
+        let meter = CpuMeter::start(pid);
+        tokio::time::sleep_until(window.end.into()).await;
+        meter.stop()
+    })
+}
+
+/// Waits for every client task; the first failure fails the scenario.
+async fn finish(mut set: JoinSet<Result<()>>) -> Result<()> {
+    let mut failure = None;
+    while let Some(done) = set.join_next().await {
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                failure.get_or_insert(error);
+            }
+            Err(error) => {
+                failure.get_or_insert(error.to_string());
+            }
+        }
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+// ---- echo (WebSocket, JSON or binary) ----
+
+pub(crate) async fn echo(config: &Config, binary: bool) -> Result<Report> {
+    let scenario = if binary {
+        Scenario::BinaryEcho
+    } else {
+        Scenario::Echo
+    };
+    let target = Target::resolve(config).await?;
+    let clients = config.clients(scenario);
+    // Small messages: a small codec buffer (tungstenite zero-fills what it reads into); 64 KiB
+    // messages: one that takes a whole message at once.
+    let read_buffer = if binary { 64 * 1024 + 16 } else { 512 };
+    let conns = connect_all(&target, config, clients, read_buffer, false).await?;
+
+    let window = Window::after(config.warmup, config.duration);
+    let latencies = Latencies::new();
+    let acks = Counter::default();
+    let errors = Counter::default();
+    let blob = binary.then(|| {
+        Bytes::from(
+            (0..config.binary_size)
+                .map(|i| (i % 251) as u8)
+                .collect::<Vec<u8>>(),
+        )
+    });
+    let cpu = cpu_over(window, config.server_pid);
+    let scale = if binary {
+        config.binary_size as f64 / (1024.0 * 1024.0)
+    } else {
+        1.0
+    };
+    let unit = if binary { "MiB/s" } else { "acks/s" };
+    let ticker = ticker(config, scenario, window, acks.clone(), unit, scale);
+    let mut set = JoinSet::new();
+    for (n, ws) in conns.into_iter().enumerate() {
+        let client = EchoClient {
+            n,
+            window,
+            blob: blob.clone(),
+            latencies: latencies.clone(),
+            acks: acks.clone(),
+            errors: errors.clone(),
+            timeout: config.timeout,
+        };
+        set.spawn(client.run(ws));
+    }
+    let outcome = finish(set).await;
+    ticker.abort();
+    outcome?;
+    let (loadgen_cpu, server_cpu) = cpu.await.unwrap_or((None, None));
+
+    let mut report = Report::new(scenario, config, unit);
+    report.seconds = config.duration.as_secs_f64();
+    report.ops = acks.get();
+    report.rate = report.ops as f64 * scale / report.seconds;
+    report.latency = latencies.summary();
+    report.errors = errors.get();
+    report.loadgen_cpu = loadgen_cpu;
+    report.server_cpu = server_cpu;
+    Ok(report)
+}
+
+struct EchoClient {
+    n: usize,
+    window: Window,
+    blob: Option<Bytes>,
+    latencies: Latencies,
+    acks: Counter,
+    errors: Counter,
+    timeout: Duration,
+}
+
+impl EchoClient {
+    async fn run(self, mut ws: Ws) -> Result<()> {
+        let mut batch = self.latencies.batch();
+        let mut text = String::with_capacity(128);
+        let mut id = 0u64;
+        loop {
+            id += 1;
+            let sent = Instant::now();
+            if sent >= self.window.end {
+                return Ok(());
+            }
+            let ok = within(self.timeout, "echo", self.once(&mut ws, id, &mut text)).await?;
+            let done = Instant::now();
+            if !ok {
+                self.errors.add(1);
+            }
+            if self.window.contains(done) {
+                self.acks.add(1);
+                batch.record(done - sent);
+            }
+        }
+    }
+
+    /// One echo and its ack; `false` when the ack did not carry the argument back.
+    async fn once(&self, ws: &mut Ws, id: u64, text: &mut String) -> Result<bool> {
+        let Some(blob) = &self.blob else {
+            let arg = echo_text(text, "42", id, self.n);
+            let ack = call_text(ws, id, text.clone()).await?;
+            return Ok(same_args(ack_args(&ack), &text[arg]));
+        };
+        send_text(
+            ws,
+            format!(r#"451-{id}["echo",{{"_placeholder":true,"num":0}}]"#),
+        )
+        .await?;
+        ws.send(Message::Binary(blob.clone()))
+            .await
+            .map_err(|e| format!("websocket send: {e}"))?;
+        let mut binary_ack = false;
+        loop {
+            match recv(ws).await? {
+                In::Text(text) if ack_id(&text[1..]) == Some(id) => {
+                    if !text.starts_with("461-") {
+                        // A text ack (`43`): the binary was not sent back as binary.
+                        return Ok(false);
+                    }
+                    binary_ack = true;
+                }
+                In::Binary(data) if binary_ack => return Ok(data == *blob),
+                In::Ping => pong(ws).await?,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Whether an ack's arguments are exactly `[arg]`, by text or else by JSON value.
+fn same_args(args: &str, arg: &str) -> bool {
+    if args.len() == arg.len() + 2
+        && args.starts_with('[')
+        && args.ends_with(']')
+        && &args[1..args.len() - 1] == arg
+    {
+        return true;
+    }
+    let parsed: Option<(serde_json::Value, serde_json::Value)> = (|| {
+        Some((
+            serde_json::from_str(args).ok()?,
+            serde_json::from_str(&format!("[{arg}]")).ok()?,
+        ))
+    })();
+    parsed.is_some_and(|(a, b)| a == b)
+}
+
+// ---- fan-out ----
+
+struct FanState {
+    members: u32,
+    /// Deliveries still due per message, by sequence number modulo the ring size.
+    remaining: Vec<AtomicU32>,
+    /// One permit per message that may be in flight.
+    permits: Semaphore,
+    seq: AtomicU64,
+    base: Instant,
+    window: Window,
+    delivered_total: Counter,
+    delivered: Counter,
+    errors: Counter,
+    latencies: Latencies,
+    padding: String,
+}
+
+impl FanState {
+    fn slot(&self, seq: u64) -> &AtomicU32 {
+        &self.remaining[(seq as usize) & (self.remaining.len() - 1)]
+    }
+}
+
+pub(crate) async fn fanout(config: &Config) -> Result<Report> {
+    let target = Target::resolve(config).await?;
+    let clients = config.clients(Scenario::Fanout);
+    let senders = config.senders.clamp(1, clients);
+    let window_size = config.window.max(1);
+    let conns = connect_all(&target, config, clients, 2 * 1024, true).await?;
+
+    let window = Window::after(config.warmup, config.duration);
+    let ring = (window_size * 4).next_power_of_two().max(1024);
+    let state = Arc::new(FanState {
+        members: clients as u32,
+        remaining: (0..ring).map(|_| AtomicU32::new(0)).collect(),
+        permits: Semaphore::new(window_size),
+        seq: AtomicU64::new(0),
+        base: Instant::now(),
+        window,
+        delivered_total: Counter::default(),
+        delivered: Counter::default(),
+        errors: Counter::default(),
+        latencies: Latencies::new(),
+        padding: "x".repeat(config.payload),
+    });
+    let (done_tx, done_rx) = watch::channel(false);
+    let cpu = cpu_over(window, config.server_pid);
+    let ticker = ticker(
+        config,
+        Scenario::Fanout,
+        window,
+        state.delivered.clone(),
+        "deliveries/s",
+        1.0,
+    );
+    let mut set = JoinSet::new();
+    for (n, ws) in conns.into_iter().enumerate() {
+        set.spawn(fan_member(ws, n < senders, state.clone(), done_rx.clone()));
+    }
+
+    // Senders stop at the end of the window; then the messages in flight get a little time
+    // to arrive before the rest count as lost.
+    tokio::time::sleep_until(window.end.into()).await;
+    state.permits.close();
+    let drain_until = Instant::now() + Duration::from_secs(3);
+    let expected = |state: &FanState| state.seq.load(Ordering::Acquire) * u64::from(state.members);
+    while state.delivered_total.get() < expected(&state) && Instant::now() < drain_until {
+        if set.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = done_tx.send(true);
+    let outcome = finish(set).await;
+    ticker.abort();
+    outcome?;
+    let (loadgen_cpu, server_cpu) = cpu.await.unwrap_or((None, None));
+
+    let mut report = Report::new(Scenario::Fanout, config, "deliveries/s");
+    report.seconds = config.duration.as_secs_f64();
+    report.ops = state.delivered.get();
+    report.rate = report.ops as f64 / report.seconds;
+    report.latency = state.latencies.summary();
+    report.errors = state.errors.get();
+    report.lost = Some(expected(&state).saturating_sub(state.delivered_total.get()));
+    report.loadgen_cpu = loadgen_cpu;
+    report.server_cpu = server_cpu;
+    Ok(report)
+}
+
+async fn fan_member(
+    mut ws: Ws,
+    sender: bool,
+    state: Arc<FanState>,
+    mut done: watch::Receiver<bool>,
+) -> Result<()> {
+    let mut batch = state.latencies.batch();
+    let mut sending = sender;
+    let mut id = 1u64;
+    loop {
+        tokio::select! {
+            biased;
+            _ = done.changed() => return Ok(()),
+            incoming = recv(&mut ws) => match incoming? {
+                In::Text(text) => {
+                    if text.starts_with("42[\"fan\"") {
+                        on_fan(&state, &text, &mut batch);
+                    }
+                }
+                In::Ping => pong(&mut ws).await?,
+                In::Binary(_) => {}
+            },
+            permit = state.permits.acquire(), if sending => match permit {
+                Ok(permit) => {
+                    permit.forget();
+                    // Its deliveries are counted before anyone can receive it.
+                    let seq = state.seq.fetch_add(1, Ordering::AcqRel);
+                    state.slot(seq).store(state.members, Ordering::Release);
+                    id += 1;
+                    let t = state.base.elapsed().as_nanos();
+                    let text = format!(
+                        r#"42{id}["fanout",{{"room":"{ROOM}","payload":{{"t":{t},"s":{seq},"p":"{}"}}}}]"#,
+                        state.padding
+                    );
+                    send_text(&mut ws, text).await?;
+                }
+                Err(_) => sending = false,
+            },
+        }
+    }
+}
+
+fn on_fan(state: &FanState, text: &str, batch: &mut crate::stats::Batch) {
+    let (Some(t), Some(seq)) = (field_u64(text, "\"t\":"), field_u64(text, "\"s\":")) else {
+        state.errors.add(1);
+        return;
+    };
+    let now = Instant::now();
+    state.delivered_total.add(1);
+    if state.window.contains(now) {
+        state.delivered.add(1);
+        let elapsed = now.duration_since(state.base).as_nanos() as u64;
+        batch.record(Duration::from_nanos(elapsed.saturating_sub(t)));
+    }
+    if state.slot(seq).fetch_sub(1, Ordering::AcqRel) == 1 {
+        state.permits.add_permits(1);
+    }
+}
+
+/// The unsigned integer right after `key` in `text`.
+fn field_u64(text: &str, key: &str) -> Option<u64> {
+    let start = text.find(key)? + key.len();
+    let digits = text[start..].bytes().take_while(u8::is_ascii_digit).count();
+    text[start..start + digits].parse().ok()
+}
+
+// ---- long-polling echo ----
+
+pub(crate) async fn polling_echo(config: &Config) -> Result<Report> {
+    let target = Target::resolve(config).await?;
+    let clients = config.clients(Scenario::PollingEcho);
+    let bar = bar(config, clients as u64, "connecting");
+    let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let mut set = JoinSet::new();
+    for n in 0..clients {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            break;
+        };
+        let target = target.clone();
+        let timeout = config.timeout;
+        set.spawn(async move {
+            let result = within(timeout, "polling connect", Polling::connect(&target, n * 2)).await;
+            drop(permit);
+            result
+        });
+    }
+    let mut conns = Vec::with_capacity(clients);
+    let mut failure = None;
+    while let Some(done) = set.join_next().await {
+        collect(done, &mut conns, &mut failure, &bar);
+    }
+    bar.finish_and_clear();
+    if let Some(failure) = failure {
+        return Err(failure);
+    }
+
+    let window = Window::after(config.warmup, config.duration);
+    let latencies = Latencies::new();
+    let acks = Counter::default();
+    let errors = Counter::default();
+    let cpu = cpu_over(window, config.server_pid);
+    let ticker = ticker(
+        config,
+        Scenario::PollingEcho,
+        window,
+        acks.clone(),
+        "acks/s",
+        1.0,
+    );
+    let mut set = JoinSet::new();
+    for (n, conn) in conns.into_iter().enumerate() {
+        let (latencies, acks, errors) = (latencies.clone(), acks.clone(), errors.clone());
+        let timeout = config.timeout;
+        set.spawn(async move {
+            let mut conn = conn;
+            let mut batch = latencies.batch();
+            let mut text = String::with_capacity(128);
+            let mut id = 0u64;
+            loop {
+                id += 1;
+                let sent = Instant::now();
+                if sent >= window.end {
+                    return Ok(());
+                }
+                // The Engine.IO `4` included: this is the frame's text.
+                let arg = echo_text(&mut text, "42", id, n);
+                let frame = Frame::Text(Str::from(text.clone()));
+                let arg = &text[arg];
+                let ok = within(timeout, "polling echo", async {
+                    let mut texts = conn.exchange(&[frame]).await?;
+                    loop {
+                        if let Some(ack) = texts.iter().find(|t| ack_id(t) == Some(id)) {
+                            return Ok(same_args(ack_args(ack), arg));
+                        }
+                        texts = conn.poll().await?;
+                    }
+                })
+                .await?;
+                let done = Instant::now();
+                if !ok {
+                    errors.add(1);
+                }
+                if window.contains(done) {
+                    acks.add(1);
+                    batch.record(done - sent);
+                }
+            }
+        });
+    }
+    let outcome = finish(set).await;
+    ticker.abort();
+    outcome?;
+    let (loadgen_cpu, server_cpu) = cpu.await.unwrap_or((None, None));
+
+    let mut report = Report::new(Scenario::PollingEcho, config, "acks/s");
+    report.seconds = config.duration.as_secs_f64();
+    report.ops = acks.get();
+    report.rate = report.ops as f64 / report.seconds;
+    report.latency = latencies.summary();
+    report.errors = errors.get();
+    report.loadgen_cpu = loadgen_cpu;
+    report.server_cpu = server_cpu;
+    Ok(report)
+}
+
+// ---- connect storm ----
+
+pub(crate) async fn connect_storm(config: &Config) -> Result<Report> {
+    let target = Target::resolve(config).await?;
+    let mut steps = config.steps.clone();
+    if steps.is_empty() {
+        steps.push(config.clients(Scenario::ConnectStorm));
+    }
+    steps.sort_unstable();
+    steps.dedup();
+    let total = steps.last().copied().unwrap_or(0);
+    let pid = config.server_pid;
+    let before = pid.and_then(rss_kib);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let bar = bar(config, total as u64, "connect-storm");
+    let failures = Counter::default();
+    let mut first_failure: Option<String> = None;
+    let mut holders = JoinSet::new();
+    let mut connected = 0usize;
+    let mut attempted = 0usize;
+    let mut connecting = Duration::ZERO;
+    let mut rss = Vec::new();
+    let cpu = CpuMeter::start(pid);
+
+    for step in steps {
+        let started = Instant::now();
+        let mut set = JoinSet::new();
+        while attempted < step {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
+            let target = target.clone();
+            let timeout = config.timeout;
+            let n = attempted;
+            set.spawn(async move {
+                let result = within(timeout, "connect", connect_ws(&target, n, 1024)).await;
+                drop(permit);
+                result
+            });
+            attempted += 1;
+            while let Some(done) = set.try_join_next() {
+                hold(
+                    done,
+                    &mut holders,
+                    &stop_rx,
+                    &mut connected,
+                    &failures,
+                    &mut first_failure,
+                    &bar,
+                );
+            }
+        }
+        while let Some(done) = set.join_next().await {
+            hold(
+                done,
+                &mut holders,
+                &stop_rx,
+                &mut connected,
+                &failures,
+                &mut first_failure,
+                &bar,
+            );
+        }
+        connecting += started.elapsed();
+        if let (Some(pid), Some(before)) = (pid, before) {
+            tokio::time::sleep(config.settle).await;
+            if let Some(after) = rss_kib(pid) {
+                rss.push(crate::RssPoint {
+                    connections: connected,
+                    rss_kib: after,
+                    per_connection_kib: after.saturating_sub(before) as f64
+                        / connected.max(1) as f64,
+                });
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let (loadgen_cpu, server_cpu) = cpu.stop();
+    let _ = stop_tx.send(true);
+    while holders.join_next().await.is_some() {}
+    if connected == 0 {
+        return Err(first_failure.unwrap_or_else(|| "no connection".to_owned()));
+    }
+
+    let mut report = Report::new(Scenario::ConnectStorm, config, "conns/s");
+    report.clients = total;
+    report.seconds = connecting.as_secs_f64();
+    report.ops = connected as u64;
+    report.rate = connected as f64 / report.seconds.max(1e-9);
+    report.errors = failures.get();
+    report.rss = rss;
+    report.loadgen_cpu = loadgen_cpu;
+    report.server_cpu = server_cpu;
+    Ok(report)
+}
+
+/// Keeps a connection that the storm opened, answering pings, until the storm ends.
+fn hold(
+    done: std::result::Result<Result<Ws>, tokio::task::JoinError>,
+    holders: &mut JoinSet<()>,
+    stop: &watch::Receiver<bool>,
+    connected: &mut usize,
+    failures: &Counter,
+    first_failure: &mut Option<String>,
+    bar: &ProgressBar,
+) {
+    match done {
+        Ok(Ok(mut ws)) => {
+            *connected += 1;
+            bar.inc(1);
+            let mut stop = stop.clone();
+            holders.spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.changed() => return,
+                        incoming = recv(&mut ws) => match incoming {
+                            Ok(In::Ping) => {
+                                if pong(&mut ws).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(_) => return,
+                        },
+                    }
+                }
+            });
+        }
+        Ok(Err(error)) => {
+            failures.add(1);
+            first_failure.get_or_insert(error);
+        }
+        Err(error) => {
+            failures.add(1);
+            first_failure.get_or_insert(error.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_fields_and_compares_args() {
+        let text = r#"42["fan",{"t":12345,"s":7,"p":"xx"}]"#;
+        assert_eq!(field_u64(text, "\"t\":"), Some(12345));
+        assert_eq!(field_u64(text, "\"s\":"), Some(7));
+        assert_eq!(field_u64(text, "\"q\":"), None);
+        assert!(same_args(r#"[{"a":1,"b":2}]"#, r#"{"a":1,"b":2}"#));
+        assert!(same_args(r#"[{"b":2,"a":1}]"#, r#"{"a":1,"b":2}"#));
+        assert!(!same_args(r#"[{"a":1}]"#, r#"{"a":1,"b":2}"#));
+        assert_eq!(ack_id("3123[1]"), Some(123));
+        assert_eq!(ack_id("61-45[{}]"), Some(45));
+        assert_eq!(ack_id("2[\"x\"]"), None);
+    }
+
+    #[test]
+    fn echo_texts_match_format() {
+        let mut text = String::new();
+        for (id, client) in [(0u64, 0usize), (7, 12), (u64::MAX, 999)] {
+            let arg = echo_text(&mut text, "42", id, client);
+            let expected_arg =
+                format!(r#"{{"n":{id},"c":{client},"msg":"hello from sockeye bench"}}"#);
+            assert_eq!(&text[arg], expected_arg);
+            assert_eq!(text, format!(r#"42{id}["echo",{expected_arg}]"#));
+        }
+    }
+}
