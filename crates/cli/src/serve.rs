@@ -212,7 +212,18 @@ pub async fn run(
         "sockeye serve: open http://{shown}/ (Socket.IO at {})",
         app.io.config().engine.path
     );
-    sockeye::serve(listener, app.router, shutdown).await?;
+    // On the signal: refuse new sessions, tell every client (close packets), flush what is
+    // queued, then stop; clients that don't finish in time are cut off.
+    let io = app.io.clone();
+    let graceful = async move {
+        shutdown.await;
+        tracing::info!("shutting down: closing every connection");
+        let left = io.shutdown(std::time::Duration::from_secs(5)).await;
+        if left > 0 {
+            tracing::warn!(left, "connections still open after the grace period");
+        }
+    };
+    sockeye::serve(listener, app.router, graceful).await?;
     app.io.close();
     tracing::info!("stopped");
     Ok(())
