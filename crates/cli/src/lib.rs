@@ -17,3 +17,4 @@ mod assets;
 pub mod client;
 pub mod demo;
 pub mod serve;
+pub mod tls;

@@ -69,6 +69,15 @@ struct ServeArgs {
     /// the workspace the executable was built in.
     #[arg(long, value_name = "DIR")]
     client_dir: Option<PathBuf>,
+
+    /// PEM certificate chain: serve HTTPS and WSS (rustls, HTTP/1.1) instead of HTTP. Needs
+    /// --tls-key.
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert. Needs --tls-cert.
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 impl From<ServeArgs> for Config {
@@ -82,6 +91,8 @@ impl From<ServeArgs> for Config {
             uploads_dir: args.uploads,
             max_upload_size: args.max_upload_size,
             client_dir: args.client_dir,
+            tls_cert: args.tls_cert,
+            tls_key: args.tls_key,
         }
     }
 }

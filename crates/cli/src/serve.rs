@@ -18,6 +18,7 @@ use tower_layer::Layer;
 use crate::assets;
 use crate::client::{CLIENT_FILES, ClientBundle, HOW_TO_GET_IT};
 use crate::demo::{self, DemoState};
+use crate::tls;
 
 /// The default port.
 pub const DEFAULT_PORT: u16 = 3000;
@@ -49,6 +50,10 @@ pub struct Config {
     pub max_upload_size: u64,
     /// The `dist/` folder of `socket.io-client`; searched for when `None`.
     pub client_dir: Option<PathBuf>,
+    /// A PEM certificate chain: with [`tls_key`](Config::tls_key), HTTPS instead of HTTP.
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of [`tls_cert`](Config::tls_cert).
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -62,6 +67,8 @@ impl Default for Config {
             uploads_dir: PathBuf::from(DEFAULT_UPLOADS),
             max_upload_size: DEFAULT_MAX_UPLOAD,
             client_dir: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -183,13 +190,23 @@ pub fn log_bundle(bundle: &ClientBundle) {
     }
 }
 
-/// Runs the server until `shutdown` resolves.
+/// The TLS configuration `config` asks for: `None` without `--tls-cert` and `--tls-key`.
+pub fn tls_config(config: &Config) -> anyhow::Result<Option<Arc<tls::ServerConfig>>> {
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Ok(Some(tls::server_config(cert, key)?)),
+        (None, None) => Ok(None),
+        (Some(_), None) => anyhow::bail!("--tls-cert needs --tls-key"),
+        (None, Some(_)) => anyhow::bail!("--tls-key needs --tls-cert"),
+    }
+}
+
+/// Runs the server until `shutdown` resolves, on the host and port of `config`.
 pub async fn run(
     config: Config,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let app = app(&config)?;
-    log_bundle(&app.bundle);
+    // Bad TLS files are reported before anything else is done.
+    tls_config(&config)?;
     let addr: SocketAddr = tokio::net::lookup_host((config.host.as_str(), config.port))
         .await
         .with_context(|| format!("resolving --host {}", config.host))?
@@ -198,6 +215,19 @@ pub async fn run(
     let listener = sockeye::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
+    run_on(listener, config, shutdown).await
+}
+
+/// Runs the server on `listener` (the host and port of `config` are not used) until `shutdown`
+/// resolves: over TLS when `config` has a certificate and a key.
+pub async fn run_on(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let tls = tls_config(&config)?;
+    let app = app(&config)?;
+    log_bundle(&app.bundle);
     let local = listener.local_addr()?;
     let shown = if local.ip().is_unspecified() {
         format!("localhost:{}", local.port())
@@ -209,7 +239,8 @@ pub async fn run(
     }
     tracing::info!(
         uploads = %app.uploads.dir().display(),
-        "sockeye serve: open http://{shown}/ (Socket.IO at {})",
+        "sockeye serve: open {}://{shown}/ (Socket.IO at {})",
+        if tls.is_some() { "https" } else { "http" },
         app.io.config().engine.path
     );
     // On the signal: refuse new sessions, tell every client (close packets), flush what is
@@ -223,7 +254,10 @@ pub async fn run(
             tracing::warn!(left, "connections still open after the grace period");
         }
     };
-    sockeye::serve(listener, app.router, graceful).await?;
+    match tls {
+        Some(tls) => tls::serve(listener, tls, app.router, graceful).await?,
+        None => sockeye::serve(listener, app.router, graceful).await?,
+    }
     app.io.close();
     tracing::info!("stopped");
     Ok(())
