@@ -6,13 +6,54 @@
 //! - `fanout` `{room, payload}`: emits `fan` with `payload` to every socket in `room`, the
 //!   sender included, then acknowledges.
 //!
+//! Besides the contract, `GET /stats` answers `{"sessions":N}`, the Engine.IO sessions open
+//! (what `sockeye bench --scenario soak` watches drain to zero).
+//!
 //! ```sh
 //! PORT=3000 cargo run --release --example bench-server
 //! ```
 //! Listens on `127.0.0.1:$PORT` (`HOST` overrides the address); exits on SIGTERM or Ctrl-C.
 
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
 use serde::Deserialize;
 use sockeye::{AckSender, Data, Event, Io, Socket, Value};
+
+/// What answers requests outside `/socket.io/`: `GET /stats`, and 404.
+#[derive(Clone)]
+struct Stats(Io);
+
+impl<B> tower_service::Service<Request<B>> for Stats {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let mut response = if request.uri().path() == "/stats" {
+            let body = format!("{{\"sessions\":{}}}", self.0.engine().session_count());
+            let mut response = Response::new(Full::new(Bytes::from(body)));
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            response
+        } else {
+            Response::new(Full::new(Bytes::from_static(b"Not Found")))
+        };
+        if request.uri().path() != "/stats" {
+            *response.status_mut() = StatusCode::NOT_FOUND;
+        }
+        std::future::ready(Ok(response))
+    }
+}
 
 #[derive(Deserialize)]
 struct Fanout {
@@ -50,8 +91,9 @@ async fn main() -> std::io::Result<()> {
         .ok()
         .and_then(|h| h.parse().ok())
         .unwrap_or(std::net::Ipv4Addr::LOCALHOST);
-    let (service, io) = Io::builder().build_service();
+    let (layer, io) = Io::builder().build_layer();
     io.on_connection(on_connection);
+    let service = tower_layer::Layer::layer(&layer, Stats(io.clone()));
 
     let listener = sockeye::bind((host, port).into()).await?;
     println!("sockeye bench-server on {host}:{port}");

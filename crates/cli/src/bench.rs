@@ -12,9 +12,13 @@ use sockeye_loadgen::{Config, Report, Scenario};
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
     /// Scenarios to run, in order: echo, fanout, binary-echo, polling-echo, connect-storm
-    /// (default: all of them).
+    /// (default: all of them), or soak (only when named).
     #[arg(value_name = "SCENARIO", value_parser = parse_scenario)]
     scenarios: Vec<Scenario>,
+
+    /// A scenario to run, as `--scenario soak` (added after the positional ones).
+    #[arg(long = "scenario", value_name = "SCENARIO", value_parser = parse_scenario)]
+    scenario: Vec<Scenario>,
 
     /// The server's Socket.IO URL.
     #[arg(long, default_value = "http://127.0.0.1:3000/socket.io/")]
@@ -33,7 +37,7 @@ pub(crate) struct BenchArgs {
     warmup: f64,
 
     /// Clients (default per scenario: echo 100, fanout 1000, binary-echo 10, polling-echo 50,
-    /// connect-storm 10000).
+    /// connect-storm 10000, soak 10000).
     #[arg(long)]
     clients: Option<usize>,
 
@@ -70,6 +74,14 @@ pub(crate) struct BenchArgs {
     #[arg(long)]
     pid: Option<u32>,
 
+    /// Soak: seconds between samples of the server's RSS, live clients and sessions.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    sample_every: f64,
+
+    /// Soak: seconds to wait after the clients stop for the server's sessions to reach 0.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    drain: f64,
+
     /// Appends the JSON lines to this file instead of printing them.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -81,7 +93,11 @@ pub(crate) struct BenchArgs {
 
 fn parse_scenario(name: &str) -> Result<Scenario, String> {
     Scenario::from_name(name).ok_or_else(|| {
-        let names: Vec<&str> = Scenario::ALL.iter().map(|s| s.name()).collect();
+        let names: Vec<&str> = Scenario::ALL
+            .iter()
+            .chain([&Scenario::Soak])
+            .map(|s| s.name())
+            .collect();
         format!("unknown scenario {name:?} (one of {})", names.join(", "))
     })
 }
@@ -98,10 +114,16 @@ pub(crate) async fn run(args: BenchArgs) -> ExitCode {
 }
 
 async fn bench(args: BenchArgs) -> anyhow::Result<()> {
-    let scenarios = if args.scenarios.is_empty() {
+    let named: Vec<Scenario> = args
+        .scenarios
+        .iter()
+        .chain(&args.scenario)
+        .copied()
+        .collect();
+    let scenarios = if named.is_empty() {
         Scenario::ALL.to_vec()
     } else {
-        args.scenarios.clone()
+        named
     };
     let mut config = Config::new(args.url);
     config.label = args.label;
@@ -116,6 +138,8 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     config.binary_size = args.binary_size;
     config.sources = args.sources;
     config.server_pid = args.pid;
+    config.sample_every = Duration::from_secs_f64(args.sample_every.max(0.1));
+    config.drain = Duration::from_secs_f64(args.drain.max(0.0));
     config.progress = !args.quiet;
 
     let mut reports: Vec<Report> = Vec::new();
@@ -123,6 +147,11 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         reports.push(sockeye_loadgen::run(scenario, &config).await);
     }
     println!("{}", sockeye_loadgen::table(&reports));
+    for report in &reports {
+        if let Some(soak) = &report.soak {
+            print_soak(soak);
+        }
+    }
     let lines: String = reports.iter().map(|r| r.json_line() + "\n").collect();
     match &args.json {
         Some(path) => std::fs::OpenOptions::new()
@@ -141,4 +170,38 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         anyhow::bail!("failed: {}", failed.join(", "));
     }
     Ok(())
+}
+
+/// The soak's RSS over time and how its sessions ended.
+fn print_soak(soak: &sockeye_loadgen::SoakSummary) {
+    println!("soak: server RSS over time");
+    println!(
+        "{:>8}  {:>8}  {:>12}  {:>8}  {:>9}  errors",
+        "secs", "live", "rss KiB", "sessions", "cycles"
+    );
+    let dash = || "-".to_owned();
+    for s in &soak.samples {
+        println!(
+            "{:>8.1}  {:>8}  {:>12}  {:>8}  {:>9}  {}",
+            s.secs,
+            s.live_clients,
+            s.rss_kib.map_or_else(dash, |v| v.to_string()),
+            s.sessions.map_or_else(dash, |v| v.to_string()),
+            s.cycles,
+            s.errors,
+        );
+    }
+    println!(
+        "soak: {} clean leaves, {} abrupt drops, {} echoes, {} fan-outs; sessions after: {}{}",
+        soak.clean_leaves,
+        soak.abrupt_drops,
+        soak.echoes,
+        soak.fanouts,
+        soak.sessions_after.map_or_else(dash, |v| v.to_string()),
+        soak.drained_secs
+            .map_or_else(String::new, |s| format!(" (drained in {s:.1}s)")),
+    );
+    for error in &soak.error_examples {
+        println!("soak error: {error}");
+    }
 }

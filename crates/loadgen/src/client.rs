@@ -501,3 +501,37 @@ pub(crate) async fn within<T>(
         Err(_) => Err(format!("{what}: no answer within {timeout:?}")),
     }
 }
+
+/// `GET <path>` on the server's address (a new connection each time): the status and body.
+pub(crate) async fn get(target: &Target, path: &str) -> Result<(http::StatusCode, Bytes)> {
+    let stream = target.tcp(0).await?;
+    let (mut sender, connection) = http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("http handshake: {e}"))?;
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let request = Request::builder()
+        .method(Method::GET)
+        .uri(path)
+        .header(header::HOST, target.authority.as_str())
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| format!("request: {e}"))?;
+    let result = async {
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("http: {e}"))?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("http body: {e}"))?
+            .to_bytes();
+        Ok((status, body))
+    }
+    .await;
+    driver.abort();
+    result
+}

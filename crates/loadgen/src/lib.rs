@@ -26,10 +26,15 @@
 //!   flight (deliveries/s, delivery latency, lost deliveries).
 //! - [`Scenario::PollingEcho`]: the echo loop over HTTP long-polling.
 //! - [`Scenario::BinaryEcho`]: the echo loop with a binary argument (MiB/s).
+//! - [`Scenario::Soak`]: for the whole duration, clients keep connecting, joining a room,
+//!   echoing, sometimes fanning out and leaving (cleanly or by dropping the connection); the
+//!   server's RSS, the live clients and the server's sessions (`GET /stats`) are sampled, and
+//!   the server's sessions must drain to zero at the end. Not part of [`Scenario::ALL`].
 
 mod client;
 mod report;
 mod scenarios;
+mod soak;
 mod stats;
 
 use std::fmt;
@@ -37,6 +42,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 pub use report::{Latency, Report, RssPoint, table};
+pub use soak::{SoakSample, SoakSummary};
 
 /// What to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -52,6 +58,8 @@ pub enum Scenario {
     PollingEcho,
     /// `echo` of a binary argument (64 KiB by default).
     BinaryEcho,
+    /// Clients cycling through whole sessions for the duration; RSS and sessions over time.
+    Soak,
 }
 
 impl Scenario {
@@ -72,12 +80,16 @@ impl Scenario {
             Scenario::Fanout => "fanout",
             Scenario::PollingEcho => "polling-echo",
             Scenario::BinaryEcho => "binary-echo",
+            Scenario::Soak => "soak",
         }
     }
 
-    /// The scenario named `name`.
+    /// The scenario named `name` (one of [`Scenario::ALL`], or `soak`).
     pub fn from_name(name: &str) -> Option<Scenario> {
-        Scenario::ALL.into_iter().find(|s| s.name() == name)
+        Scenario::ALL
+            .into_iter()
+            .chain([Scenario::Soak])
+            .find(|s| s.name() == name)
     }
 
     /// How many clients it uses unless told otherwise.
@@ -88,6 +100,7 @@ impl Scenario {
             Scenario::Fanout => 1_000,
             Scenario::PollingEcho => 50,
             Scenario::BinaryEcho => 10,
+            Scenario::Soak => 10_000,
         }
     }
 }
@@ -135,6 +148,10 @@ pub struct Config {
     pub progress: bool,
     /// Gives up on a handshake or an answer after this long.
     pub timeout: Duration,
+    /// Soak: how often to sample the server's RSS, the live clients and its sessions.
+    pub sample_every: Duration,
+    /// Soak: how long to wait, after the clients stop, for the server's sessions to reach 0.
+    pub drain: Duration,
 }
 
 impl Config {
@@ -157,6 +174,8 @@ impl Config {
             server_pid: None,
             progress: false,
             timeout: Duration::from_secs(10),
+            sample_every: Duration::from_secs(5),
+            drain: Duration::from_secs(30),
         }
     }
 
@@ -187,6 +206,7 @@ pub async fn run(scenario: Scenario, config: &Config) -> Report {
         Scenario::BinaryEcho => scenarios::echo(config, true).await,
         Scenario::Fanout => scenarios::fanout(config).await,
         Scenario::PollingEcho => scenarios::polling_echo(config).await,
+        Scenario::Soak => soak::soak(config).await,
     };
     match result {
         Ok(report) => report,

@@ -64,6 +64,9 @@ pub struct Report {
     pub server_cpu: Option<f64>,
     /// Why the scenario could not run.
     pub failure: Option<String>,
+    /// Soak: the samples over time and how the sessions ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak: Option<crate::SoakSummary>,
 }
 
 impl Report {
@@ -83,6 +86,7 @@ impl Report {
             loadgen_cpu: None,
             server_cpu: None,
             failure: None,
+            soak: None,
         }
     }
 

@@ -305,7 +305,7 @@ impl EchoClient {
 }
 
 /// Whether an ack's arguments are exactly `[arg]`, by text or else by JSON value.
-fn same_args(args: &str, arg: &str) -> bool {
+pub(crate) fn same_args(args: &str, arg: &str) -> bool {
     if args.len() == arg.len() + 2
         && args.starts_with('[')
         && args.ends_with(']')
