@@ -2,7 +2,7 @@
 //! [`sockeye::serve`], HTTP/1.1 with upgrades (so `wss://` works) on each TLS stream.
 
 use std::convert::Infallible;
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -11,11 +11,8 @@ use std::time::Duration;
 use anyhow::Context;
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use sockeye::RemoteAddr;
-use tokio::net::TcpListener;
+use std::net::SocketAddr;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 pub use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
@@ -23,9 +20,6 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// How long a client has to finish the TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long [`serve`] waits, after `shutdown`, for requests in flight (as [`sockeye::serve`]).
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Reads a PEM certificate chain and a PEM private key (PKCS#8, PKCS#1 or SEC1) and makes a
 /// rustls server configuration with the `ring` provider, offering HTTP/1.1 (ALPN `http/1.1`).
@@ -54,8 +48,8 @@ pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<ServerConfig
 
 /// Like [`sockeye::serve`], over TLS: serves `service` on every connection `listener` accepts
 /// once its TLS handshake (at most [`HANDSHAKE_TIMEOUT`]) succeeds, until `shutdown` resolves;
-/// then it stops accepting and waits up to [`SHUTDOWN_GRACE`] for the requests in
-/// flight. Each request carries a [`RemoteAddr`] extension. A failed handshake is logged at
+/// then it stops accepting and waits for the requests in flight, as [`sockeye::serve`] does.
+/// Each request carries a [`sockeye::RemoteAddr`] extension. A failed handshake is logged at
 /// debug level only.
 pub async fn serve<S, B>(
     listener: TcpListener,
@@ -74,62 +68,21 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let acceptor = TlsAcceptor::from(tls);
-    tokio::pin!(shutdown);
-    let graceful = GracefulShutdown::new();
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Running out of file descriptors is temporary: back off and go on.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let service = service.clone();
-        let hyper_service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(RemoteAddr(peer));
-            let mut service = service.clone();
-            async move {
-                poll_fn(|cx| service.poll_ready(cx)).await?;
-                service.call(request).await
-            }
-        });
+    let handshake = move |stream: TcpStream, peer: SocketAddr| {
         let acceptor = acceptor.clone();
-        let watcher = graceful.watcher();
-        // The handshake runs on its own task so that a slow client holds up no one else.
-        tokio::spawn(async move {
-            let stream =
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(error)) => {
-                        tracing::debug!(%peer, %error, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        return;
-                    }
-                };
-            let connection = auto::Builder::new(TokioExecutor::new())
-                .http1_only()
-                .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service)
-                .into_owned();
-            if let Err(error) = watcher.watch(connection).await {
-                tracing::trace!(%error, "connection ended with an error");
+        async move {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => Some(stream),
+                Ok(Err(error)) => {
+                    tracing::debug!(%peer, %error, "TLS handshake failed");
+                    None
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    None
+                }
             }
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::debug!("requests still in flight after the shutdown grace period");
-    }
-    Ok(())
+        }
+    };
+    sockeye::serve_with(listener, handshake, service, shutdown).await
 }

@@ -48,7 +48,7 @@ pub use cors::{AllowOrigin, Cors};
 pub use error::{CloseReason, RequestError, SendError};
 pub use handler::{EngineHandler, Message};
 pub use request::{Handshake, ProtocolVersion, RemoteAddr, RequestInfo, TransportKind};
-pub use serve::{SHUTDOWN_GRACE, bind, serve};
+pub use serve::{SHUTDOWN_GRACE, bind, serve, serve_with};
 pub use service::{BoxError, EngineService, ResponseBody};
 pub use socket::Socket;
 pub use sockeye_engineio_proto::{Frame, Packet, Sid, Str};

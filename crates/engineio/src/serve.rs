@@ -12,7 +12,8 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 use crate::request::RemoteAddr;
 use crate::service::BoxError;
@@ -54,6 +55,37 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
+    serve_with(
+        listener,
+        |stream, _peer| async move { Some(stream) },
+        service,
+        shutdown,
+    )
+    .await
+}
+
+/// Like [`serve`], with each accepted connection first handed to `accept`, which turns it into
+/// the stream HTTP is read from (a TLS handshake, say) or gives up on it (`None`). It runs on
+/// the connection's own task, so a slow client holds up no one else.
+pub async fn serve_with<S, B, A, F, Io>(
+    listener: TcpListener,
+    accept: A,
+    service: S,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()>
+where
+    S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+    A: Fn(TcpStream, SocketAddr) -> F + Clone + Send + 'static,
+    F: Future<Output = Option<Io>> + Send + 'static,
+    Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     tokio::pin!(shutdown);
     let graceful = GracefulShutdown::new();
     loop {
@@ -79,12 +111,16 @@ where
                 service.call(request).await
             }
         });
-        let connection = auto::Builder::new(TokioExecutor::new())
-            .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let accept = accept.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let Some(stream) = accept(stream, peer).await else {
+                return;
+            };
+            let connection = auto::Builder::new(TokioExecutor::new())
+                .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service)
+                .into_owned();
+            if let Err(error) = watcher.watch(connection).await {
                 tracing::trace!(%error, "connection ended with an error");
             }
         });

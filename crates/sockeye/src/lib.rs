@@ -50,5 +50,5 @@ pub use serde_json::Value;
 pub use sockeye_adapter::{Adapter, BroadcastOptions, MemoryAdapter, Room, SocketId};
 pub use sockeye_engineio::{
     AllowOrigin, Cors, EngineConfig, Handshake, ProtocolVersion, RemoteAddr, TransportKind,
-    Transports, bind, serve,
+    Transports, bind, serve, serve_with,
 };
