@@ -2,7 +2,6 @@
 //! packets (XHR, and JSONP for old clients).
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -38,15 +37,13 @@ pub(crate) fn handshake<B>(
 ) -> Response<ResponseBody> {
     let (parts, _body) = request.into_parts();
     let remote_addr = parts.extensions.get::<RemoteAddr>().map(|addr| addr.0);
-    let (headers, uri) = Handshake::detach(&parts.headers, &parts.uri);
-    let handshake = Handshake {
-        headers,
-        uri,
+    let handshake = Handshake::new(
+        &parts.headers,
+        &parts.uri,
         remote_addr,
-        issued: SystemTime::now(),
-        protocol: encoding.protocol,
-        transport: TransportKind::Polling,
-    };
+        encoding.protocol,
+        TransportKind::Polling,
+    );
     let capacity = engine.config.outbox_capacity;
     let max_bytes = engine.config.outbox_max_bytes;
     let socket = admission.insert(|sid| Shared::new(sid, handshake, capacity, max_bytes));

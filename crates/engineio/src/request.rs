@@ -3,10 +3,11 @@
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::time::SystemTime;
 
-use bytes::{BufMut, BytesMut};
-use http::{HeaderMap, HeaderValue, Uri};
+use bytes::{BufMut, Bytes, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
 /// The peer address of a connection, put in each request's extensions by [`crate::serve`].
 /// Servers that accept connections themselves insert it too so the handshake can report it.
@@ -64,8 +65,8 @@ impl RequestInfo<'_> {
 /// The request that opened a session, kept for the life of the session.
 #[derive(Debug, Clone)]
 pub struct Handshake {
-    /// The handshake request's headers.
-    pub headers: HeaderMap,
+    /// The handshake request's headers, kept compact (see [`Handshake::headers`]).
+    headers: Headers,
     /// The handshake request's URI (path and query).
     pub uri: Uri,
     /// The peer, when known ([`RemoteAddr`]).
@@ -78,7 +79,98 @@ pub struct Handshake {
     pub transport: TransportKind,
 }
 
+/// Headers as the text `name:value\n...` (a tab first for a sensitive value), turned into a [`HeaderMap`] only when someone
+/// asks: a map costs over half a kilobyte, and most sessions never look at their handshake's
+/// headers again after the middlewares.
+#[derive(Debug, Clone, Default)]
+struct Headers {
+    text: Bytes,
+    map: OnceLock<Box<HeaderMap>>,
+}
+
+impl Headers {
+    fn map(&self) -> &HeaderMap {
+        self.map.get_or_init(|| {
+            let lines = self
+                .text
+                .split(|&b| b == b'\n')
+                .filter(|line| !line.is_empty());
+            let mut map = HeaderMap::with_capacity(lines.clone().count());
+            for line in lines {
+                // Names have no ':' or tab and values no '\n' (HeaderName and HeaderValue
+                // refuse them), so each line splits back into what was written.
+                let (sensitive, line) = match line.split_first() {
+                    Some((b'\t', rest)) => (true, rest),
+                    _ => (false, line),
+                };
+                let Some(colon) = line.iter().position(|&b| b == b':') else {
+                    continue;
+                };
+                let value = self.text.slice_ref(&line[colon + 1..]);
+                if let (Ok(name), Ok(mut value)) = (
+                    HeaderName::from_bytes(&line[..colon]),
+                    HeaderValue::from_maybe_shared(value),
+                ) {
+                    value.set_sensitive(sensitive);
+                    map.append(name, value);
+                }
+            }
+            Box::new(map)
+        })
+    }
+}
+
 impl Handshake {
+    /// A handshake for a request with these headers and URI, copied into one allocation of
+    /// their own.
+    ///
+    /// hyper parses them as slices of the connection's read buffer (8 KiB or more); kept as
+    /// they are for the life of a session, they would pin that whole buffer per connection.
+    pub(crate) fn new(
+        headers: &HeaderMap,
+        uri: &Uri,
+        remote_addr: Option<SocketAddr>,
+        protocol: ProtocolVersion,
+        transport: TransportKind,
+    ) -> Handshake {
+        let uri_text = uri.to_string();
+        let total = uri_text.len()
+            + headers
+                .iter()
+                .map(|(name, value)| name.as_str().len() + value.len() + 3)
+                .sum::<usize>();
+        let mut buffer = BytesMut::with_capacity(total);
+        buffer.put_slice(uri_text.as_bytes());
+        for (name, value) in headers {
+            if value.is_sensitive() {
+                buffer.put_u8(b'\t');
+            }
+            buffer.put_slice(name.as_str().as_bytes());
+            buffer.put_u8(b':');
+            buffer.put_slice(value.as_bytes());
+            buffer.put_u8(b'\n');
+        }
+        let store = buffer.freeze();
+        let uri =
+            Uri::from_maybe_shared(store.slice(..uri_text.len())).unwrap_or_else(|_| uri.clone());
+        Handshake {
+            headers: Headers {
+                text: store.slice(uri_text.len()..),
+                map: OnceLock::new(),
+            },
+            uri,
+            remote_addr,
+            issued: SystemTime::now(),
+            protocol,
+            transport,
+        }
+    }
+
+    /// The handshake request's headers.
+    pub fn headers(&self) -> &HeaderMap {
+        self.headers.map()
+    }
+
     /// The first value of a query parameter, percent-decoded.
     pub fn query(&self, name: &str) -> Option<String> {
         query_param(&self.uri, name).map(Cow::into_owned)
@@ -97,36 +189,6 @@ impl Handshake {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
             .unwrap_or(0)
-    }
-}
-
-impl Handshake {
-    /// The headers and URI of a request, copied into one allocation of their own.
-    ///
-    /// hyper parses them as slices of the connection's read buffer (8 KiB or more); kept as
-    /// they are for the life of a session, they would pin that whole buffer per connection.
-    pub(crate) fn detach(headers: &HeaderMap, uri: &Uri) -> (HeaderMap, Uri) {
-        let uri_text = uri.to_string();
-        let total = uri_text.len() + headers.values().map(HeaderValue::len).sum::<usize>();
-        let mut buffer = BytesMut::with_capacity(total);
-        buffer.put_slice(uri_text.as_bytes());
-        for value in headers.values() {
-            buffer.put_slice(value.as_bytes());
-        }
-        let store = buffer.freeze();
-        let uri =
-            Uri::from_maybe_shared(store.slice(..uri_text.len())).unwrap_or_else(|_| uri.clone());
-        let mut copy = HeaderMap::with_capacity(headers.len());
-        let mut offset = uri_text.len();
-        for (name, value) in headers {
-            let bytes = store.slice(offset..offset + value.len());
-            offset += value.len();
-            let mut detached =
-                HeaderValue::from_maybe_shared(bytes).unwrap_or_else(|_| value.clone());
-            detached.set_sensitive(value.is_sensitive());
-            copy.append(name.clone(), detached);
-        }
-        (copy, uri)
     }
 }
 
@@ -228,7 +290,7 @@ mod tests {
     }
 
     #[test]
-    fn detached_handshakes_keep_every_header_and_the_uri() {
+    fn handshakes_keep_every_header_and_the_uri() {
         let uri: Uri = "/socket.io/?EIO=4&transport=websocket".parse().unwrap();
         let mut headers = HeaderMap::new();
         headers.insert("host", HeaderValue::from_static("example.com"));
@@ -237,11 +299,22 @@ mod tests {
         let mut secret = HeaderValue::from_static("s3cret");
         secret.set_sensitive(true);
         headers.insert("authorization", secret);
-        let (copy, copied_uri) = Handshake::detach(&headers, &uri);
-        assert_eq!(copy, headers);
-        assert!(copy["authorization"].is_sensitive());
-        assert_eq!(copied_uri, uri);
-        assert_eq!(copied_uri.query(), Some("EIO=4&transport=websocket"));
+        headers.append("x-empty", HeaderValue::from_static(""));
+        headers.append("x-colon", HeaderValue::from_static("a:b: c"));
+        let handshake = Handshake::new(
+            &headers,
+            &uri,
+            None,
+            ProtocolVersion::V4,
+            TransportKind::WebSocket,
+        );
+        assert_eq!(handshake.headers(), &headers);
+        assert!(handshake.headers()["authorization"].is_sensitive());
+        assert!(!handshake.headers()["host"].is_sensitive());
+        assert_eq!(handshake.uri, uri);
+        assert_eq!(handshake.uri.query(), Some("EIO=4&transport=websocket"));
+        let copy = handshake.clone();
+        assert_eq!(copy.headers(), &headers);
     }
 
     #[test]

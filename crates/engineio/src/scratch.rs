@@ -14,8 +14,9 @@ use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// The read buffer each connection's codec keeps: enough for the frames of small messages.
-pub(crate) const CODEC_READ_BUFFER: usize = 512;
+/// The read buffer each connection's codec starts with: enough for the frames of small
+/// messages (chat lines, acks). The codec grows it to the size of the messages it gets.
+pub(crate) const CODEC_READ_BUFFER: usize = 128;
 
 thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };

@@ -1,12 +1,14 @@
 //! The task that owns one session: it reads the transport, writes the outbox, keeps the
 //! heartbeat and performs the upgrade. Nobody else touches the transport.
 
+use std::collections::VecDeque;
 use std::mem;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use sockeye_engineio_proto::{Frame, Packet, Str, v3};
@@ -45,6 +47,16 @@ enum Transport {
         pending: Option<oneshot::Sender<PollReply>>,
     },
     WebSocket(Box<WsStream>),
+}
+
+/// What the session loop does after a turn.
+enum Turn {
+    /// Write what is queued, then wait.
+    Flush,
+    /// Wait (closing, until the polling client comes back for the last frames).
+    Wait,
+    /// The session is over: write what is queued on a WebSocket, then finish.
+    Finish(CloseReason),
 }
 
 /// A WebSocket that asked to take over from polling.
@@ -104,86 +116,121 @@ impl Session {
     }
 
     /// Runs the session to its end. `open` is the open packet still to be written first on a
-    /// WebSocket-only session (a polling handshake answers it in the HTTP response).
+    /// WebSocket-only session (a polling handshake answers it in the HTTP response); it goes
+    /// out with the first flush, ahead of anything the handler queues when told of the session.
     ///
     /// Every session keeps this future for its whole life, so it is kept small: the session is
     /// held once (an `async fn` taking `self` would hold it twice), and the closing steps, which
     /// run once, are boxed rather than sized into it.
-    pub(crate) fn run(self, open: Option<Frame>) -> impl Future<Output = ()> + Send + 'static {
+    pub(crate) fn run(mut self, open: Option<Frame>) -> impl Future<Output = ()> + Send + 'static {
+        self.priority.extend(open);
         let mut session = self;
         async move {
-            let reason = session.start(open).await.unwrap_or_else(|reason| reason);
+            session.engine.handler.on_open(&session.socket);
+            let reason = session.run_loop().await.unwrap_or_else(|reason| reason);
             Box::pin(session.finish(reason)).await;
         }
     }
 
-    async fn start(&mut self, open: Option<Frame>) -> Result<CloseReason, CloseReason> {
-        if let Some(open) = open {
-            self.write_ws(vec![open]).await?;
-        }
-        self.engine.handler.on_open(&self.socket);
-        self.run_loop().await
-    }
-
     async fn run_loop(&mut self) -> Result<CloseReason, CloseReason> {
         let shared = self.socket.shared.clone();
+        // One timer for the whole session, moved only when the next deadline changes: most
+        // turns of the loop (a message in, its answer out) leave the deadlines as they are.
+        let timer = sleep_until(self.next_deadline().unwrap_or_else(far_future));
+        tokio::pin!(timer);
+        let mut event = None;
         loop {
-            // Deadlines first: a request that arrives after the session timed out must not
-            // find it alive because its timer has not fired yet.
-            if self.next_deadline() <= Instant::now() {
-                self.on_timer()?;
-            }
             let (commands, close) = {
                 let mut state = shared.lock();
+                // Until the outbox is taken again, whatever handlers queue is written by this
+                // turn of the loop: nobody needs to wake the task.
+                state.running = true;
                 (mem::take(&mut state.commands), state.close)
             };
-            for command in commands {
-                self.command(command).await?;
-            }
-            if let (Some(reason), None) = (close, self.closing) {
-                // Only a close the server chose waits to tell a polling client; a failed
-                // transport ends at once, so its next request gets "Session ID unknown".
-                if !matches!(
-                    reason,
-                    CloseReason::ForcedClose | CloseReason::ServerShutdown
-                ) {
-                    return Err(reason);
-                }
-                let grace = self.engine.config.ping_timeout.min(Duration::from_secs(1));
-                self.closing = Some((reason, Instant::now() + grace));
-            }
-            if let Some((reason, deadline)) = self.closing {
-                // A polling client learns of the close from the answer to its next GET; wait
-                // a little for it so that it gets the last frames and the close packet.
-                let ready = match &self.transport {
-                    Transport::WebSocket(_) => true,
-                    Transport::Polling { pending } => pending.is_some(),
-                };
-                if ready || Instant::now() >= deadline {
+            match self.turn(event.take(), commands, close)? {
+                Turn::Flush => self.flush().await?,
+                Turn::Wait => shared.lock().running = false,
+                Turn::Finish(reason) => {
                     if matches!(self.transport, Transport::WebSocket(_)) {
                         self.flush().await?;
                     }
                     return Ok(reason);
                 }
-            } else {
-                self.flush().await?;
             }
 
-            let deadline = self.next_deadline();
-            tokio::select! {
-                () = shared.wake.notified() => {}
-                event = transport_event(&mut self.transport) => match event {
-                    TransportEvent::WebSocket(message) => self.on_ws_message(message)?,
-                    TransportEvent::PollCancelled => return Err(CloseReason::TransportClose),
-                },
-                message = next_probe(&mut self.probe) => self.on_probe_message(message).await?,
-                () = sleep_until(deadline) => self.on_timer()?,
+            let deadline = self.next_deadline().unwrap_or_else(far_future);
+            if deadline != timer.deadline() {
+                timer.as_mut().reset(deadline);
             }
+            event = tokio::select! {
+                biased;
+                () = shared.wake.notified() => None,
+                event = transport_event(&mut self.transport) => Some(event),
+                message = next_probe(&mut self.probe) => {
+                    // Boxed: it runs once per upgrade, and would otherwise size every
+                    // session's future.
+                    Box::pin(self.on_probe_message(message)).await?;
+                    None
+                }
+                () = &mut timer => {
+                    self.on_timer(Instant::now())?;
+                    None
+                }
+            };
         }
     }
 
-    fn next_deadline(&self) -> Instant {
-        let far = Instant::now() + Duration::from_secs(3600);
+    /// Handles what woke the session, then says what to do next. Not `async`, so that what
+    /// it keeps while it runs is not sized into every session's future.
+    fn turn(
+        &mut self,
+        event: Option<TransportEvent>,
+        commands: VecDeque<Command>,
+        close: Option<CloseReason>,
+    ) -> Result<Turn, CloseReason> {
+        match event {
+            Some(TransportEvent::WebSocket(message)) => self.on_ws_message(message)?,
+            Some(TransportEvent::PollCancelled) => return Err(CloseReason::TransportClose),
+            None => {}
+        }
+        let now = Instant::now();
+        // Deadlines before requests: one that arrives after the session timed out must not
+        // find it alive because its timer has not fired yet.
+        if self.next_deadline().is_some_and(|deadline| deadline <= now) {
+            self.on_timer(now)?;
+        }
+        for command in commands {
+            self.command(command)?;
+        }
+        if let (Some(reason), None) = (close, self.closing) {
+            // Only a close the server chose waits to tell a polling client; a failed
+            // transport ends at once, so its next request gets "Session ID unknown".
+            if !matches!(
+                reason,
+                CloseReason::ForcedClose | CloseReason::ServerShutdown
+            ) {
+                return Err(reason);
+            }
+            let grace = self.engine.config.ping_timeout.min(Duration::from_secs(1));
+            self.closing = Some((reason, now + grace));
+        }
+        let Some((reason, deadline)) = self.closing else {
+            return Ok(Turn::Flush);
+        };
+        // A polling client learns of the close from the answer to its next GET; wait a
+        // little for it so that it gets the last frames and the close packet.
+        let ready = match &self.transport {
+            Transport::WebSocket(_) => true,
+            Transport::Polling { pending } => pending.is_some(),
+        };
+        Ok(if ready || now >= deadline {
+            Turn::Finish(reason)
+        } else {
+            Turn::Wait
+        })
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
         [
             self.heartbeat.next_ping,
             self.heartbeat.deadline,
@@ -193,11 +240,9 @@ impl Session {
         .into_iter()
         .flatten()
         .min()
-        .unwrap_or(far)
     }
 
-    fn on_timer(&mut self) -> Result<(), CloseReason> {
-        let now = Instant::now();
+    fn on_timer(&mut self, now: Instant) -> Result<(), CloseReason> {
         if self
             .heartbeat
             .deadline
@@ -222,7 +267,7 @@ impl Session {
         Ok(())
     }
 
-    async fn command(&mut self, command: Command) -> Result<(), CloseReason> {
+    fn command(&mut self, command: Command) -> Result<(), CloseReason> {
         match command {
             Command::Poll(reply) => match &mut self.transport {
                 Transport::WebSocket(_) => {
@@ -268,7 +313,8 @@ impl Session {
                         deadline,
                     });
                 } else {
-                    close_ws(ws).await;
+                    // On a task of its own, so that the session's future has no room for it.
+                    tokio::spawn(close_ws(ws));
                 }
             }
         }
@@ -380,88 +426,82 @@ impl Session {
         }
     }
 
-    /// Writes what is waiting, when the transport can take it.
+    /// Writes what is waiting, when the transport can take it. From here on, frames queued
+    /// by others wake the task again (see `State::running`).
     async fn flush(&mut self) -> Result<(), CloseReason> {
-        if self.priority.is_empty() && self.socket.queued() == 0 {
-            return Ok(());
-        }
-        match &mut self.transport {
-            Transport::WebSocket(_) => {
-                let frames = self.take_frames();
-                self.write_ws(frames).await
-            }
-            Transport::Polling { pending } => {
-                let Some(reply) = pending.take() else {
-                    return Ok(());
-                };
-                let frames = self.take_frames();
-                reply
-                    .send(PollReply::Frames(frames))
-                    .map_err(|_| CloseReason::TransportClose)
-            }
-        }
-    }
-
-    /// What is waiting, engine frames first. The outbox's buffer leaves with its frames, so an
-    /// idle session keeps none.
-    fn take_frames(&mut self) -> Vec<Frame> {
+        let writable = match &self.transport {
+            Transport::WebSocket(_) => true,
+            Transport::Polling { pending } => pending.is_some(),
+        };
         let outbox = {
             let mut state = self.socket.shared.lock();
+            state.running = false;
+            if !writable || (state.outbox.is_empty() && self.priority.is_empty()) {
+                return Ok(());
+            }
             state.queued_bytes = 0;
+            // The outbox's buffer leaves with its frames, so an idle session keeps none.
             mem::take(&mut state.outbox)
         };
-        if self.priority.is_empty() {
-            return Vec::from(outbox);
+        let frames = if self.priority.is_empty() {
+            Vec::from(outbox)
+        } else {
+            let mut frames = mem::take(&mut self.priority);
+            frames.extend(outbox);
+            frames
+        };
+        match &mut self.transport {
+            Transport::WebSocket(_) => self.write_ws(frames).await,
+            Transport::Polling { pending } => match pending.take() {
+                Some(reply) => reply
+                    .send(PollReply::Frames(frames))
+                    .map_err(|_| CloseReason::TransportClose),
+                None => Ok(()),
+            },
         }
-        let mut frames = mem::take(&mut self.priority);
-        frames.extend(outbox);
-        frames
     }
 
     /// Writes frames to the WebSocket. A client that stops reading blocks the write; the
     /// session still ends when the server asks it to close or when a pong would be overdue, so
     /// a stalled client cannot pin its session (and its memory) forever.
+    ///
+    /// One `poll_fn` rather than nested futures: every session's future has room for this
+    /// one, idle or not. The guards of a write that has to wait are boxed, made only then.
     async fn write_ws(&mut self, frames: Vec<Frame>) -> Result<(), CloseReason> {
         let Transport::WebSocket(ws) = &mut self.transport else {
             return Ok(());
         };
         let protocol = self.protocol;
-        let write = async {
-            for frame in frames {
-                ws.feed(to_ws(frame, protocol)).await?;
+        let mut frames = frames.into_iter();
+        let (heartbeat, closing) = (&self.heartbeat, self.closing);
+        let (config, shared) = (&self.engine.config, &self.socket.shared);
+        let mut stalled: Option<Pin<Box<dyn Future<Output = CloseReason> + Send + '_>>> = None;
+        std::future::poll_fn(move |cx| {
+            if let Poll::Ready(written) = poll_write_all(ws, &mut frames, protocol, cx) {
+                return Poll::Ready(written.map_err(|_| CloseReason::TransportError));
             }
-            ws.flush().await
-        };
-        let mut write = std::pin::pin!(write);
-        // Most writes complete at once. Only one that has to wait gets the guards below, boxed:
-        // every session's future would otherwise carry their space for its whole life.
-        let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
-        if let Poll::Ready(written) = first {
-            return written.map_err(|_| CloseReason::TransportError);
-        }
-        let config = &self.engine.config;
-        let overdue = match (self.heartbeat.deadline, self.heartbeat.next_ping) {
-            (Some(deadline), _) => deadline,
-            (None, Some(ping)) => ping + config.ping_timeout,
-            (None, None) => Instant::now() + config.ping_interval + config.ping_timeout,
-        };
-        // Once the session is closing, this is the flush of its last frames (the close request
-        // is what started it): it gets until the grace deadline, not a moment.
-        let closing = self.closing;
-        let overdue = closing.map_or(overdue, |(_, grace)| grace.min(overdue));
-        let shared = &self.socket.shared;
-        let stalled = Box::pin(async move {
-            tokio::select! {
-                reason = close_requested(shared), if closing.is_none() => reason,
-                () = sleep_until(overdue) => {
-                    closing.map_or(CloseReason::PingTimeout, |(reason, _)| reason)
-                }
-            }
-        });
-        tokio::select! {
-            written = write => written.map_err(|_| CloseReason::TransportError),
-            reason = stalled => Err(reason),
-        }
+            let stalled = stalled.get_or_insert_with(|| {
+                let overdue = match (heartbeat.deadline, heartbeat.next_ping) {
+                    (Some(deadline), _) => deadline,
+                    (None, Some(ping)) => ping + config.ping_timeout,
+                    (None, None) => Instant::now() + config.ping_interval + config.ping_timeout,
+                };
+                // Once the session is closing, this is the flush of its last frames (the
+                // close request is what started it): it gets until the grace deadline, not
+                // a moment.
+                let overdue = closing.map_or(overdue, |(_, grace)| grace.min(overdue));
+                Box::pin(async move {
+                    tokio::select! {
+                        reason = close_requested(shared), if closing.is_none() => reason,
+                        () = sleep_until(overdue) => {
+                            closing.map_or(CloseReason::PingTimeout, |(reason, _)| reason)
+                        }
+                    }
+                })
+            });
+            stalled.as_mut().poll(cx).map(Err)
+        })
+        .await
     }
 
     async fn finish(mut self, reason: CloseReason) {
@@ -508,6 +548,28 @@ impl Session {
             Transport::Polling { pending: None } => {}
             Transport::WebSocket(ws) => close_ws(ws).await,
         }
+    }
+}
+
+/// A deadline for when there is none: far enough never to come.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(365 * 24 * 3600)
+}
+
+/// Feeds `frames` to the WebSocket and flushes it.
+fn poll_write_all(
+    ws: &mut WsStream,
+    frames: &mut std::vec::IntoIter<Frame>,
+    protocol: ProtocolVersion,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), tungstenite::Error>> {
+    let mut ws = Pin::new(ws);
+    loop {
+        ready!(ws.as_mut().poll_ready(cx))?;
+        let Some(frame) = frames.next() else {
+            return ws.as_mut().poll_flush(cx);
+        };
+        ws.as_mut().start_send(to_ws(frame, protocol))?;
     }
 }
 

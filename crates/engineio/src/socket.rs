@@ -49,6 +49,12 @@ pub(crate) struct State {
     pub(crate) transport: Option<TransportKind>,
     /// A polling POST is being read (one at a time, as in Node).
     pub(crate) posting: bool,
+    /// The session task is busy and will look at the outbox before it waits again, so a
+    /// frame queued now needs no wake-up. Handlers run on the session task and answer from
+    /// there (an echo's ack): waking the task that is already running would cost it a
+    /// pointless turn of its loop per message. Only the session task sets it; it clears it
+    /// under this lock when it takes the outbox, so a sender that sees it clear wakes it.
+    pub(crate) running: bool,
 }
 
 impl Shared {
@@ -123,7 +129,7 @@ impl Socket {
     /// Queues several packets that must reach the client together and in order (a Socket.IO
     /// packet and its attachments): all are queued, or none.
     pub fn send_all(&self, frames: &[Frame]) -> Result<(), SendError> {
-        {
+        let running = {
             let mut state = self.shared.lock();
             if state.closed.is_some() || state.close.is_some() {
                 return Err(SendError::Closed);
@@ -138,8 +144,11 @@ impl Socket {
             }
             state.queued_bytes += bytes;
             state.outbox.extend(frames.iter().cloned());
+            state.running
+        };
+        if !running {
+            self.shared.wake.notify_one();
         }
-        self.shared.wake.notify_one();
         Ok(())
     }
 

@@ -2,7 +2,6 @@
 //! the polling session that asked to upgrade.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -75,8 +74,15 @@ pub(crate) fn upgrade<B>(
     let (parts, _body) = request.into_parts();
     // Only what the session keeps leaves this function: `parts` pins hyper's read buffer.
     let remote_addr = parts.extensions.get::<RemoteAddr>().map(|addr| addr.0);
-    let detached =
-        matches!(target, Target::New(_)).then(|| Handshake::detach(&parts.headers, &parts.uri));
+    let handshake = matches!(target, Target::New(_)).then(|| {
+        Handshake::new(
+            &parts.headers,
+            &parts.uri,
+            remote_addr,
+            protocol,
+            TransportKind::WebSocket,
+        )
+    });
     drop(parts);
 
     tokio::spawn(async move {
@@ -105,14 +111,8 @@ pub(crate) fn upgrade<B>(
                 }
             }
             Target::New(admission) => {
-                let (headers, uri) = detached.unwrap_or_default();
-                let handshake = Handshake {
-                    headers,
-                    uri,
-                    remote_addr,
-                    issued: SystemTime::now(),
-                    protocol,
-                    transport: TransportKind::WebSocket,
+                let Some(handshake) = handshake else {
+                    return;
                 };
                 let capacity = config.outbox_capacity;
                 let max_bytes = config.outbox_max_bytes;

@@ -167,7 +167,7 @@ async fn the_session_keeps_its_handshake_request() {
     assert_eq!(handshake.query("token").as_deref(), Some("a b"));
     assert_eq!(handshake.query("EIO").as_deref(), Some("4"));
     assert_eq!(handshake.query("missing"), None);
-    assert_eq!(handshake.headers["x-custom"], "custom value");
+    assert_eq!(handshake.headers()["x-custom"], "custom value");
     assert_eq!(handshake.remote_addr, Some(response.local_addr));
     assert_eq!(handshake.protocol, ProtocolVersion::V4);
     assert_eq!(handshake.transport, TransportKind::Polling);
