@@ -187,7 +187,7 @@ pub(crate) async fn echo(config: &Config, binary: bool) -> Result<Report> {
     let clients = config.clients(scenario);
     // Small messages: a small codec buffer (tungstenite zero-fills what it reads into); 64 KiB
     // messages: one that takes a whole message at once.
-    let read_buffer = if binary { 64 * 1024 + 16 } else { 512 };
+    let read_buffer = if binary { 64 * 1024 + 16 } else { 128 };
     let conns = connect_all(&target, config, clients, read_buffer, false).await?;
 
     let window = Window::after(config.warmup, config.duration);
@@ -253,13 +253,30 @@ impl EchoClient {
         let mut batch = self.latencies.batch();
         let mut text = String::with_capacity(128);
         let mut id = 0u64;
+        // One timer per client, moved only when it fires early: a timeout per echo would
+        // cost the load generator two timer-wheel updates per operation.
+        let timer = tokio::time::sleep(self.timeout);
+        tokio::pin!(timer);
         loop {
             id += 1;
             let sent = Instant::now();
             if sent >= self.window.end {
                 return Ok(());
             }
-            let ok = within(self.timeout, "echo", self.once(&mut ws, id, &mut text)).await?;
+            let once = self.once(&mut ws, id, &mut text);
+            tokio::pin!(once);
+            let ok = loop {
+                tokio::select! {
+                    biased;
+                    ok = &mut once => break ok?,
+                    () = &mut timer => {
+                        if sent.elapsed() >= self.timeout {
+                            return Err(format!("echo: no answer within {:?}", self.timeout));
+                        }
+                        timer.as_mut().reset((sent + self.timeout).into());
+                    }
+                }
+            };
             let done = Instant::now();
             if !ok {
                 self.errors.add(1);
