@@ -29,6 +29,9 @@ pub use options::BroadcastOptions;
 /// A socket id (20 URL-safe characters, unguessable, like Node's).
 pub type SocketId = sockeye_engineio_proto::Sid;
 
+/// The hasher for maps keyed by [`SocketId`] (ids this server drew at random).
+pub use sockeye_engineio_proto::BuildSidHasher;
+
 /// A room name. Every socket is also in the room named by its own id.
 pub type Room = Arc<str>;
 

@@ -4,6 +4,8 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use sockeye_engineio_proto::BuildSidHasher;
+
 use crate::{Adapter, BroadcastOptions, Room, SocketId};
 
 /// Rooms kept in memory, for a server of one process. The default adapter.
@@ -19,8 +21,8 @@ struct Index {
     /// The members of each room. A socket in its own room (the room named by its id) is not
     /// listed here but flagged in `sockets`: most sockets are in no other room, and a set per
     /// socket for its own room would cost every connection a few hundred bytes.
-    rooms: HashMap<Room, HashSet<SocketId>>,
-    sockets: HashMap<SocketId, Joined>,
+    rooms: HashMap<Room, HashSet<SocketId, BuildSidHasher>>,
+    sockets: HashMap<SocketId, Joined, BuildSidHasher>,
 }
 
 /// The rooms of one socket.
@@ -171,7 +173,7 @@ impl Adapter for MemoryAdapter {
                 .collect(),
             [room] => index.members(room).filter(|sid| !excluded(sid)).collect(),
             rooms => {
-                let mut seen = HashSet::new();
+                let mut seen = HashSet::with_hasher(BuildSidHasher::default());
                 rooms
                     .iter()
                     .flat_map(|room| index.members(room))

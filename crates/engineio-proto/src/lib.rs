@@ -33,5 +33,5 @@ pub use crate::error::Error;
 pub use crate::frame::Frame;
 pub use crate::open::OpenPacket;
 pub use crate::packet::{Packet, PacketType};
-pub use crate::sid::Sid;
+pub use crate::sid::{BuildSidHasher, Sid, SidHasher};
 pub use crate::str::Str;

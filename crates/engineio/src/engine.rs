@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use sockeye_engineio_proto::Sid;
+use sockeye_engineio_proto::{BuildSidHasher, Sid};
 
 use crate::handler::EngineHandler;
 use crate::socket::Shared;
@@ -16,7 +16,7 @@ pub(crate) struct Engine {
     pub(crate) handler: Arc<dyn EngineHandler>,
     /// The open sessions. Locked briefly to look up, insert or remove one; never held across
     /// an `.await`, and never while a session's own lock is held.
-    sessions: Mutex<HashMap<Sid, Arc<Shared>>>,
+    sessions: Mutex<HashMap<Sid, Arc<Shared>, BuildSidHasher>>,
     /// Places among `max_sessions` held by handshakes whose session is not registered yet (a
     /// WebSocket between its 101 and its open packet). Changed only while `sessions` is locked,
     /// so that the check and the hold are one step.
@@ -30,13 +30,13 @@ impl Engine {
         Engine {
             config,
             handler,
-            sessions: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashMap::default()),
             admitting: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),
         }
     }
 
-    fn sessions(&self) -> MutexGuard<'_, HashMap<Sid, Arc<Shared>>> {
+    fn sessions(&self) -> MutexGuard<'_, HashMap<Sid, Arc<Shared>, BuildSidHasher>> {
         // Inserts and removes cannot leave the map half-changed, so poisoning is harmless.
         self.sessions
             .lock()

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use sockeye_adapter::{Adapter, Room, SocketId};
+use sockeye_adapter::{Adapter, BuildSidHasher, Room, SocketId};
 use sockeye_socketio_proto::Packet;
 
 use crate::client::Connection;
@@ -42,7 +42,7 @@ pub(crate) struct NamespaceInner {
     handlers: Arc<NamespaceHandlers>,
     /// The connected sockets. Locked briefly, never across an `.await`, and never while the
     /// adapter's lock is held (the adapter never calls back into the namespace).
-    sockets: RwLock<HashMap<SocketId, Socket>>,
+    sockets: RwLock<HashMap<SocketId, Socket, BuildSidHasher>>,
     adapter: Box<dyn Adapter>,
     next_ack: AtomicU64,
 }
@@ -130,6 +130,14 @@ impl Namespace {
         self.read_sockets().get(&id).cloned()
     }
 
+    /// The sockets with these ids that are connected here, looked up under one lock.
+    pub(crate) fn sockets_of(&self, ids: impl IntoIterator<Item = SocketId>) -> Vec<Socket> {
+        let sockets = self.read_sockets();
+        ids.into_iter()
+            .filter_map(|id| sockets.get(&id).cloned())
+            .collect()
+    }
+
     /// Every room with a socket in it (sockets' own rooms included).
     pub fn rooms(&self) -> Vec<Room> {
         self.0.adapter.rooms()
@@ -212,7 +220,9 @@ impl Namespace {
 
     // ---- connections ----
 
-    fn read_sockets(&self) -> std::sync::RwLockReadGuard<'_, HashMap<SocketId, Socket>> {
+    fn read_sockets(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, HashMap<SocketId, Socket, BuildSidHasher>> {
         // Inserts and removes cannot leave the map half-changed: poisoning is harmless.
         self.0.sockets.read().unwrap_or_else(|p| p.into_inner())
     }

@@ -92,13 +92,9 @@ impl BroadcastOperator {
 
     /// The local sockets chosen.
     pub fn sockets(&self) -> Vec<Socket> {
+        let ids = self.ns.adapter().sockets(&self.options);
         self.ns
-            .adapter()
-            .sockets(&self.options)
-            .into_iter()
-            .filter(|id| Some(*id) != self.except_socket)
-            .filter_map(|id| self.ns.socket(id))
-            .collect()
+            .sockets_of(ids.into_iter().filter(|id| Some(*id) != self.except_socket))
     }
 
     /// Sends an event to every socket chosen. The packet is encoded once for all of them.
