@@ -30,8 +30,29 @@ struct Index {
 struct Joined {
     /// In the room named by its own id.
     own: bool,
-    /// Its other rooms.
-    rooms: HashSet<Room>,
+    /// Its other rooms; boxed, so that the many sockets in none keep only a pointer (this
+    /// entry is per connection).
+    rooms: Option<Box<HashSet<Room>>>,
+}
+
+impl Joined {
+    /// Adds `room`; `false` when the socket was in it already.
+    fn insert(&mut self, room: &Room) -> bool {
+        self.rooms.get_or_insert_default().insert(room.clone())
+    }
+
+    fn remove(&mut self, room: &str) {
+        if let Some(rooms) = &mut self.rooms {
+            rooms.remove(room);
+            if rooms.is_empty() {
+                self.rooms = None;
+            }
+        }
+    }
+
+    fn rooms(&self) -> impl Iterator<Item = &Room> {
+        self.rooms.iter().flat_map(|rooms| rooms.iter())
+    }
 }
 
 /// Whether `room` is the room named by `sid`.
@@ -100,7 +121,7 @@ impl Adapter for MemoryAdapter {
         for room in rooms {
             if is_own(&sid, room) {
                 joined.own = true;
-            } else if joined.rooms.insert(room.clone()) {
+            } else if joined.insert(room) {
                 by_room.entry(room.clone()).or_default().insert(sid);
             }
         }
@@ -115,7 +136,7 @@ impl Adapter for MemoryAdapter {
             return;
         }
         if let Some(joined) = index.sockets.get_mut(&sid) {
-            joined.rooms.remove(room);
+            joined.remove(room);
         }
         if let Some(members) = index.rooms.get_mut(room) {
             members.remove(&sid);
@@ -130,7 +151,7 @@ impl Adapter for MemoryAdapter {
         let Some(joined) = index.sockets.remove(&sid) else {
             return;
         };
-        for room in joined.rooms {
+        for room in joined.rooms.into_iter().flat_map(|rooms| *rooms) {
             if let Some(members) = index.rooms.get_mut(&room) {
                 members.remove(&sid);
                 if members.is_empty() {
@@ -144,11 +165,7 @@ impl Adapter for MemoryAdapter {
         let index = self.read();
         let joined = index.sockets.get(&sid)?;
         let own = joined.own.then(|| Room::from(sid.as_str()));
-        Some(
-            own.into_iter()
-                .chain(joined.rooms.iter().cloned())
-                .collect(),
-        )
+        Some(own.into_iter().chain(joined.rooms().cloned()).collect())
     }
 
     fn rooms(&self) -> Vec<Room> {

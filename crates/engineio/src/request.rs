@@ -65,10 +65,8 @@ impl RequestInfo<'_> {
 /// The request that opened a session, kept for the life of the session.
 #[derive(Debug, Clone)]
 pub struct Handshake {
-    /// The handshake request's headers, kept compact (see [`Handshake::headers`]).
-    headers: Headers,
-    /// The handshake request's URI (path and query).
-    pub uri: Uri,
+    /// The handshake request's URI and headers, kept compact (see [`Handshake::headers`]).
+    request: RequestText,
     /// The peer, when known ([`RemoteAddr`]).
     pub remote_addr: Option<SocketAddr>,
     /// When the session was opened.
@@ -79,22 +77,30 @@ pub struct Handshake {
     pub transport: TransportKind,
 }
 
-/// Headers as the text `name:value\n...` (a tab first for a sensitive value), turned into a [`HeaderMap`] only when someone
-/// asks: a map costs over half a kilobyte, and most sessions never look at their handshake's
-/// headers again after the middlewares.
+/// A request's URI, then its headers as the text `name:value\n...` (a tab first for a
+/// sensitive value), in one buffer, turned into a [`Uri`] and a [`HeaderMap`] only when
+/// someone asks: the two cost over half a kilobyte, and most sessions never look at their
+/// handshake again after the middlewares.
 #[derive(Debug, Clone, Default)]
-struct Headers {
+struct RequestText {
     text: Bytes,
-    map: OnceLock<Box<HeaderMap>>,
+    uri_len: usize,
+    uri: OnceLock<Box<Uri>>,
+    headers: OnceLock<Box<HeaderMap>>,
 }
 
-impl Headers {
-    fn map(&self) -> &HeaderMap {
-        self.map.get_or_init(|| {
-            let lines = self
-                .text
-                .split(|&b| b == b'\n')
-                .filter(|line| !line.is_empty());
+impl RequestText {
+    fn uri(&self) -> &Uri {
+        self.uri.get_or_init(|| {
+            // It was a valid URI when it was written here.
+            Box::new(Uri::from_maybe_shared(self.text.slice(..self.uri_len)).unwrap_or_default())
+        })
+    }
+
+    fn headers(&self) -> &HeaderMap {
+        self.headers.get_or_init(|| {
+            let text = self.text.slice(self.uri_len..);
+            let lines = text.split(|&b| b == b'\n').filter(|line| !line.is_empty());
             let mut map = HeaderMap::with_capacity(lines.clone().count());
             for line in lines {
                 // Names have no ':' or tab and values no '\n' (HeaderName and HeaderValue
@@ -106,7 +112,7 @@ impl Headers {
                 let Some(colon) = line.iter().position(|&b| b == b':') else {
                     continue;
                 };
-                let value = self.text.slice_ref(&line[colon + 1..]);
+                let value = text.slice_ref(&line[colon + 1..]);
                 if let (Ok(name), Ok(mut value)) = (
                     HeaderName::from_bytes(&line[..colon]),
                     HeaderValue::from_maybe_shared(value),
@@ -150,15 +156,13 @@ impl Handshake {
             buffer.put_slice(value.as_bytes());
             buffer.put_u8(b'\n');
         }
-        let store = buffer.freeze();
-        let uri =
-            Uri::from_maybe_shared(store.slice(..uri_text.len())).unwrap_or_else(|_| uri.clone());
         Handshake {
-            headers: Headers {
-                text: store.slice(uri_text.len()..),
-                map: OnceLock::new(),
+            request: RequestText {
+                text: buffer.freeze(),
+                uri_len: uri_text.len(),
+                uri: OnceLock::new(),
+                headers: OnceLock::new(),
             },
-            uri,
             remote_addr,
             issued: SystemTime::now(),
             protocol,
@@ -166,19 +170,24 @@ impl Handshake {
         }
     }
 
+    /// The handshake request's URI (path and query).
+    pub fn uri(&self) -> &Uri {
+        self.request.uri()
+    }
+
     /// The handshake request's headers.
     pub fn headers(&self) -> &HeaderMap {
-        self.headers.map()
+        self.request.headers()
     }
 
     /// The first value of a query parameter, percent-decoded.
     pub fn query(&self, name: &str) -> Option<String> {
-        query_param(&self.uri, name).map(Cow::into_owned)
+        query_param(self.uri(), name).map(Cow::into_owned)
     }
 
     /// Every query parameter, percent-decoded, in order.
     pub fn query_pairs(&self) -> Vec<(String, String)> {
-        form_urlencoded::parse(self.uri.query().unwrap_or("").as_bytes())
+        form_urlencoded::parse(self.uri().query().unwrap_or("").as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect()
     }
@@ -311,8 +320,9 @@ mod tests {
         assert_eq!(handshake.headers(), &headers);
         assert!(handshake.headers()["authorization"].is_sensitive());
         assert!(!handshake.headers()["host"].is_sensitive());
-        assert_eq!(handshake.uri, uri);
-        assert_eq!(handshake.uri.query(), Some("EIO=4&transport=websocket"));
+        assert_eq!(handshake.uri(), &uri);
+        assert_eq!(handshake.uri().query(), Some("EIO=4&transport=websocket"));
+        assert_eq!(handshake.query("EIO").as_deref(), Some("4"));
         let copy = handshake.clone();
         assert_eq!(copy.headers(), &headers);
     }

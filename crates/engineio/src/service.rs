@@ -178,7 +178,7 @@ impl EngineService {
                     // handshake's `b64`, which later requests do not repeat.
                     let b64 = query.b64
                         || (protocol == ProtocolVersion::V3
-                            && EngineQuery::parse(&socket.handshake().uri).b64);
+                            && EngineQuery::parse(socket.handshake().uri()).b64);
                     let encoding = polling::Encoding {
                         protocol,
                         jsonp: query.jsonp.as_deref().map(str::to_owned),

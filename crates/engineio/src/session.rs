@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::mem;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -77,7 +78,8 @@ pub(crate) struct Session {
     socket: Socket,
     protocol: ProtocolVersion,
     transport: Transport,
-    probe: Option<Probe>,
+    /// Boxed: most sessions never upgrade, and this one is per connection.
+    probe: Option<Box<Probe>>,
     heartbeat: Heartbeat,
     /// Engine-level frames (ping, pong) that go out before the outbox.
     priority: Vec<Frame>,
@@ -136,20 +138,22 @@ impl Session {
         let shared = self.socket.shared.clone();
         // One timer for the whole session, moved only when the next deadline changes: most
         // turns of the loop (a message in, its answer out) leave the deadlines as they are.
-        let timer = sleep_until(self.next_deadline().unwrap_or_else(far_future));
-        tokio::pin!(timer);
-        let mut event = None;
+        let mut timer =
+            std::pin::pin!(sleep_until(self.next_deadline().unwrap_or_else(far_future)));
         loop {
             let (commands, close) = {
                 let mut state = shared.lock();
                 // Until the outbox is taken again, whatever handlers queue is written by this
                 // turn of the loop: nobody needs to wake the task.
-                state.running = true;
+                shared.running.store(true, Ordering::Relaxed);
                 (mem::take(&mut state.commands), state.close)
             };
-            match self.turn(event.take(), commands, close)? {
+            match self.turn(commands, close)? {
                 Turn::Flush => self.flush().await?,
-                Turn::Wait => shared.lock().running = false,
+                Turn::Wait => {
+                    let _state = shared.lock();
+                    shared.running.store(false, Ordering::Relaxed);
+                }
                 Turn::Finish(reason) => {
                     if matches!(self.transport, Transport::WebSocket(_)) {
                         self.flush().await?;
@@ -162,37 +166,34 @@ impl Session {
             if deadline != timer.deadline() {
                 timer.as_mut().reset(deadline);
             }
-            event = tokio::select! {
+            tokio::select! {
                 biased;
-                () = shared.wake.notified() => None,
-                event = transport_event(&mut self.transport) => Some(event),
+                () = shared.woken() => {}
+                event = transport_event(&mut self.transport) => match event {
+                    TransportEvent::WebSocket(message) => {
+                        // What the handlers queue now goes out with this turn's flush.
+                        shared.running.store(true, Ordering::Relaxed);
+                        self.on_ws_message(message)?;
+                    }
+                    TransportEvent::PollCancelled => return Err(CloseReason::TransportClose),
+                },
                 message = next_probe(&mut self.probe) => {
                     // Boxed: it runs once per upgrade, and would otherwise size every
                     // session's future.
                     Box::pin(self.on_probe_message(message)).await?;
-                    None
                 }
-                () = &mut timer => {
-                    self.on_timer(Instant::now())?;
-                    None
-                }
-            };
+                () = &mut timer => self.on_timer(Instant::now())?,
+            }
         }
     }
 
-    /// Handles what woke the session, then says what to do next. Not `async`, so that what
+    /// Handles what the others asked of the session, then says what to do next. Not `async`, so that what
     /// it keeps while it runs is not sized into every session's future.
     fn turn(
         &mut self,
-        event: Option<TransportEvent>,
         commands: VecDeque<Command>,
         close: Option<CloseReason>,
     ) -> Result<Turn, CloseReason> {
-        match event {
-            Some(TransportEvent::WebSocket(message)) => self.on_ws_message(message)?,
-            Some(TransportEvent::PollCancelled) => return Err(CloseReason::TransportClose),
-            None => {}
-        }
         let now = Instant::now();
         // Deadlines before requests: one that arrives after the session timed out must not
         // find it alive because its timer has not fired yet.
@@ -307,11 +308,11 @@ impl Session {
                     && self.closing.is_none();
                 if upgradable {
                     let deadline = Instant::now() + self.engine.config.upgrade_timeout;
-                    self.probe = Some(Probe {
+                    self.probe = Some(Box::new(Probe {
                         ws,
                         probed: false,
                         deadline,
-                    });
+                    }));
                 } else {
                     // On a task of its own, so that the session's future has no room for it.
                     tokio::spawn(close_ws(ws));
@@ -427,7 +428,7 @@ impl Session {
     }
 
     /// Writes what is waiting, when the transport can take it. From here on, frames queued
-    /// by others wake the task again (see `State::running`).
+    /// by others wake the task again (see `Shared::running`).
     async fn flush(&mut self) -> Result<(), CloseReason> {
         let writable = match &self.transport {
             Transport::WebSocket(_) => true,
@@ -435,7 +436,8 @@ impl Session {
         };
         let outbox = {
             let mut state = self.socket.shared.lock();
-            state.running = false;
+            // Under the lock, so that a sender who queues after the outbox is taken sees it.
+            self.socket.shared.running.store(false, Ordering::Relaxed);
             if !writable || (state.outbox.is_empty() && self.priority.is_empty()) {
                 return Ok(());
             }
@@ -468,40 +470,48 @@ impl Session {
     /// One `poll_fn` rather than nested futures: every session's future has room for this
     /// one, idle or not. The guards of a write that has to wait are boxed, made only then.
     async fn write_ws(&mut self, frames: Vec<Frame>) -> Result<(), CloseReason> {
-        let Transport::WebSocket(ws) = &mut self.transport else {
-            return Ok(());
-        };
-        let protocol = self.protocol;
         let mut frames = frames.into_iter();
-        let (heartbeat, closing) = (&self.heartbeat, self.closing);
-        let (config, shared) = (&self.engine.config, &self.socket.shared);
-        let mut stalled: Option<Pin<Box<dyn Future<Output = CloseReason> + Send + '_>>> = None;
-        std::future::poll_fn(move |cx| {
-            if let Poll::Ready(written) = poll_write_all(ws, &mut frames, protocol, cx) {
+        let mut stalled: Option<Pin<Box<dyn Future<Output = CloseReason> + Send>>> = None;
+        std::future::poll_fn(|cx| {
+            let Transport::WebSocket(ws) = &mut self.transport else {
+                return Poll::Ready(Ok(()));
+            };
+            if let Poll::Ready(written) = poll_write_all(ws, &mut frames, self.protocol, cx) {
+                if stalled.is_some() {
+                    // The guard may have taken a wake-up meant for frames queued meanwhile:
+                    // the loop takes another turn to look.
+                    self.socket.shared.set_woken();
+                }
                 return Poll::Ready(written.map_err(|_| CloseReason::TransportError));
             }
-            let stalled = stalled.get_or_insert_with(|| {
-                let overdue = match (heartbeat.deadline, heartbeat.next_ping) {
-                    (Some(deadline), _) => deadline,
-                    (None, Some(ping)) => ping + config.ping_timeout,
-                    (None, None) => Instant::now() + config.ping_interval + config.ping_timeout,
-                };
-                // Once the session is closing, this is the flush of its last frames (the
-                // close request is what started it): it gets until the grace deadline, not
-                // a moment.
-                let overdue = closing.map_or(overdue, |(_, grace)| grace.min(overdue));
-                Box::pin(async move {
-                    tokio::select! {
-                        reason = close_requested(shared), if closing.is_none() => reason,
-                        () = sleep_until(overdue) => {
-                            closing.map_or(CloseReason::PingTimeout, |(reason, _)| reason)
-                        }
-                    }
-                })
-            });
+            let stalled = stalled.get_or_insert_with(|| self.stall_guard());
             stalled.as_mut().poll(cx).map(Err)
         })
         .await
+    }
+
+    /// What ends a write that cannot go on: a close request, or the time by which a pong
+    /// would be overdue.
+    fn stall_guard(&self) -> Pin<Box<dyn Future<Output = CloseReason> + Send>> {
+        let config = &self.engine.config;
+        let overdue = match (self.heartbeat.deadline, self.heartbeat.next_ping) {
+            (Some(deadline), _) => deadline,
+            (None, Some(ping)) => ping + config.ping_timeout,
+            (None, None) => Instant::now() + config.ping_interval + config.ping_timeout,
+        };
+        // Once the session is closing, this is the flush of its last frames (the close
+        // request is what started it): it gets until the grace deadline, not a moment.
+        let closing = self.closing;
+        let overdue = closing.map_or(overdue, |(_, grace)| grace.min(overdue));
+        let shared = self.socket.shared.clone();
+        Box::pin(async move {
+            tokio::select! {
+                reason = close_requested(&shared), if closing.is_none() => reason,
+                () = sleep_until(overdue) => {
+                    closing.map_or(CloseReason::PingTimeout, |(reason, _)| reason)
+                }
+            }
+        })
     }
 
     async fn finish(mut self, reason: CloseReason) {
@@ -593,11 +603,10 @@ fn read_error_reason(error: &tungstenite::Error) -> CloseReason {
 /// Resolves when someone asked the session to close.
 async fn close_requested(shared: &crate::socket::Shared) -> CloseReason {
     loop {
-        let notified = shared.wake.notified();
         if let Some(reason) = shared.lock().close {
             return reason;
         }
-        notified.await;
+        shared.woken().await;
     }
 }
 
@@ -625,7 +634,7 @@ async fn transport_event(transport: &mut Transport) -> TransportEvent {
 }
 
 async fn next_probe(
-    probe: &mut Option<Probe>,
+    probe: &mut Option<Box<Probe>>,
 ) -> Option<Result<tungstenite::Message, tungstenite::Error>> {
     match probe {
         Some(probe) => probe.ws.next().await,

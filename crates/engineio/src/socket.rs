@@ -3,7 +3,11 @@
 use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
+
+use futures_util::task::AtomicWaker;
 
 use sockeye_engineio_proto::{Frame, Sid};
 use tokio::sync::Notify;
@@ -29,8 +33,17 @@ pub(crate) struct Shared {
     pub(crate) max_bytes: usize,
     /// Locked briefly to push or take frames and commands, never across an `.await`.
     pub(crate) state: Mutex<State>,
-    /// Wakes the session task when `state` changed.
-    pub(crate) wake: Notify,
+    /// Wakes the session task when `state` changed (see [`Shared::wake`]).
+    waker: AtomicWaker,
+    woken: AtomicBool,
+    /// The session task is busy and will look at the outbox before it waits again, so a
+    /// frame queued now needs no wake-up. Handlers run on the session task and answer from
+    /// there (an echo's ack): waking the task that is already running would cost it a
+    /// pointless turn of its loop per message. Only the session task writes it; it clears it
+    /// while holding `state`'s lock, right as it takes the outbox, and senders read it under
+    /// that lock, so a sender that queues after the outbox was taken sees it clear and wakes
+    /// the task. (Seeing it set means the task will take the outbox again later.)
+    pub(crate) running: AtomicBool,
     /// Woken (all waiters) once the session has closed.
     pub(crate) closed: Notify,
     /// What the layer above keeps with the session; emptied when the session closes, so a
@@ -49,12 +62,6 @@ pub(crate) struct State {
     pub(crate) transport: Option<TransportKind>,
     /// A polling POST is being read (one at a time, as in Node).
     pub(crate) posting: bool,
-    /// The session task is busy and will look at the outbox before it waits again, so a
-    /// frame queued now needs no wake-up. Handlers run on the session task and answer from
-    /// there (an echo's ack): waking the task that is already running would cost it a
-    /// pointless turn of its loop per message. Only the session task sets it; it clears it
-    /// under this lock when it takes the outbox, so a sender that sees it clear wakes it.
-    pub(crate) running: bool,
 }
 
 impl Shared {
@@ -69,7 +76,9 @@ impl Shared {
                 transport,
                 ..State::default()
             }),
-            wake: Notify::new(),
+            waker: AtomicWaker::new(),
+            woken: AtomicBool::new(false),
+            running: AtomicBool::new(false),
             closed: Notify::new(),
             attachment: Mutex::new(None),
         }
@@ -83,6 +92,36 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Wakes the session task: its next [`Shared::woken`] resolves, even if it starts waiting
+    /// only after this call. Only the session task waits, so one waker is enough (the session
+    /// future saves the room a `Notify` waiter takes).
+    pub(crate) fn wake(&self) {
+        self.woken.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Makes the next [`Shared::woken`] resolve at once, without waking the task: for the
+    /// session task itself, which will wait next.
+    pub(crate) fn set_woken(&self) {
+        self.woken.store(true, Ordering::Release);
+    }
+
+    /// Resolves once [`Shared::wake`] was called since it last resolved.
+    pub(crate) fn woken(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| {
+            if self.woken.swap(false, Ordering::Acquire) {
+                return Poll::Ready(());
+            }
+            self.waker.register(cx.waker());
+            // A wake between the check and the registration found no waker: look again.
+            if self.woken.swap(false, Ordering::AcqRel) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+    }
+
     /// Queues a command for the session task; gives it back when the session is closed.
     pub(crate) fn command(&self, command: Command) -> Result<(), Command> {
         {
@@ -92,7 +131,7 @@ impl Shared {
             }
             state.commands.push_back(command);
         }
-        self.wake.notify_one();
+        self.wake();
         Ok(())
     }
 }
@@ -144,10 +183,10 @@ impl Socket {
             }
             state.queued_bytes += bytes;
             state.outbox.extend(frames.iter().cloned());
-            state.running
+            self.shared.running.load(Ordering::Relaxed)
         };
         if !running {
-            self.shared.wake.notify_one();
+            self.shared.wake();
         }
         Ok(())
     }
@@ -171,7 +210,7 @@ impl Socket {
             }
             state.close = Some(reason);
         }
-        self.shared.wake.notify_one();
+        self.shared.wake();
     }
 
     /// Keeps a value with the session for the layer above (one per session; a second call

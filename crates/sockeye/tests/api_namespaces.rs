@@ -179,7 +179,7 @@ async fn middlewares_see_the_handshake_and_the_auth_payload() {
             seen.record(json!({
                 "header": handshake.headers().get("x-token").map(|v| v.to_str().unwrap()),
                 "room": handshake.query("room"),
-                "path": handshake.uri.path(),
+                "path": handshake.uri().path(),
                 "loopback": handshake.remote_addr.map(|a| a.ip().is_loopback()),
                 "auth": socket.auth_value(),
                 "connected": socket.connected(),

@@ -238,7 +238,7 @@ async fn fetched_sockets_can_be_acted_on() {
             names(remote.rooms.clone()),
             set(["r1".to_owned(), remote.id.to_string()])
         );
-        assert_eq!(remote.handshake.uri.path(), "/socket.io/");
+        assert_eq!(remote.handshake.uri().path(), "/socket.io/");
     }
     assert_eq!(io.fetch_sockets().await.len(), 3);
     assert_eq!(io.of("/").fetch_sockets().await.len(), 3);
