@@ -135,19 +135,18 @@ impl Args {
         &mut self.values
     }
 
-    /// Appends the arguments as a compact JSON array: the text of each received argument is
-    /// copied as it arrived.
+    /// Appends the arguments as a JSON array. Received arguments are copied as they arrived,
+    /// in one piece (so whitespace between them, which the official clients never send, is
+    /// kept); values are written compact.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        match self.items() {
-            Some(items) => {
+        match &self.raw {
+            Some(raw) => {
+                // From the first argument to the array's closing `]`, the end of the text.
+                let rest = raw.text.get(raw.start..).unwrap_or("]");
+                let rest = rest.trim_start_matches([' ', '\t', '\n', '\r']);
+                let rest = rest.strip_prefix(',').unwrap_or(rest);
                 out.push(b'[');
-                for (i, item) in items.enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    out.extend_from_slice(item.as_bytes());
-                }
-                out.push(b']');
+                out.extend_from_slice(rest.as_bytes());
             }
             // Serialising values into a Vec cannot fail.
             None => {
@@ -302,7 +301,8 @@ mod tests {
     #[test]
     fn unicode_and_whitespace() {
         let args = event_args("[ \"é\" , \"😀\" ,\n{ \"ü\" : \"€\" } ]");
-        assert_eq!(args.to_json(), "[\"😀\",{ \"ü\" : \"€\" }]");
+        // Copied in one piece, whitespace between arguments included.
+        assert_eq!(args.to_json(), "[ \"😀\" ,\n{ \"ü\" : \"€\" } ]");
         let (smile, obj): (String, Value) = args.deserialize(&[]).unwrap();
         assert_eq!((smile.as_str(), obj), ("😀", json!({"ü": "€"})));
     }

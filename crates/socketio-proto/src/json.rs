@@ -38,11 +38,186 @@ pub(crate) enum First {
 }
 
 /// Checks that `text` is one JSON value (whitespace around it allowed) and says what it is.
+///
+/// The common case goes through a quick byte-level check ([`quick_shape`]); whatever it is not
+/// sure of (number exponents, `\u` surrogates, deep nesting, escaped event names, errors) is
+/// decided by serde_json, so the verdict is always serde_json's.
 pub(crate) fn shape_of(text: &str) -> Result<Shape, serde_json::Error> {
+    if let Some(shape) = quick_shape(text.as_bytes()) {
+        return Ok(shape);
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     let shape = de.deserialize_any(ShapeVisitor)?;
     de.end()?;
     Ok(shape)
+}
+
+/// The shape of `text` when it is certainly valid JSON as serde_json sees it; `None` when
+/// unsure (invalid, or valid in a way this check leaves to serde_json). Never `Some` for text
+/// serde_json refuses: it only accepts a strict subset of JSON.
+fn quick_shape(b: &[u8]) -> Option<Shape> {
+    let start = skip_whitespace(b, 0);
+    let shape = match *b.get(start)? {
+        b'[' => {
+            let first = skip_whitespace(b, start + 1);
+            Shape::Array(match *b.get(first)? {
+                b']' => First::None,
+                b'"' => {
+                    let end = quick_string_end(b, first)?;
+                    let name = b.get(first + 1..end - 1)?;
+                    if name.contains(&b'\\') {
+                        return None;
+                    }
+                    let reserved = crate::RESERVED_EVENTS.iter().any(|r| r.as_bytes() == name);
+                    First::Name { reserved }
+                }
+                b'-' | b'0'..=b'9' => First::Number,
+                _ => First::Other,
+            })
+        }
+        b'{' => Shape::Object,
+        b'"' => Shape::String,
+        _ => Shape::Scalar,
+    };
+    let end = quick_value_end(b, start)?;
+    (skip_whitespace(b, end) == b.len()).then_some(shape)
+}
+
+/// serde_json refuses nesting this deep (its recursion limit is 128).
+const MAX_DEPTH: u32 = 127;
+
+/// The end of the JSON value at `p`, checked; `None` when unsure. Iterative, with the
+/// enclosing containers as bits of `objects` (1 = object), so deep input costs no stack.
+fn quick_value_end(b: &[u8], mut p: usize) -> Option<usize> {
+    let mut objects: u128 = 0;
+    let mut depth: u32 = 0;
+    'value: loop {
+        // A value starts at `p`.
+        p = skip_whitespace(b, p);
+        match *b.get(p)? {
+            open @ (b'[' | b'{') => {
+                if depth >= MAX_DEPTH - 1 {
+                    return None;
+                }
+                objects = (objects << 1) | u128::from(open == b'{');
+                depth += 1;
+                p = skip_whitespace(b, p + 1);
+                match (open, *b.get(p)?) {
+                    (b'[', b']') | (b'{', b'}') => {
+                        p += 1;
+                        objects >>= 1;
+                        depth -= 1;
+                    }
+                    (b'{', _) => {
+                        p = quick_key(b, p)?;
+                        continue 'value;
+                    }
+                    _ => continue 'value,
+                }
+            }
+            b'"' => p = quick_string_end(b, p)?,
+            b't' => p = literal(b, p, b"true")?,
+            b'f' => p = literal(b, p, b"false")?,
+            b'n' => p = literal(b, p, b"null")?,
+            b'-' | b'0'..=b'9' => p = quick_number_end(b, p)?,
+            _ => return None,
+        }
+        // A value ended at `p`: close containers, or go on to the next item.
+        loop {
+            if depth == 0 {
+                return Some(p);
+            }
+            p = skip_whitespace(b, p);
+            let in_object = objects & 1 == 1;
+            match (*b.get(p)?, in_object) {
+                (b',', true) => {
+                    p = quick_key(b, skip_whitespace(b, p + 1))?;
+                    continue 'value;
+                }
+                (b',', false) => {
+                    p += 1;
+                    continue 'value;
+                }
+                (b'}', true) | (b']', false) => {
+                    p += 1;
+                    objects >>= 1;
+                    depth -= 1;
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// `"key":` at `p`; the position after the colon.
+fn quick_key(b: &[u8], p: usize) -> Option<usize> {
+    if b.get(p) != Some(&b'"') {
+        return None;
+    }
+    let p = skip_whitespace(b, quick_string_end(b, p)?);
+    (b.get(p) == Some(&b':')).then_some(p + 1)
+}
+
+fn literal(b: &[u8], p: usize, word: &[u8]) -> Option<usize> {
+    (b.get(p..p + word.len())? == word).then_some(p + word.len())
+}
+
+/// The end of the string opening at `p`: control characters refused, escapes checked,
+/// `\u` surrogates (whose pairing rules serde_json enforces) left unsure.
+fn quick_string_end(b: &[u8], p: usize) -> Option<usize> {
+    let mut p = p + 1;
+    loop {
+        match *b.get(p)? {
+            b'"' => return Some(p + 1),
+            b'\\' => match *b.get(p + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => p += 2,
+                b'u' => {
+                    let hex = b.get(p + 2..p + 6)?;
+                    let mut code = 0u32;
+                    for &h in hex {
+                        code = code * 16 + char::from(h).to_digit(16)?;
+                    }
+                    if (0xD800..=0xDFFF).contains(&code) {
+                        return None;
+                    }
+                    p += 6;
+                }
+                _ => return None,
+            },
+            0..=0x1f => return None,
+            _ => p += 1,
+        }
+    }
+}
+
+/// The end of the number at `p` in JSON's grammar; exponents and very long numbers (which may
+/// overflow `f64`, an error for serde_json) are left unsure.
+fn quick_number_end(b: &[u8], p: usize) -> Option<usize> {
+    let start = p;
+    let mut p = p + usize::from(b.get(p) == Some(&b'-'));
+    match *b.get(p)? {
+        b'0' => p += 1,
+        b'1'..=b'9' => p = skip_digits(b, p),
+        _ => return None,
+    }
+    if b.get(p) == Some(&b'.') {
+        let end = skip_digits(b, p + 1);
+        if end == p + 1 {
+            return None;
+        }
+        p = end;
+    }
+    if matches!(b.get(p), Some(b'e' | b'E')) || p - start > 300 {
+        return None;
+    }
+    Some(p)
+}
+
+fn skip_digits(b: &[u8], mut p: usize) -> usize {
+    while b.get(p).is_some_and(u8::is_ascii_digit) {
+        p += 1;
+    }
+    p
 }
 
 /// Any JSON value, checked as `Value` would parse it, and dropped.
@@ -361,6 +536,95 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
         assert!(shape_of(&deep).is_err());
         assert!(shape_of("[1,{\"a\":[\"b\"]}]").is_ok());
+    }
+
+    /// The quick check never accepts what serde_json refuses, and agrees on what it accepts.
+    #[test]
+    fn quick_check_agrees_with_serde_json() {
+        let cases = [
+            r#"["echo",{"n":1,"msg":"hi"}]"#,
+            r#"[]"#,
+            r#"[1]"#,
+            r#"[-0.5,0,10,-3]"#,
+            r#"["a\n\"\\\/\b\f\r\t\u00e9"]"#,
+            r#"["\ud83d\ude00"]"#,
+            r#"["\ud83d"]"#,
+            r#"["\ude00"]"#,
+            r#"["\u12"]"#,
+            r#"["\x"]"#,
+            r#"[1e5]"#,
+            r#"[1e400]"#,
+            r#"[01]"#,
+            r#"[1.]"#,
+            r#"[.5]"#,
+            r#"[-]"#,
+            r#"[--1]"#,
+            r#"[1,]"#,
+            r#"[,1]"#,
+            r#"{"a":1,}"#,
+            r#"{"a" 1}"#,
+            r#"{1:2}"#,
+            r#"{"a":1 "b":2}"#,
+            r#"[true,false,null]"#,
+            r#"[tru]"#,
+            r#"[nulll]"#,
+            r#"[True]"#,
+            "[\"\u{1}\"]",
+            "[\"\u{7f}é😀\"]",
+            r#"{"a":{"b":[{"c":[]}],"d":{}}}"#,
+            r#"[[]]"#,
+            r#"[[],[[]]]"#,
+            r#"["disconnect"]"#,
+            r#"["connec\u0074"]"#,
+            r#"[1] x"#,
+            r#"[1]]"#,
+            r#"[1}"#,
+            r#"{"a":1]"#,
+            r#"["a"   ,  {  "b"  :  [ 1 , 2 ]  }  ]"#,
+            "\"str\"",
+            "{}",
+            "12",
+            "-",
+            "",
+            "   ",
+            "[\"a\"",
+            "{\"a\"",
+            "[1 2]",
+            "[\"a\":1]",
+            "{\"a\":}",
+        ];
+        for text in cases {
+            let serde = serde_json::from_str::<serde_json::Value>(text).is_ok();
+            if let Some(shape) = quick_shape(text.as_bytes()) {
+                assert!(serde, "quick accepted {text:?}, serde_json refuses it");
+                let mut de = serde_json::Deserializer::from_str(text);
+                let slow = de.deserialize_any(ShapeVisitor).ok();
+                assert_eq!(Some(shape), slow, "{text:?}");
+            }
+            assert_eq!(shape_of(text).is_ok(), serde, "{text:?}");
+        }
+        assert!(quick_shape(br#"["echo",{"n":1,"msg":"hi"}]"#).is_some());
+        for depth in [126, 127, 128, 129] {
+            let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let serde = serde_json::from_str::<serde_json::Value>(&deep).is_ok();
+            assert_eq!(shape_of(&deep).is_ok(), serde, "depth {depth}");
+            if quick_shape(deep.as_bytes()).is_some() {
+                assert!(serde, "depth {depth}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn quick_check_never_accepts_what_serde_json_refuses(
+            text in "[\\[\\]{}\",:0-9.eE+\\-tfnrulase\\\\ \u{1}é]{0,24}"
+        ) {
+            let serde = serde_json::from_str::<serde_json::Value>(&text).is_ok();
+            if quick_shape(text.as_bytes()).is_some() {
+                proptest::prop_assert!(serde, "{:?}", text);
+            }
+            proptest::prop_assert_eq!(shape_of(&text).is_ok(), serde);
+        }
     }
 
     #[test]
