@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use crate::parse::parse_text;
-use crate::{Error, Packet};
+use crate::{Error, Packet, Str};
 
 /// The attachment limit of [`Decoder::default`], the reference parser's default.
 pub const DEFAULT_MAX_ATTACHMENTS: usize = 10;
@@ -25,7 +25,7 @@ pub const DEFAULT_MAX_ATTACHMENTS: usize = 10;
 /// let mut decoder = Decoder::default();
 /// let packet = decoder.feed_text(r#"2/admin,456["project:delete",123]"#)?.unwrap();
 /// assert_eq!((packet.nsp.as_str(), packet.id), ("/admin", Some(456)));
-/// assert_eq!(packet.event_name(), Some("project:delete"));
+/// assert_eq!(packet.event_name().as_deref(), Some("project:delete"));
 ///
 /// assert_eq!(decoder.feed_text(r#"51-["hello",{"_placeholder":true,"num":0}]"#)?, None);
 /// assert!(decoder.is_reconstructing());
@@ -66,11 +66,20 @@ impl Decoder {
     /// Returns the packet when it is complete, or `None` when it is a `BINARY_*` packet
     /// that now waits for its attachments. Text while waiting is
     /// [`Error::UnexpectedText`].
+    ///
+    /// The packet's payload keeps its text, so this copies `text` once; [`Decoder::feed_str`]
+    /// shares a buffer instead.
     pub fn feed_text(&mut self, text: &str) -> Result<Option<Packet>, Error> {
+        self.feed_str(Str::from(text.to_owned()))
+    }
+
+    /// Like [`Decoder::feed_text`], but the packet's payload is a slice of `text`, sharing its
+    /// buffer (which stays alive as long as the payload, or arguments taken from it, do).
+    pub fn feed_str(&mut self, text: Str) -> Result<Option<Packet>, Error> {
         if self.pending.is_some() {
             return Err(Error::UnexpectedText);
         }
-        let (packet, expected) = parse_text(text, self.max_attachments)?;
+        let (packet, expected) = parse_text(&text, self.max_attachments)?;
         if expected == 0 {
             return Ok(Some(packet));
         }

@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use bytes::Bytes;
-//! use sockeye_socketio_proto::{Decoder, Packet, from_value, to_value};
+//! use sockeye_socketio_proto::{Decoder, Packet, to_value};
 //!
 //! // Sending: Rust values to JSON with placeholders plus attachments, then to messages.
 //! let mut attachments = Vec::new();
@@ -22,23 +22,30 @@
 //! let mut decoder = Decoder::default();
 //! assert!(decoder.feed_text(&encoded.text)?.is_none());
 //! let packet = decoder.feed_binary(encoded.attachments[0].clone())?.unwrap();
-//! let (name, file, content): (String, String, Bytes) =
-//!     from_value(packet.data.clone().unwrap(), &packet.attachments)?;
-//! assert_eq!((name.as_str(), file.as_str(), &content[..]), ("upload", "a.bin", &[1, 2, 3][..]));
+//! assert_eq!(packet.event_name().as_deref(), Some("upload"));
+//! let (file, content): (String, Bytes) =
+//!     packet.args().unwrap().deserialize(&packet.attachments)?;
+//! assert_eq!((file.as_str(), &content[..]), ("a.bin", &[1, 2, 3][..]));
 //! # Ok::<(), sockeye_socketio_proto::Error>(())
 //! ```
 
+mod args;
 pub mod binary;
 mod decoder;
 mod error;
+mod json;
 mod packet;
 mod parse;
+mod payload;
 pub mod v4;
 mod validate;
 
+pub use args::Args;
 pub use binary::{from_value, from_value_ref, to_value};
 pub use decoder::{DEFAULT_MAX_ATTACHMENTS, Decoder};
 pub use error::Error;
 pub use packet::{Encoded, MAIN_NAMESPACE, Packet, PacketType};
+pub use payload::Payload;
 pub use serde_json::Value;
+pub use sockeye_engineio_proto::Str;
 pub use validate::{RESERVED_EVENTS, is_reserved_event};

@@ -1,13 +1,11 @@
 //! Socket.IO packets and their text encoding.
 
-use std::io::Write as _;
-
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::Error;
 use crate::binary::check_placeholders;
 use crate::validate::{ack_id_is_valid, namespace_is_valid, payload_is_valid};
+use crate::{Args, Error, Payload, Str};
 
 /// The main namespace, which the wire format leaves implicit.
 pub const MAIN_NAMESPACE: &str = "/";
@@ -87,6 +85,9 @@ impl TryFrom<u8> for PacketType {
 /// `data` holds JSON with binary values as placeholders `{"_placeholder":true,"num":i}`;
 /// `attachments[i]` is the i-th binary value. Use [`crate::to_value`] and
 /// [`crate::from_value`] to move between Rust values and this representation.
+///
+/// The payload is JSON text ([`Payload`]): a decoded packet keeps the text it arrived in, and a
+/// packet built from a [`Value`] holds its serialisation, so encoding copies text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Packet {
     /// The packet type.
@@ -97,7 +98,7 @@ pub struct Packet {
     /// The acknowledgement id.
     pub id: Option<u64>,
     /// The payload, with binary values replaced by placeholders.
-    pub data: Option<Value>,
+    pub data: Option<Payload>,
     /// The binary values the placeholders in `data` refer to.
     pub attachments: Vec<Bytes>,
 }
@@ -122,7 +123,13 @@ impl Packet {
     /// assert_eq!(reply.encode().text, r#"0/admin,{"sid":"abc"}"#);
     /// ```
     pub fn connect(nsp: &str, auth: Option<Value>) -> Packet {
-        Packet::new(PacketType::Connect, nsp, None, auth, Vec::new())
+        Packet::new(
+            PacketType::Connect,
+            nsp,
+            None,
+            auth.map(Payload::from),
+            Vec::new(),
+        )
     }
 
     /// A `DISCONNECT` packet.
@@ -137,7 +144,7 @@ impl Packet {
     /// use sockeye_socketio_proto::Packet;
     /// let p = Packet::event("/", serde_json::json!(["hey", "Jude"]), vec![]);
     /// assert_eq!(p.encode().text, r#"2["hey","Jude"]"#);
-    /// assert_eq!(p.event_name(), Some("hey"));
+    /// assert_eq!(p.event_name().as_deref(), Some("hey"));
     /// ```
     pub fn event(nsp: &str, data: Value, attachments: Vec<Bytes>) -> Packet {
         let kind = if attachments.is_empty() {
@@ -145,7 +152,7 @@ impl Packet {
         } else {
             PacketType::BinaryEvent
         };
-        Packet::new(kind, nsp, None, Some(data), attachments)
+        Packet::new(kind, nsp, None, Some(Payload::from(data)), attachments)
     }
 
     /// An acknowledgement of event `id`; `data` is the array of arguments. The type is
@@ -156,7 +163,7 @@ impl Packet {
         } else {
             PacketType::BinaryAck
         };
-        Packet::new(kind, nsp, Some(id), Some(data), attachments)
+        Packet::new(kind, nsp, Some(id), Some(Payload::from(data)), attachments)
     }
 
     /// A `CONNECT_ERROR` with payload `{"message": message, "data": data}`, the `data` key
@@ -178,7 +185,7 @@ impl Packet {
             PacketType::ConnectError,
             nsp,
             None,
-            Some(Value::Object(payload)),
+            Some(Payload::from(Value::Object(payload))),
             Vec::new(),
         )
     }
@@ -187,7 +194,7 @@ impl Packet {
         kind: PacketType,
         nsp: &str,
         id: Option<u64>,
-        data: Option<Value>,
+        data: Option<Payload>,
         attachments: Vec<Bytes>,
     ) -> Packet {
         Packet {
@@ -234,26 +241,93 @@ impl Packet {
         write_packet(self, self.data.as_ref(), out)
     }
 
-    /// For an event packet, the event name (`data[0]` as a string), if any.
-    pub fn event_name(&self) -> Option<&str> {
+    /// For an event packet, the event name (`data[0]` as a string, decoded), if any. It shares
+    /// the packet's buffer unless it holds escapes.
+    pub fn event_name(&self) -> Option<Str> {
         if !self.kind.is_event() {
             return None;
         }
-        match &self.data {
-            Some(Value::Array(items)) => items.first().and_then(Value::as_str),
-            _ => None,
+        self.data.as_ref()?.first_string()
+    }
+
+    /// The arguments of an event (after its name, `data[1..]`) or of an acknowledgement
+    /// (`data`); `None` for other packets.
+    ///
+    /// ```
+    /// use sockeye_socketio_proto::Decoder;
+    /// let packet = Decoder::default().feed_text(r#"2["chat","hi",{"to":"all"}]"#)?.unwrap();
+    /// assert_eq!(packet.args().unwrap().to_json(), r#"["hi",{"to":"all"}]"#);
+    /// # Ok::<(), sockeye_socketio_proto::Error>(())
+    /// ```
+    pub fn args(&self) -> Option<Args> {
+        let skip = match self.kind {
+            kind if kind.is_event() => 1,
+            kind if kind.is_ack() => 0,
+            _ => return None,
+        };
+        self.data.as_ref()?.args(skip)
+    }
+
+    /// Appends the text of an event `[name, ...args]` to `out`, as [`Packet::encode_into`]
+    /// would write it, without building the packet: the text of each received argument is
+    /// copied as it is. With `attachments > 0` it is a `BINARY_EVENT` announcing that many.
+    ///
+    /// ```
+    /// use sockeye_socketio_proto::{Args, Packet};
+    /// let args = Args::from_json(r#"[1,{"a":"b"}]"#)?;
+    /// let mut out = Vec::new();
+    /// Packet::encode_event_into(&mut out, "/chat", Some(3), "news", &args, 0);
+    /// assert_eq!(out, br#"2/chat,3["news",1,{"a":"b"}]"#);
+    /// # Ok::<(), sockeye_socketio_proto::Error>(())
+    /// ```
+    pub fn encode_event_into(
+        out: &mut Vec<u8>,
+        nsp: &str,
+        id: Option<u64>,
+        name: &str,
+        args: &Args,
+        attachments: usize,
+    ) {
+        let kind = if attachments > 0 {
+            PacketType::BinaryEvent
+        } else {
+            PacketType::Event
+        };
+        write_header(out, kind, nsp, id, attachments);
+        out.push(b'[');
+        // Serialising a `str` to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, name);
+        let start = out.len();
+        args.write_json(out);
+        // The arguments' own array continues the one opened before the name: `[a,b]` becomes
+        // `,a,b]`, and `[]` becomes `]`.
+        if out.len() - start == 2 {
+            out.truncate(start);
+            out.push(b']');
+        } else if let Some(open) = out.get_mut(start) {
+            *open = b',';
         }
     }
 
-    /// For an event packet, the arguments after the event name (`data[1..]`).
-    pub fn event_args(&self) -> Option<&[Value]> {
-        if !self.kind.is_event() {
-            return None;
-        }
-        match &self.data {
-            Some(Value::Array(items)) => items.get(1..),
-            _ => None,
-        }
+    /// Appends the text of an acknowledgement of event `id` carrying `args` to `out`, like
+    /// [`Packet::encode_event_into`].
+    ///
+    /// ```
+    /// use sockeye_socketio_proto::{Args, Packet};
+    /// let args = Args::from_json(r#"[{"n":1,"msg":"hi"}]"#)?;
+    /// let mut out = b"4".to_vec();
+    /// Packet::encode_ack_into(&mut out, "/", 7, &args, 0);
+    /// assert_eq!(out, br#"437[{"n":1,"msg":"hi"}]"#);
+    /// # Ok::<(), sockeye_socketio_proto::Error>(())
+    /// ```
+    pub fn encode_ack_into(out: &mut Vec<u8>, nsp: &str, id: u64, args: &Args, attachments: usize) {
+        let kind = if attachments > 0 {
+            PacketType::BinaryAck
+        } else {
+            PacketType::Ack
+        };
+        write_header(out, kind, nsp, Some(id), attachments);
+        args.write_json(out);
     }
 
     /// Checks that the packet follows the rules the decoder enforces on received packets:
@@ -273,7 +347,7 @@ impl Packet {
         if !ack_id_is_valid(self.kind, self.id) {
             return Err(Error::InvalidAckId);
         }
-        if !payload_is_valid(self.kind, self.data.as_ref()) {
+        if !payload_is_valid(self.kind, self.data.as_ref().map(Payload::shape)) {
             return Err(Error::InvalidPayload);
         }
         let takes_attachments = self.kind.is_event() || self.kind.is_ack();
@@ -281,7 +355,7 @@ impl Packet {
             return Err(Error::InvalidPayload);
         }
         if let Some(data) = &self.data {
-            check_placeholders(data, self.attachments.len())?;
+            check_placeholders(&data.to_value(), self.attachments.len())?;
         }
         Ok(())
     }
@@ -289,7 +363,7 @@ impl Packet {
 
 /// Encodes `packet` with `data` standing in for its payload; lets protocol v4 rewrite the
 /// payload without cloning the packet.
-pub(crate) fn encode_with(packet: &Packet, data: Option<&Value>) -> Encoded {
+pub(crate) fn encode_with(packet: &Packet, data: Option<&Payload>) -> Encoded {
     let mut out = Vec::new();
     let attachments = write_packet(packet, data, &mut out);
     // Everything written is UTF-8 (ASCII digits and separators, the namespace, JSON text).
@@ -300,31 +374,56 @@ pub(crate) fn encode_with(packet: &Packet, data: Option<&Value>) -> Encoded {
 
 /// Writes `packet`'s text, with `data` standing in for its payload, to `out`; returns the
 /// attachments that go after it.
-fn write_packet(packet: &Packet, data: Option<&Value>, out: &mut Vec<u8>) -> Vec<Bytes> {
+fn write_packet(packet: &Packet, data: Option<&Payload>, out: &mut Vec<u8>) -> Vec<Bytes> {
     let kind = wire_kind(packet);
-    out.push(b'0' + kind as u8);
-    if kind.is_binary() {
-        // Writing to a Vec cannot fail.
-        let _ = write!(out, "{}-", packet.attachments.len());
-    }
-    // The reference encoder leaves out an empty namespace too, which then reads back as "/".
-    if !packet.nsp.is_empty() && packet.nsp != MAIN_NAMESPACE {
-        out.extend_from_slice(packet.nsp.as_bytes());
-        out.push(b',');
-    }
-    if let Some(id) = packet.id {
-        let _ = write!(out, "{id}");
-    }
+    write_header(out, kind, &packet.nsp, packet.id, packet.attachments.len());
     if let Some(data) = data {
-        // Compact JSON, as `serde_json::to_string` writes it; serialising a `Value` to a Vec
-        // cannot fail.
-        let _ = serde_json::to_writer(&mut *out, data);
+        out.extend_from_slice(data.as_str().as_bytes());
     }
     if kind.is_binary() {
         packet.attachments.clone()
     } else {
         Vec::new()
     }
+}
+
+/// Writes everything before the payload: type, attachment count, namespace, ack id.
+fn write_header(
+    out: &mut Vec<u8>,
+    kind: PacketType,
+    nsp: &str,
+    id: Option<u64>,
+    attachments: usize,
+) {
+    out.push(b'0' + kind as u8);
+    if kind.is_binary() {
+        write_decimal(out, attachments as u64);
+        out.push(b'-');
+    }
+    // The reference encoder leaves out an empty namespace too, which then reads back as "/".
+    if !nsp.is_empty() && nsp != MAIN_NAMESPACE {
+        out.extend_from_slice(nsp.as_bytes());
+        out.push(b',');
+    }
+    if let Some(id) = id {
+        write_decimal(out, id);
+    }
+}
+
+/// Writes `n` in decimal: what `write!(out, "{n}")` does, without the formatting machinery,
+/// which costs more than the rest of an acknowledgement's header.
+fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 fn wire_kind(packet: &Packet) -> PacketType {

@@ -1,19 +1,21 @@
 //! Parsing the text of one packet:
 //! `<type>[<attachments>-][<nsp>,][<ack id>][<json>]`.
 
-use serde_json::Value;
-
 use crate::binary::check_placeholders;
 use crate::packet::MAIN_NAMESPACE;
 use crate::validate::{ack_id_is_valid, payload_is_valid};
-use crate::{Error, Packet, PacketType};
+use crate::{Error, Packet, PacketType, Payload, Str};
 
 /// Parses `text` into a packet (with no attachments yet) and the number of attachments
 /// that must follow it.
 ///
 /// Follows the reference parser's grammar, minus its JavaScript number-coercion quirks:
 /// the attachment count and the ack id must be plain ASCII digits.
-pub(crate) fn parse_text(text: &str, max_attachments: usize) -> Result<(Packet, usize), Error> {
+///
+/// The payload is checked as strictly as parsing it into a `Value` would, but kept as a slice
+/// of `message`.
+pub(crate) fn parse_text(message: &Str, max_attachments: usize) -> Result<(Packet, usize), Error> {
+    let text = message.as_str();
     let bytes = text.as_bytes();
     let kind = bytes
         .first()
@@ -69,21 +71,20 @@ pub(crate) fn parse_text(text: &str, max_attachments: usize) -> Result<(Packet, 
         return Err(Error::InvalidAckId);
     }
 
-    let rest = &text[pos..];
-    let data = if rest.is_empty() {
+    let data = if pos >= bytes.len() {
         None
     } else {
-        let data =
-            serde_json::from_str::<Value>(rest).map_err(|e| Error::InvalidJson(e.to_string()))?;
-        Some(data)
+        // `pos` is on a char boundary (see above), so the slice exists.
+        let rest = message.slice_from(pos).ok_or(Error::InvalidPacketType)?;
+        Some(Payload::checked(rest)?)
     };
-    if !payload_is_valid(kind, data.as_ref()) {
+    if !payload_is_valid(kind, data.as_ref().map(Payload::shape)) {
         return Err(Error::InvalidPayload);
     }
     if let (true, Some(data)) = (kind.is_binary(), &data) {
         // Checked now rather than once the attachments are in, so a bad packet is refused
-        // before we buffer anything for it.
-        check_placeholders(data, expected)?;
+        // before we buffer anything for it. Binary packets are rare: a tree is fine here.
+        check_placeholders(&data.to_value(), expected)?;
     }
 
     let packet = Packet {

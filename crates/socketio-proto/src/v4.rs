@@ -14,7 +14,7 @@
 use serde_json::Value;
 
 use crate::packet::encode_with;
-use crate::{Encoded, Packet, PacketType};
+use crate::{Encoded, Packet, PacketType, Payload};
 
 /// Encodes `packet` for a protocol v4 peer.
 ///
@@ -33,7 +33,10 @@ pub fn encode(packet: &Packet) -> Encoded {
     match packet.kind {
         PacketType::Connect => encode_with(packet, None),
         PacketType::ConnectError => {
-            let payload = packet.data.as_ref().map(error_payload);
+            let payload = packet
+                .data
+                .as_ref()
+                .map(|data| Payload::from(error_payload(&data.to_value())));
             encode_with(packet, payload.as_ref())
         }
         _ => packet.encode(),
@@ -62,7 +65,7 @@ pub fn connect_error(nsp: &str, message: &str) -> Packet {
         kind: PacketType::ConnectError,
         nsp: nsp.to_owned(),
         id: None,
-        data: Some(Value::String(message.to_owned())),
+        data: Some(Payload::from(Value::String(message.to_owned()))),
         attachments: Vec::new(),
     }
 }

@@ -5,9 +5,8 @@
 //!
 //! [`Packet::validate`]: crate::Packet::validate
 
-use serde_json::Value;
-
 use crate::PacketType;
+use crate::json::{First, Shape};
 
 /// Event names the reference implementation refuses on the wire, because its
 /// `EventEmitter`s give them a local meaning.
@@ -31,23 +30,23 @@ pub fn is_reserved_event(name: &str) -> bool {
     RESERVED_EVENTS.contains(&name)
 }
 
-/// Whether `data` is an acceptable payload for a packet of type `kind`.
+/// Whether a payload of shape `data` is acceptable for a packet of type `kind`.
 ///
 /// Stricter than the reference parser in one respect: an `EVENT`, `ACK` or
 /// `CONNECT_ERROR` without payload is refused, as the protocol document makes their
 /// payload mandatory (the reference parser accepts them and then misbehaves).
-pub(crate) fn payload_is_valid(kind: PacketType, data: Option<&Value>) -> bool {
+pub(crate) fn payload_is_valid(kind: PacketType, data: Option<Shape>) -> bool {
     use PacketType::*;
     match (kind, data) {
-        (Connect, None | Some(Value::Object(_))) => true,
+        (Connect, None | Some(Shape::Object)) => true,
         (Disconnect, None) => true,
-        (ConnectError, Some(Value::Object(_) | Value::String(_))) => true,
-        (Event | BinaryEvent, Some(Value::Array(items))) => match items.first() {
-            Some(Value::String(name)) => !is_reserved_event(name),
-            Some(Value::Number(_)) => true,
-            _ => false,
+        (ConnectError, Some(Shape::Object | Shape::String)) => true,
+        (Event | BinaryEvent, Some(Shape::Array(first))) => match first {
+            First::Name { reserved } => !reserved,
+            First::Number => true,
+            First::None | First::Other => false,
         },
-        (Ack | BinaryAck, Some(Value::Array(_))) => true,
+        (Ack | BinaryAck, Some(Shape::Array(_))) => true,
         _ => false,
     }
 }

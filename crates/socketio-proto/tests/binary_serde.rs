@@ -92,8 +92,11 @@ fn round_trip_through_the_wire() {
         packet = decoder.feed_binary(a).unwrap();
     }
     let packet = packet.unwrap();
-    let (name, back): (String, Outer) =
-        from_value(packet.data.clone().unwrap(), &packet.attachments).unwrap();
+    let (name, back): (String, Outer) = from_value(
+        packet.data.as_ref().unwrap().to_value(),
+        &packet.attachments,
+    )
+    .unwrap();
     assert_eq!(name, "update");
     assert_eq!(back, value);
 }

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::{Serialize, ser};
 use serde_json::Value;
-use sockeye_socketio_proto::binary;
+use sockeye_socketio_proto::{Args, binary};
 
 /// Serialises `data` as a list of arguments, appending binary values to `attachments`.
 pub(crate) fn to_args<T: Serialize + ?Sized>(
@@ -23,16 +23,13 @@ pub(crate) fn to_args<T: Serialize + ?Sized>(
     })
 }
 
-/// Deserialises arguments: a lone argument is read as `T` itself, several as a tuple or list.
+/// Deserialises arguments: a lone argument is read as `T` itself, several as a tuple or list
+/// (see [`Args::deserialize`]).
 pub(crate) fn from_args<T: DeserializeOwned>(
-    args: &[Value],
+    args: &Args,
     attachments: &[Bytes],
 ) -> Result<T, String> {
-    let result = match args {
-        [one] => binary::from_value_ref(one, attachments),
-        many => binary::from_value(Value::Array(many.to_vec()), attachments),
-    };
-    result.map_err(|e| e.to_string())
+    args.deserialize(attachments).map_err(|e| e.to_string())
 }
 
 /// Whether a value serialises as a tuple (or unit), found by starting to serialise it with a
@@ -187,16 +184,19 @@ mod tests {
         let (values, attachments) = args(&("file", Bytes::from_static(b"\x01\x02")));
         assert_eq!(values[1], json!({"_placeholder": true, "num": 0}));
         assert_eq!(attachments, vec![Bytes::from_static(b"\x01\x02")]);
-        let back: (String, Bytes) = from_args(&values, &attachments).unwrap();
+        let back: (String, Bytes) = from_args(&Args::from(values), &attachments).unwrap();
         assert_eq!(back.1, Bytes::from_static(b"\x01\x02"));
     }
 
     #[test]
     fn a_lone_argument_reads_as_itself() {
-        let one: String = from_args(&[json!("x")], &[]).unwrap();
+        let one: String = from_args(&Args::from(vec![json!("x")]), &[]).unwrap();
         assert_eq!(one, "x");
-        let pair: (u8, u8) = from_args(&[json!(1), json!(2)], &[]).unwrap();
+        let pair: (u8, u8) = from_args(&Args::from(vec![json!(1), json!(2)]), &[]).unwrap();
         assert_eq!(pair, (1, 2));
-        assert!(from_args::<u8>(&[json!("not a number")], &[]).is_err());
+        let raw = Args::from_json(r#"["not a number"]"#).unwrap();
+        assert!(from_args::<u8>(&raw, &[]).is_err());
+        let raw = Args::from_json(r#"[1, 2]"#).unwrap();
+        assert_eq!(from_args::<(u8, u8)>(&raw, &[]).unwrap(), (1, 2));
     }
 }

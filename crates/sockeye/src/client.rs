@@ -78,7 +78,7 @@ impl Connection {
         let decoded = {
             let mut decoder = self.decoder.lock().unwrap_or_else(|p| p.into_inner());
             match message {
-                Message::Text(text) => decoder.feed_text(&text),
+                Message::Text(text) => decoder.feed_str(text),
                 Message::Binary(data) => decoder.feed_binary(data),
             }
         };

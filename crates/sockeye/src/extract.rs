@@ -1,12 +1,11 @@
 //! Extractors: what a handler can ask for, taken from the event that triggered it.
 
 use std::fmt;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use sockeye_socketio_proto::{Args, Str};
 
 use crate::args::from_args;
 use crate::{EmitError, Socket};
@@ -15,9 +14,7 @@ use crate::{EmitError, Socket};
 #[derive(Debug, Clone)]
 pub struct EventContext {
     pub(crate) socket: Socket,
-    pub(crate) event: Arc<str>,
-    pub(crate) args: Vec<Value>,
-    pub(crate) attachments: Vec<Bytes>,
+    pub(crate) event: Event,
     pub(crate) ack_id: Option<u64>,
 }
 
@@ -44,7 +41,7 @@ pub struct Data<T>(pub T);
 
 impl<T: DeserializeOwned> FromEvent for Data<T> {
     fn from_event(context: &EventContext) -> Result<Self, String> {
-        from_args(&context.args, &context.attachments)
+        from_args(&context.event.args, &context.event.attachments)
             .map(Data)
             .map_err(|error| format!("invalid arguments: {error}"))
     }
@@ -56,23 +53,32 @@ pub struct TryData<T>(pub Result<T, String>);
 
 impl<T: DeserializeOwned> FromEvent for TryData<T> {
     fn from_event(context: &EventContext) -> Result<Self, String> {
-        Ok(TryData(from_args(&context.args, &context.attachments)))
+        Ok(TryData(from_args(
+            &context.event.args,
+            &context.event.attachments,
+        )))
     }
 }
 
 /// The raw event: its name, JSON arguments (binary ones as placeholders) and attachments.
+///
+/// Cheap to take and to clone: the name and the arguments share the buffer the packet arrived
+/// in, and the arguments stay JSON text until asked for as values ([`Args::to_values`]) or
+/// changed ([`Args::values_mut`]). Pass them on unchanged with [`AckSender::send_raw`] or
+/// [`Socket::emit_raw`], which copy their text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     /// The event name.
-    pub name: String,
+    pub name: Str,
     /// The arguments.
-    pub args: Vec<Value>,
+    pub args: Args,
     /// The binary attachments the placeholders in `args` refer to.
     pub attachments: Vec<Bytes>,
 }
 
 impl Event {
-    /// The arguments deserialised as `T`, as [`Data`] does.
+    /// The arguments deserialised as `T`, as [`Data`] does: straight from their JSON text when
+    /// there are no attachments.
     pub fn data<T: DeserializeOwned>(&self) -> Result<T, String> {
         from_args(&self.args, &self.attachments)
     }
@@ -80,11 +86,7 @@ impl Event {
 
 impl FromEvent for Event {
     fn from_event(context: &EventContext) -> Result<Self, String> {
-        Ok(Event {
-            name: context.event.to_string(),
-            args: context.args.clone(),
-            attachments: context.attachments.clone(),
-        })
+        Ok(context.event.clone())
     }
 }
 
@@ -110,10 +112,10 @@ impl AckSender {
     }
 
     /// Acknowledges with arguments that are already JSON, binary values being placeholders into
-    /// `attachments` (as an [`Event`] carries them).
-    pub fn send_raw(self, args: Vec<Value>, attachments: Vec<Bytes>) -> Result<(), EmitError> {
+    /// `attachments` (as an [`Event`] carries them). Received arguments are copied as text.
+    pub fn send_raw(self, args: impl Into<Args>, attachments: Vec<Bytes>) -> Result<(), EmitError> {
         match self.id {
-            Some(id) => self.socket.send_raw_ack(id, args, attachments),
+            Some(id) => self.socket.send_raw_ack(id, &args.into(), attachments),
             None => Ok(()),
         }
     }

@@ -12,10 +12,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sockeye_adapter::{Adapter, BuildSidHasher, Room, SocketId};
-use sockeye_socketio_proto::Packet;
+use sockeye_socketio_proto::{Args, Packet, Payload};
 
 use crate::client::Connection;
-use crate::extract::EventContext;
+use crate::extract::{Event, EventContext};
 use crate::handler::{self, BoxFuture, ErasedHandler, Handler};
 use crate::io::IoInner;
 use crate::operators::{AckResponses, BroadcastOperator, RemoteSocket};
@@ -241,8 +241,8 @@ impl Namespace {
     }
 
     /// A client asked to connect: run the middlewares, then accept or refuse.
-    pub(crate) fn connect(&self, conn: &Arc<Connection>, auth: Option<Value>) {
-        let auth = auth.unwrap_or_else(|| Value::Object(Default::default()));
+    pub(crate) fn connect(&self, conn: &Arc<Connection>, auth: Option<Payload>) {
+        let auth = auth.map_or_else(|| Value::Object(Default::default()), |a| a.to_value());
         let socket = Socket::new(self.clone(), conn.clone(), auth);
         let middlewares = self
             .0
@@ -306,9 +306,11 @@ impl Namespace {
         if let Some(handler) = handler {
             let context = EventContext {
                 socket: socket.clone(),
-                event: Arc::from("connection"),
-                args: vec![socket.auth_value().clone()],
-                attachments: Vec::new(),
+                event: Event {
+                    name: "connection".into(),
+                    args: Args::from_values(vec![socket.auth_value().clone()]),
+                    attachments: Vec::new(),
+                },
                 ack_id: None,
             };
             match handler(context) {

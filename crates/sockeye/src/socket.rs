@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sockeye_adapter::{Room, SocketId};
 use sockeye_engineio::{Frame, Handshake, SendError, Str};
-use sockeye_socketio_proto::Packet;
+use sockeye_socketio_proto::{Args, Packet};
 use tokio::sync::oneshot;
 
 use crate::args::{from_args, to_args};
@@ -27,7 +27,7 @@ use crate::{AckError, DisconnectReason, EmitError, HandlerError, Io, Namespace};
 /// An acknowledgement's arguments.
 #[derive(Debug)]
 pub(crate) struct AckReply {
-    pub(crate) args: Vec<Value>,
+    pub(crate) args: Args,
     pub(crate) attachments: Vec<Bytes>,
 }
 
@@ -225,23 +225,30 @@ impl Socket {
     }
 
     /// Sends an event whose arguments are already JSON, with binary values as placeholders
-    /// into `attachments` (as an [`Event`] carries them): echoes and proxies use it.
+    /// into `attachments` (as an [`Event`] carries them): echoes and proxies use it. Received
+    /// arguments are copied as text, without being parsed again.
     pub fn emit_raw(
         &self,
         event: &str,
-        args: Vec<Value>,
+        args: impl Into<Args>,
         attachments: Vec<Bytes>,
     ) -> Result<(), EmitError> {
+        let args = args.into();
         if sockeye_socketio_proto::is_reserved_event(event) {
             return Err(EmitError::ReservedEvent(event.to_owned()));
         }
         self.check_open()?;
-        let mut array = Vec::with_capacity(args.len() + 1);
-        array.push(Value::String(event.to_owned()));
-        array.extend(args);
-        let packet = Packet::event(self.ns().name(), Value::Array(array), attachments);
-        self.notify_outgoing(&packet);
-        self.send_frames(&frames(&packet), false)
+        self.notify_outgoing_raw(event, &args);
+        let mut text = frame_buffer();
+        Packet::encode_event_into(
+            &mut text,
+            self.ns().name(),
+            None,
+            event,
+            &args,
+            attachments.len(),
+        );
+        self.send_text_and(text, attachments)
     }
 
     /// Sends an event and waits for the client's acknowledgement, within the server's default
@@ -413,12 +420,41 @@ impl Socket {
             }
             handlers.outgoing.clone()
         };
-        let (Some(event), Some(args)) = (packet.event_name(), packet.event_args()) else {
+        let (Some(event), Some(args)) = (packet.event_name(), packet.args()) else {
             return;
         };
+        let args = args.into_values();
         for handler in outgoing {
-            handler(self, event, args);
+            handler(self, &event, &args);
         }
+    }
+
+    /// Tells the outgoing listeners of an event with raw arguments about to be sent; the
+    /// arguments are parsed only if there are listeners.
+    fn notify_outgoing_raw(&self, event: &str, args: &Args) {
+        let outgoing = {
+            let handlers = self.handlers();
+            if handlers.outgoing.is_empty() {
+                return;
+            }
+            handlers.outgoing.clone()
+        };
+        let args = args.to_values();
+        for handler in outgoing {
+            handler(self, event, &args);
+        }
+    }
+
+    /// Queues a packet's text (after the Engine.IO message type) and its attachments.
+    fn send_text_and(&self, text: Vec<u8>, attachments: Vec<Bytes>) -> Result<(), EmitError> {
+        let text = Frame::Text(Str::try_from(text).unwrap_or_default());
+        if attachments.is_empty() {
+            return self.send_frames(std::slice::from_ref(&text), false);
+        }
+        let mut frames = Vec::with_capacity(1 + attachments.len());
+        frames.push(text);
+        frames.extend(attachments.into_iter().map(Frame::Binary));
+        self.send_frames(&frames, false)
     }
 
     pub(crate) fn send_ack<T: Serialize + ?Sized>(
@@ -428,18 +464,19 @@ impl Socket {
     ) -> Result<(), EmitError> {
         let mut attachments = Vec::new();
         let args = to_args(data, &mut attachments).map_err(EmitError::Serialize)?;
-        self.send_raw_ack(id, args, attachments)
+        self.send_raw_ack(id, &Args::from_values(args), attachments)
     }
 
     pub(crate) fn send_raw_ack(
         &self,
         id: u64,
-        args: Vec<Value>,
+        args: &Args,
         attachments: Vec<Bytes>,
     ) -> Result<(), EmitError> {
         self.check_open()?;
-        let packet = Packet::ack(self.ns().name(), id, Value::Array(args), attachments);
-        self.send_packet(&packet, false)
+        let mut text = frame_buffer();
+        Packet::encode_ack_into(&mut text, self.ns().name(), id, args, attachments.len());
+        self.send_text_and(text, attachments)
     }
 
     /// Registers a pending acknowledgement; the sender is dropped if the socket disconnects.
@@ -462,15 +499,23 @@ impl Socket {
 
     /// An EVENT or BINARY_EVENT from the client.
     pub(crate) fn on_event(&self, packet: Packet) {
-        let Some(Value::Array(mut args)) = packet.data else {
+        let Some(payload) = &packet.data else {
             return;
         };
-        if args.is_empty() {
+        // The decoder admits only a string or a number as the name; as in Node, a number
+        // becomes its text.
+        let name = match payload.first_string() {
+            Some(name) => name,
+            None => match payload.to_value() {
+                Value::Array(items) => match items.first() {
+                    Some(first) => Str::from(first.to_string()),
+                    None => return,
+                },
+                _ => return,
+            },
+        };
+        let Some(args) = payload.args(1) else {
             return;
-        }
-        let name = match args.remove(0) {
-            Value::String(name) => name,
-            other => other.to_string(),
         };
         let mut event = Event {
             name,
@@ -498,21 +543,20 @@ impl Socket {
                 return;
             }
         }
-        let Some(handler) = self.handlers().events.get(&event.name).cloned() else {
+        let Some(handler) = self.handlers().events.get(event.name.as_str()).cloned() else {
             tracing::trace!(sid = %self.id(), event = %event.name, "no handler");
             return;
         };
         let ack_id = packet.id;
+        let name = event.name.clone();
         let context = EventContext {
             socket: self.clone(),
-            event: Arc::from(event.name.as_str()),
-            args: event.args,
-            attachments: event.attachments,
+            event,
             ack_id,
         };
         match handler(context) {
             Ok(future) => handler::run(future),
-            Err(message) => self.report(&event.name, message, ack_id),
+            Err(message) => self.report(&name, message, ack_id),
         }
     }
 
@@ -538,10 +582,7 @@ impl Socket {
             tracing::debug!(sid = %self.id(), id, "acknowledgement of nothing pending");
             return;
         };
-        let args = match packet.data {
-            Some(Value::Array(args)) => args,
-            _ => Vec::new(),
-        };
+        let args = packet.args().unwrap_or_default();
         let _ = sender.send(AckReply {
             args,
             attachments: packet.attachments,
@@ -635,11 +676,17 @@ pub(crate) fn event_packet<T: Serialize + ?Sized>(
     Ok(Packet::event(nsp, Value::Array(array), attachments))
 }
 
-/// A packet as Engine.IO frames: its text, then one binary frame per attachment.
-pub(crate) fn frames(packet: &Packet) -> Vec<Frame> {
-    // Written once, straight after the Engine.IO message type.
+/// A buffer for a packet's text, which starts with the Engine.IO message type, so that the
+/// packet is written once, straight into its final frame.
+fn frame_buffer() -> Vec<u8> {
     let mut text = Vec::with_capacity(64);
     text.push(b'4');
+    text
+}
+
+/// A packet as Engine.IO frames: its text, then one binary frame per attachment.
+pub(crate) fn frames(packet: &Packet) -> Vec<Frame> {
+    let mut text = frame_buffer();
     let attachments = packet.encode_into(&mut text);
     let mut frames = Vec::with_capacity(1 + attachments.len());
     frames.push(Frame::Text(Str::try_from(text).unwrap_or_default()));

@@ -295,7 +295,7 @@ async fn a_slow_client_is_cut_off_while_the_others_keep_receiving() {
         // The fast client gets every tick meanwhile (this also paces the loop).
         fast_socket.emit("tick", &round).unwrap();
         let tick = fast.expect_event("/", "tick", WAIT).await;
-        assert_eq!(tick.event_args().unwrap(), &[json!(round)]);
+        assert_eq!(tick.args().unwrap(), [json!(round)]);
     }
     let (round, error) = outcome.expect("the slow client was never cut off");
     assert_eq!(error, EmitError::OutboxFull, "after {round} rounds");

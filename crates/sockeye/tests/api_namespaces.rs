@@ -26,7 +26,10 @@ async fn the_connect_reply_carries_a_socket_id_distinct_from_the_engine_sid() {
     client.send_connect("/", None);
     let (packet, text) = client.recv_wire(WAIT).await;
     assert_eq!(packet.kind, PacketType::Connect);
-    let sid = packet.data.unwrap()["sid"].as_str().unwrap().to_owned();
+    let sid = packet.data.unwrap().to_value()["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(text, format!(r#"0{{"sid":"{sid}"}}"#));
     assert_eq!(sid.len(), 20);
     assert_ne!(sid, client.sid(), "the socket id is not the engine sid");
@@ -143,7 +146,7 @@ async fn dynamic_namespaces_are_created_on_demand() {
     let mut one = TestClient::connect(&server.url()).await;
     one.connect_ns("/workspace-1", None).await.unwrap();
     let hello = one.expect_event("/workspace-1", "hello", WAIT).await;
-    assert_eq!(hello.event_args().unwrap(), &[json!("/workspace-1")]);
+    assert_eq!(hello.args().unwrap(), [json!("/workspace-1")]);
 
     let mut two = TestClient::connect(&server.url()).await;
     two.connect_ns("/workspace-2", None).await.unwrap();
@@ -331,7 +334,7 @@ async fn an_async_middleware_delays_the_connection() {
         .unwrap();
     assert!(started.elapsed() >= Duration::from_millis(100));
     let user = client.expect_event("/", "user", WAIT).await;
-    assert_eq!(user.event_args().unwrap(), &[json!("ada")]);
+    assert_eq!(user.args().unwrap(), [json!("ada")]);
     assert_eq!(
         records.drain(),
         ["middleware started", "middleware done", "connected"]
@@ -362,7 +365,7 @@ async fn the_connection_handler_takes_the_auth_payload_as_data() {
         .await
         .unwrap();
     let welcome = client.expect_event("/", "welcome", WAIT).await;
-    assert_eq!(welcome.event_args().unwrap(), &[json!("ada")]);
+    assert_eq!(welcome.args().unwrap(), [json!("ada")]);
 
     // An auth payload that does not fit: the socket is connected, but the handler cannot run,
     // and the error hook hears of it.
@@ -406,7 +409,7 @@ async fn events_right_after_connect(transport: Transport) {
     client.send_frames(frames);
     client.expect_connect_answer("/", WAIT).await.unwrap();
     let reply = client.expect_event("/", "early-reply", WAIT).await;
-    assert_eq!(reply.event_args().unwrap(), &[json!(42)]);
+    assert_eq!(reply.args().unwrap(), [json!(42)]);
 }
 
 #[tokio::test]

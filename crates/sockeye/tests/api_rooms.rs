@@ -72,7 +72,7 @@ async fn delivered(io: &Io, clients: &mut [TestClient]) -> Vec<Vec<String>> {
         let mut events = Vec::new();
         loop {
             let packet = client.recv_packet(WAIT).await;
-            match packet.event_name() {
+            match packet.event_name().as_deref() {
                 Some("marker") => break,
                 Some(name) => events.push(name.to_owned()),
                 None => panic!("unexpected packet {packet:?}"),
@@ -178,7 +178,7 @@ async fn broadcast_acks_are_collected_and_silent_sockets_reported() {
     });
     for (i, client) in clients.iter_mut().enumerate() {
         let event = client.expect_event("/", "count", WAIT).await;
-        assert_eq!(event.event_args().unwrap(), &[json!("please")]);
+        assert_eq!(event.args().unwrap(), [json!("please")]);
         // The last one stays silent.
         if i < 2 {
             client.ack("/", event.id.unwrap(), json!([i]), vec![]);

@@ -29,7 +29,7 @@ fn greet(io: &Io) {
 async fn join_and_check(client: &mut TestClient) {
     let sid = client.connect_ns("/", None).await.expect("refused");
     let hello = client.expect_event("/", "hello", WAIT).await;
-    assert_eq!(hello.event_args().unwrap(), &[json!(sid)]);
+    assert_eq!(hello.args().unwrap(), [json!(sid)]);
 }
 
 #[tokio::test]

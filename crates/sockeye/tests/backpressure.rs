@@ -44,7 +44,8 @@ impl Reader {
                     Err(RecvError::Timeout) => continue,
                     Err(error) => return Err(format!("reader failed: {error}")),
                 };
-                let Some([seq, _]) = packet.event_args() else {
+                let args = packet.args().map(|args| args.into_values());
+                let Some([seq, _]) = args.as_deref() else {
                     return Err(format!("unexpected packet {packet:?}"));
                 };
                 let seq = seq.as_u64().unwrap();

@@ -307,7 +307,9 @@ async fn bad_base64_in_a_polling_body_is_a_bad_request() {
         assert_eq!(response.text(), BAD_REQUEST);
         let reason = DisconnectReason::TransportError;
         cut_off(&mut hostile, &bystanders, &mut client, &id, reason).await;
-        let heard = client.try_expect_wire(Duration::ZERO, |p| p.event_name() == Some("heard"));
+        let heard = client.try_expect_wire(Duration::ZERO, |p| {
+            p.event_name().as_deref() == Some("heard")
+        });
         assert!(
             heard.await.is_err(),
             "a packet of a refused body was delivered"

@@ -117,7 +117,7 @@ fn setup(io: &Io) {
         socket.use_packet(|_, event| match event.name.as_str() {
             "forbidden" => Err("forbidden by middleware".into()),
             "mutate" => {
-                event.args.push(json!("added by middleware"));
+                event.args.values_mut().push(json!("added by middleware"));
                 Ok(())
             }
             _ => Ok(()),

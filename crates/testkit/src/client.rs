@@ -279,7 +279,7 @@ impl TestClient {
                 p.nsp == nsp && matches!(p.kind, PacketType::Connect | PacketType::ConnectError)
             })
             .await;
-        let data = packet.data.unwrap_or(Value::Null);
+        let data = packet.data.map_or(Value::Null, |data| data.to_value());
         match packet.kind {
             PacketType::Connect => Ok(data["sid"]
                 .as_str()
@@ -499,13 +499,15 @@ impl TestClient {
     }
 
     /// The first event `name` on `nsp` (EVENT or BINARY_EVENT); use
-    /// [`Packet::event_args`] for its arguments.
+    /// [`Packet::args`] for its arguments.
     ///
     /// # Panics
     /// When it does not arrive within `timeout`.
     pub async fn expect_event(&mut self, nsp: &str, name: &str, timeout: Duration) -> Packet {
-        self.expect_packet(timeout, |p| p.nsp == nsp && p.event_name() == Some(name))
-            .await
+        self.expect_packet(timeout, |p| {
+            p.nsp == nsp && p.event_name().as_deref() == Some(name)
+        })
+        .await
     }
 
     /// The acknowledgement of this client's event `id` on `nsp` (ACK or BINARY_ACK); its
@@ -622,14 +624,8 @@ fn event_packet(
 /// The arguments of an event (after its name) or of an acknowledgement; empty for other
 /// packets.
 pub fn packet_args(packet: &Packet) -> Vec<Value> {
-    if packet.kind.is_event() {
-        return packet
-            .event_args()
-            .map(<[Value]>::to_vec)
-            .unwrap_or_default();
-    }
-    match (&packet.data, packet.kind.is_ack()) {
-        (Some(Value::Array(args)), true) => args.clone(),
-        _ => Vec::new(),
-    }
+    packet
+        .args()
+        .map(|args| args.into_values())
+        .unwrap_or_default()
 }

@@ -24,7 +24,7 @@
 //! client.connect_ns("/", None).await.expect("refused");
 //! client.emit("/", "ping", json!([1]), vec![]);
 //! let pong = client.expect_event("/", "pong", WAIT).await;
-//! assert_eq!(pong.event_args(), Some(&[json!(2)][..]));
+//! assert_eq!(pong.args().unwrap(), [json!(2)]);
 //! # }
 //! ```
 

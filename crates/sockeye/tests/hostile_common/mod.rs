@@ -276,7 +276,7 @@ async fn exchange(
         client.emit("/", "shout", json!([n]), vec![]);
         let (heard, _) = client
             .try_expect_wire(WAIT, |p| {
-                p.kind == PacketType::Event && p.event_name() == Some("heard")
+                p.kind == PacketType::Event && p.event_name().as_deref() == Some("heard")
             })
             .await
             .map_err(|e| format!("{transport:?} round {n}: no event: {e}"))?;
