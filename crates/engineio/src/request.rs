@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
-use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
 /// The peer address of a connection, put in each request's extensions by [`crate::serve`].
@@ -83,7 +82,9 @@ pub struct Handshake {
 /// handshake again after the middlewares.
 #[derive(Debug, Clone, Default)]
 struct RequestText {
-    text: Bytes,
+    /// A plain boxed slice: the parsed forms copy from it, rarely, and a shared `Bytes` would
+    /// cost every session an extra allocation for its reference count.
+    text: Box<[u8]>,
     uri_len: usize,
     uri: OnceLock<Box<Uri>>,
     headers: OnceLock<Box<HeaderMap>>,
@@ -93,14 +94,15 @@ impl RequestText {
     fn uri(&self) -> &Uri {
         self.uri.get_or_init(|| {
             // It was a valid URI when it was written here.
-            Box::new(Uri::from_maybe_shared(self.text.slice(..self.uri_len)).unwrap_or_default())
+            Box::new(Uri::try_from(&self.text[..self.uri_len]).unwrap_or_default())
         })
     }
 
     fn headers(&self) -> &HeaderMap {
         self.headers.get_or_init(|| {
-            let text = self.text.slice(self.uri_len..);
-            let lines = text.split(|&b| b == b'\n').filter(|line| !line.is_empty());
+            let lines = self.text[self.uri_len..]
+                .split(|&b| b == b'\n')
+                .filter(|line| !line.is_empty());
             let mut map = HeaderMap::with_capacity(lines.clone().count());
             for line in lines {
                 // Names have no ':' or tab and values no '\n' (HeaderName and HeaderValue
@@ -112,10 +114,9 @@ impl RequestText {
                 let Some(colon) = line.iter().position(|&b| b == b':') else {
                     continue;
                 };
-                let value = text.slice_ref(&line[colon + 1..]);
                 if let (Ok(name), Ok(mut value)) = (
                     HeaderName::from_bytes(&line[..colon]),
-                    HeaderValue::from_maybe_shared(value),
+                    HeaderValue::from_bytes(&line[colon + 1..]),
                 ) {
                     value.set_sensitive(sensitive);
                     map.append(name, value);
@@ -145,20 +146,20 @@ impl Handshake {
                 .iter()
                 .map(|(name, value)| name.as_str().len() + value.len() + 3)
                 .sum::<usize>();
-        let mut buffer = BytesMut::with_capacity(total);
-        buffer.put_slice(uri_text.as_bytes());
+        let mut buffer = Vec::with_capacity(total);
+        buffer.extend_from_slice(uri_text.as_bytes());
         for (name, value) in headers {
             if value.is_sensitive() {
-                buffer.put_u8(b'\t');
+                buffer.push(b'\t');
             }
-            buffer.put_slice(name.as_str().as_bytes());
-            buffer.put_u8(b':');
-            buffer.put_slice(value.as_bytes());
-            buffer.put_u8(b'\n');
+            buffer.extend_from_slice(name.as_str().as_bytes());
+            buffer.push(b':');
+            buffer.extend_from_slice(value.as_bytes());
+            buffer.push(b'\n');
         }
         Handshake {
             request: RequestText {
-                text: buffer.freeze(),
+                text: buffer.into_boxed_slice(),
                 uri_len: uri_text.len(),
                 uri: OnceLock::new(),
                 headers: OnceLock::new(),
