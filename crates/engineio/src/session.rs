@@ -151,6 +151,7 @@ impl Session {
             match self.turn(commands, close)? {
                 Turn::Flush => self.flush().await?,
                 Turn::Wait => {
+                    // Cleared under the lock, as `flush` does (see `Shared::running`).
                     let _state = shared.lock();
                     shared.running.store(false, Ordering::Relaxed);
                 }
@@ -187,8 +188,8 @@ impl Session {
         }
     }
 
-    /// Handles what the others asked of the session, then says what to do next. Not `async`, so that what
-    /// it keeps while it runs is not sized into every session's future.
+    /// Handles what the others asked of the session, then says what to do next. Not `async`,
+    /// so that what it keeps while it runs is not sized into every session's future.
     fn turn(
         &mut self,
         commands: VecDeque<Command>,
