@@ -30,7 +30,8 @@ use crate::{Error, Payload, Str, binary};
 /// assert_eq!(args.len(), 2);
 /// let (n, text): (serde_json::Value, String) = args.deserialize(&[])?;
 /// assert_eq!((n, text.as_str()), (json!({"n": 1}), "a,b"));
-/// assert_eq!(args.to_json(), r#"[{"n": 1},"a,b"]"#);
+/// // Copied as it arrived, in one piece.
+/// assert_eq!(args.to_json(), r#"[{"n": 1}, "a,b"]"#);
 ///
 /// args.values_mut().push(json!(3));
 /// assert_eq!(args, [json!({"n": 1}), json!("a,b"), json!(3)]);

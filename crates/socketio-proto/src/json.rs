@@ -165,7 +165,7 @@ fn literal(b: &[u8], p: usize, word: &[u8]) -> Option<usize> {
 /// The end of the string opening at `p`: control characters refused, escapes checked,
 /// `\u` surrogates (whose pairing rules serde_json enforces) left unsure.
 fn quick_string_end(b: &[u8], p: usize) -> Option<usize> {
-    let mut p = p + 1;
+    let mut p = plain_run_end(b, p + 1);
     loop {
         match *b.get(p)? {
             b'"' => return Some(p + 1),
@@ -188,6 +188,30 @@ fn quick_string_end(b: &[u8], p: usize) -> Option<usize> {
             _ => p += 1,
         }
     }
+}
+
+/// Skips, eight bytes at a time, the bytes from `p` on that need no look inside a string:
+/// neither `"`, `\\` nor a control character. Most string content is such bytes.
+fn plain_run_end(b: &[u8], mut p: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Whether a byte of `word` is zero, or below 0x20 (Mycroft's bit tricks; a byte with its
+    // high bit set, part of a multi-byte character, never counts).
+    let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGH != 0;
+    let has_control = |word: u64| word.wrapping_sub(ONES * 0x20) & !word & HIGH != 0;
+    while let Some(chunk) = b.get(p..p + 8) {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(bytes);
+        if has_zero(word ^ (ONES * u64::from(b'"')))
+            || has_zero(word ^ (ONES * u64::from(b'\\')))
+            || has_control(word)
+        {
+            break;
+        }
+        p += 8;
+    }
+    p
 }
 
 /// The end of the number at `p` in JSON's grammar; exponents and very long numbers (which may
@@ -662,6 +686,32 @@ mod tests {
         assert_eq!(rest, ["1", r#""two""#]);
         assert!(has_escape(r#""a\"b""#));
         assert!(!has_escape(r#""ab""#));
+    }
+
+    #[test]
+    fn string_ends_are_found_wherever_the_special_byte_sits() {
+        // A quote, a backslash or a control byte at every offset, so that each lands in every
+        // lane of the eight-byte scan and in the bytes after the last whole word.
+        for len in 0..24 {
+            for (special, valid) in [("\"", false), ("\\n", true), ("\u{1}", false)] {
+                for at in 0..=len {
+                    let body: String = (0..len)
+                        .map(|i| if i == at { special } else { "é" })
+                        .collect();
+                    let text = format!("\"{body}\"");
+                    let serde = serde_json::from_str::<String>(&text)
+                        .ok()
+                        .map(|_| text.len());
+                    let quick = quick_string_end(text.as_bytes(), 0);
+                    if valid || at == len {
+                        assert_eq!(quick, serde, "{text:?}");
+                    } else {
+                        // Unsure or early end: never a longer string than serde_json reads.
+                        assert!(quick.is_none() || quick < Some(text.len()), "{text:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

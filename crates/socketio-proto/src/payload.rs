@@ -21,7 +21,8 @@ use crate::{Args, Error, Str};
 /// let payload = Payload::from_json(r#"["chat", {"text": "hi, all"}, 2]"#)?;
 /// assert_eq!(payload.first_string().as_deref(), Some("chat"));
 /// let args = payload.args(1).unwrap();
-/// assert_eq!(args.to_json(), r#"[{"text": "hi, all"},2]"#);
+/// // Copied as it arrived, in one piece (whitespace included).
+/// assert_eq!(args.to_json(), r#"[ {"text": "hi, all"}, 2]"#);
 /// assert_eq!(payload, Payload::from(serde_json::json!(["chat", {"text": "hi, all"}, 2])));
 /// # Ok::<(), sockeye_socketio_proto::Error>(())
 /// ```
