@@ -1,7 +1,6 @@
 //! One Engine.IO connection seen from Socket.IO: it decodes packets, routes them to the
 //! namespace sockets multiplexed on it, and closes them together.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use sockeye_engineio::{CloseReason, EngineHandler, Message};
@@ -11,50 +10,62 @@ use tokio::sync::oneshot;
 use crate::io::IoInner;
 use crate::{DisconnectReason, Io, Socket};
 
-/// The Socket.IO state of one Engine.IO session.
+/// The Socket.IO state of one Engine.IO session. One stays for every idle connection, so it
+/// keeps only what every connection uses.
 pub(crate) struct Connection {
     pub(crate) engine: sockeye_engineio::Socket,
-    /// Only the session's task feeds it, so the lock is never contended.
-    decoder: Mutex<Decoder>,
-    /// The sockets of this connection, by namespace.
-    sockets: Mutex<HashMap<String, Socket>>,
+    /// A `BINARY_*` packet waiting for its attachments; text packets decode without it. Only
+    /// the session's task feeds it, so the lock is never contended.
+    reconstructing: Mutex<Option<Box<Decoder>>>,
+    /// The sockets of this connection, one per namespace. A list, searched by namespace name:
+    /// most connections join one namespace, a few several, and comparing a few names costs
+    /// less than hashing the one sought.
+    sockets: Mutex<Vec<Socket>>,
     /// Told when the first socket connects, which ends the connect timeout's task (so an idle
     /// connection keeps no task and timer for it).
     joined: Mutex<Option<oneshot::Sender<()>>>,
 }
 
 impl Connection {
-    fn sockets(&self) -> MutexGuard<'_, HashMap<String, Socket>> {
-        // Inserts and removes cannot leave the map half-changed: poisoning is harmless.
+    fn sockets(&self) -> MutexGuard<'_, Vec<Socket>> {
+        // Inserts and removes cannot leave the list half-changed: poisoning is harmless.
         self.sockets.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers the socket of namespace `nsp`; `false` when the connection has one there
-    /// already (a second CONNECT sent while middlewares ran).
-    pub(crate) fn insert(&self, nsp: &str, socket: Socket) -> bool {
-        match self.sockets().entry(nsp.to_owned()) {
-            std::collections::hash_map::Entry::Occupied(_) => false,
-            std::collections::hash_map::Entry::Vacant(entry) => {
-                entry.insert(socket);
-                let joined = self.joined.lock().unwrap_or_else(|p| p.into_inner()).take();
-                if let Some(joined) = joined {
-                    let _ = joined.send(());
-                }
-                true
-            }
+    /// Registers a socket; `false` when the connection has one in its namespace already (a
+    /// second CONNECT sent while middlewares ran).
+    pub(crate) fn insert(&self, socket: Socket) -> bool {
+        let mut sockets = self.sockets();
+        if sockets.iter().any(|s| s.ns().name() == socket.ns().name()) {
+            return false;
+        }
+        // Most connections never have a second socket: no room is kept for one.
+        sockets.reserve_exact(1);
+        sockets.push(socket);
+        drop(sockets);
+        let joined = self.joined.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(joined) = joined {
+            let _ = joined.send(());
+        }
+        true
+    }
+
+    pub(crate) fn remove(&self, socket: &Socket) {
+        let mut sockets = self.sockets();
+        if let Some(index) = sockets.iter().position(|s| Arc::ptr_eq(&s.0, &socket.0)) {
+            sockets.swap_remove(index);
         }
     }
 
-    pub(crate) fn remove(&self, nsp: &str) {
-        self.sockets().remove(nsp);
-    }
-
     fn socket(&self, nsp: &str) -> Option<Socket> {
-        self.sockets().get(nsp).cloned()
+        self.sockets()
+            .iter()
+            .find(|socket| socket.ns().name() == nsp)
+            .cloned()
     }
 
     fn take_sockets(&self) -> Vec<Socket> {
-        self.sockets().drain().map(|(_, socket)| socket).collect()
+        std::mem::take(&mut *self.sockets())
     }
 
     /// Disconnects every socket for `reason` and closes the connection.
@@ -76,11 +87,24 @@ impl Connection {
 
     fn on_message(self: &Arc<Self>, io: &Io, message: Message) {
         let decoded = {
-            let mut decoder = self.decoder.lock().unwrap_or_else(|p| p.into_inner());
-            match message {
+            let mut reconstructing = self
+                .reconstructing
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            // A decoder waiting for nothing holds no state: a fresh one stands in for it, and
+            // is kept only while a packet waits for its attachments.
+            let mut fresh = Decoder::new(io.config().max_attachments);
+            let decoder = reconstructing.as_deref_mut().unwrap_or(&mut fresh);
+            let decoded = match message {
                 Message::Text(text) => decoder.feed_str(text),
                 Message::Binary(data) => decoder.feed_binary(data),
+            };
+            if !decoder.is_reconstructing() {
+                *reconstructing = None;
+            } else if reconstructing.is_none() {
+                *reconstructing = Some(Box::new(fresh));
             }
+            decoded
         };
         match decoded {
             Ok(Some(packet)) => self.on_packet(io, packet),
@@ -138,11 +162,10 @@ impl EngineHandler for IoHandler {
             engine.close();
             return;
         };
-        let max_attachments = io.config.max_attachments;
         let (joined, first_join) = oneshot::channel();
         let connection = Arc::new(Connection {
             engine: engine.clone(),
-            decoder: Mutex::new(Decoder::new(max_attachments)),
+            reconstructing: Mutex::default(),
             sockets: Mutex::default(),
             joined: Mutex::new(Some(joined)),
         });

@@ -35,6 +35,7 @@ mod namespace;
 mod operators;
 mod rooms;
 mod socket;
+mod socket_handlers;
 
 pub use error::{AckError, ConnectError, DisconnectReason, EmitError, HandlerError};
 pub use extract::{AckSender, Data, Event, EventContext, FromEvent, State, TryData};

@@ -275,7 +275,7 @@ impl Namespace {
 
     fn accept(&self, socket: Socket) {
         let id = socket.id();
-        if !socket.0.conn.insert(self.name(), socket.clone()) {
+        if !socket.0.conn.insert(socket.clone()) {
             tracing::debug!(nsp = %self.name(), "already connected");
             socket.discard();
             return;

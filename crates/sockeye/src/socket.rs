@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,9 +19,10 @@ use tokio::sync::oneshot;
 use crate::args::{from_args, to_args};
 use crate::client::Connection;
 use crate::extract::{Event, EventContext};
-use crate::handler::{self, BoxFuture, ErasedHandler, Handler};
+use crate::handler::{self, Handler};
 use crate::operators::BroadcastOperator;
 use crate::rooms::IntoRooms;
+use crate::socket_handlers::{Handlers, Hooks};
 use crate::{AckError, DisconnectReason, EmitError, HandlerError, Io, Namespace};
 
 /// An acknowledgement's arguments.
@@ -29,25 +30,6 @@ use crate::{AckError, DisconnectReason, EmitError, HandlerError, Io, Namespace};
 pub(crate) struct AckReply {
     pub(crate) args: Args,
     pub(crate) attachments: Vec<Bytes>,
-}
-
-type DisconnectHandler = Arc<dyn Fn(Socket, DisconnectReason) -> BoxFuture + Send + Sync + 'static>;
-type AnyHandler = Arc<dyn Fn(Socket, Event) -> BoxFuture + Send + Sync + 'static>;
-type OutgoingHandler = Arc<dyn Fn(&Socket, &str, &[Value]) + Send + Sync + 'static>;
-type PacketMiddleware =
-    Arc<dyn Fn(&Socket, &mut Event) -> Result<(), String> + Send + Sync + 'static>;
-type ErrorHandler = Arc<dyn Fn(&Socket, &str) + Send + Sync + 'static>;
-
-/// The handlers of one socket. Behind one lock that is never held while a handler runs.
-#[derive(Default)]
-struct Handlers {
-    events: HashMap<String, ErasedHandler>,
-    any: Vec<AnyHandler>,
-    outgoing: Vec<OutgoingHandler>,
-    middlewares: Vec<PacketMiddleware>,
-    errors: Vec<ErrorHandler>,
-    disconnecting: Vec<DisconnectHandler>,
-    disconnect: Vec<DisconnectHandler>,
 }
 
 /// A client connected to a namespace. Cheap to clone; all clones are the same socket.
@@ -67,14 +49,22 @@ struct Handlers {
 #[derive(Clone)]
 pub struct Socket(pub(crate) Arc<SocketInner>);
 
+type PendingAcks = HashMap<u64, oneshot::Sender<AckReply>>;
+
+/// The auth payload of a client that sent none, or `{}`.
+static EMPTY_AUTH: LazyLock<Value> = LazyLock::new(|| Value::Object(Default::default()));
+
+/// One of these stays for every idle connection: what most sockets never use is allocated
+/// only when first used.
 pub(crate) struct SocketInner {
     pub(crate) id: SocketId,
     pub(crate) ns: Namespace,
     pub(crate) conn: Arc<Connection>,
-    auth: Value,
+    /// `None` for `{}`, which most clients send.
+    auth: Option<Box<Value>>,
     handlers: RwLock<Handlers>,
-    /// Pending acknowledgements of this socket's emits, by ack id.
-    acks: Mutex<HashMap<u64, oneshot::Sender<AckReply>>>,
+    /// Pending acknowledgements of this socket's emits, by ack id; allocated by the first.
+    acks: Mutex<Option<Box<PendingAcks>>>,
     connected: AtomicBool,
     /// Set once the socket has left its namespace: it sends nothing more.
     closed: AtomicBool,
@@ -87,7 +77,10 @@ impl Socket {
             id: SocketId::random(),
             ns,
             conn,
-            auth,
+            auth: match auth {
+                Value::Object(map) if map.is_empty() => None,
+                auth => Some(Box::new(auth)),
+            },
             handlers: RwLock::default(),
             acks: Mutex::default(),
             connected: AtomicBool::new(false),
@@ -118,12 +111,12 @@ impl Socket {
 
     /// The auth payload of the client's CONNECT (`{}` when it sent none).
     pub fn auth_value(&self) -> &Value {
-        &self.0.auth
+        self.0.auth.as_deref().unwrap_or(&EMPTY_AUTH)
     }
 
     /// The auth payload deserialised as `T`.
     pub fn auth<T: DeserializeOwned>(&self) -> Result<T, String> {
-        serde_json::from_value(self.0.auth.clone()).map_err(|e| e.to_string())
+        serde_json::from_value(self.auth_value().clone()).map_err(|e| e.to_string())
     }
 
     /// The Engine.IO session this socket runs on.
@@ -145,20 +138,18 @@ impl Socket {
         self.0.handlers.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn acks(&self) -> MutexGuard<'_, HashMap<u64, oneshot::Sender<AckReply>>> {
+    fn acks(&self) -> MutexGuard<'_, Option<Box<PendingAcks>>> {
         self.0.acks.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Handles event `event` with `handler` (replacing an earlier one).
     pub fn on<H: Handler<A>, A>(&self, event: impl Into<String>, handler: H) {
-        self.handlers_mut()
-            .events
-            .insert(event.into(), handler::erase(handler));
+        self.handlers_mut().on(event.into(), handler);
     }
 
     /// Removes the handler of `event`.
     pub fn off(&self, event: &str) {
-        self.handlers_mut().events.remove(event);
+        self.handlers_mut().off(event);
     }
 
     /// Calls `handler` for every incoming event, before its own handler and, as in Node, before
@@ -168,9 +159,12 @@ impl Socket {
         F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.handlers_mut().any.push(Arc::new(move |socket, event| {
-            Box::pin(handler(socket, event))
-        }));
+        self.handlers_mut()
+            .hooks_mut()
+            .any
+            .push(Arc::new(move |socket, event| {
+                Box::pin(handler(socket, event))
+            }));
     }
 
     /// Calls `handler` for every event emitted to this socket (name and arguments).
@@ -178,7 +172,10 @@ impl Socket {
         &self,
         handler: impl Fn(&Socket, &str, &[Value]) + Send + Sync + 'static,
     ) {
-        self.handlers_mut().outgoing.push(Arc::new(handler));
+        self.handlers_mut()
+            .hooks_mut()
+            .outgoing
+            .push(Arc::new(handler));
     }
 
     /// Adds a middleware that sees (and may change) every incoming event before the handlers;
@@ -187,12 +184,18 @@ impl Socket {
         &self,
         middleware: impl Fn(&Socket, &mut Event) -> Result<(), String> + Send + Sync + 'static,
     ) {
-        self.handlers_mut().middlewares.push(Arc::new(middleware));
+        self.handlers_mut()
+            .hooks_mut()
+            .middlewares
+            .push(Arc::new(middleware));
     }
 
     /// Calls `handler` with the errors of packet middlewares.
     pub fn on_error(&self, handler: impl Fn(&Socket, &str) + Send + Sync + 'static) {
-        self.handlers_mut().errors.push(Arc::new(handler));
+        self.handlers_mut()
+            .hooks_mut()
+            .errors
+            .push(Arc::new(handler));
     }
 
     /// Calls `handler` when the socket is about to disconnect, while it is still in its rooms.
@@ -201,8 +204,8 @@ impl Socket {
         F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let handler: DisconnectHandler = Arc::new(move |s, r| Box::pin(handler(s, r)));
-        self.handlers_mut().disconnecting.push(handler);
+        let handler = Hooks::disconnect_handler(handler);
+        self.handlers_mut().hooks_mut().disconnecting.push(handler);
     }
 
     /// Calls `handler` once the socket has disconnected, with the reason.
@@ -211,8 +214,8 @@ impl Socket {
         F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let handler: DisconnectHandler = Arc::new(move |s, r| Box::pin(handler(s, r)));
-        self.handlers_mut().disconnect.push(handler);
+        let handler = Hooks::disconnect_handler(handler);
+        self.handlers_mut().hooks_mut().disconnect.push(handler);
     }
 
     /// Sends event `event` to this client. `data` is one argument; a tuple is several, `()` none;
@@ -413,12 +416,9 @@ impl Socket {
 
     /// Tells the outgoing listeners of an event packet about to be sent.
     pub(crate) fn notify_outgoing(&self, packet: &Packet) {
-        let outgoing = {
-            let handlers = self.handlers();
-            if handlers.outgoing.is_empty() {
-                return;
-            }
-            handlers.outgoing.clone()
+        let outgoing = match self.handlers().hooks() {
+            Some(hooks) if !hooks.outgoing.is_empty() => hooks.outgoing.clone(),
+            _ => return,
         };
         let (Some(event), Some(args)) = (packet.event_name(), packet.args()) else {
             return;
@@ -432,12 +432,9 @@ impl Socket {
     /// Tells the outgoing listeners of an event with raw arguments about to be sent; the
     /// arguments are parsed only if there are listeners.
     fn notify_outgoing_raw(&self, event: &str, args: &Args) {
-        let outgoing = {
-            let handlers = self.handlers();
-            if handlers.outgoing.is_empty() {
-                return;
-            }
-            handlers.outgoing.clone()
+        let outgoing = match self.handlers().hooks() {
+            Some(hooks) if !hooks.outgoing.is_empty() => hooks.outgoing.clone(),
+            _ => return,
         };
         let args = args.to_values();
         for handler in outgoing {
@@ -483,6 +480,7 @@ impl Socket {
     pub(crate) fn expect_ack(&self, id: u64) -> Result<oneshot::Receiver<AckReply>, AckError> {
         let (sender, receiver) = oneshot::channel();
         let mut acks = self.acks();
+        let acks = acks.get_or_insert_with(Box::default);
         if acks.len() >= self.io().config().max_pending_acks {
             return Err(AckError::TooManyPending);
         }
@@ -494,7 +492,11 @@ impl Socket {
     }
 
     pub(crate) fn forget_ack(&self, id: u64) {
-        self.acks().remove(&id);
+        self.take_ack(id);
+    }
+
+    fn take_ack(&self, id: u64) -> Option<oneshot::Sender<AckReply>> {
+        self.acks().as_mut()?.remove(&id)
     }
 
     /// An EVENT or BINARY_EVENT from the client.
@@ -522,28 +524,24 @@ impl Socket {
             args,
             attachments: packet.attachments,
         };
-        let (middlewares, any) = {
-            let handlers = self.handlers();
-            (handlers.middlewares.clone(), handlers.any.clone())
-        };
         // As in Node, the catch-all listeners see every event as it arrived, before the packet
         // middlewares (which may change or refuse it).
-        for handler in any {
-            handler::run(handler(self.clone(), event.clone()));
-        }
-        for middleware in middlewares {
-            if let Err(error) = middleware(self, &mut event) {
-                let errors = self.handlers().errors.clone();
-                if errors.is_empty() {
-                    tracing::debug!(sid = %self.id(), %error, "packet middleware refused an event");
+        let hooks = self
+            .handlers()
+            .hooks()
+            .map(|hooks| (hooks.any.clone(), hooks.middlewares.clone()));
+        if let Some((any, middlewares)) = hooks {
+            for handler in any {
+                handler::run(handler(self.clone(), event.clone()));
+            }
+            for middleware in middlewares {
+                if let Err(error) = middleware(self, &mut event) {
+                    self.middleware_error(&error);
+                    return;
                 }
-                for handler in errors {
-                    handler(self, &error);
-                }
-                return;
             }
         }
-        let Some(handler) = self.handlers().events.get(event.name.as_str()).cloned() else {
+        let Some(handler) = self.handlers().event(event.name.as_str()) else {
             tracing::trace!(sid = %self.id(), event = %event.name, "no handler");
             return;
         };
@@ -554,9 +552,24 @@ impl Socket {
             event,
             ack_id,
         };
-        match handler(context) {
+        match handler.call(context) {
             Ok(future) => handler::run(future),
             Err(message) => self.report(&name, message, ack_id),
+        }
+    }
+
+    /// A packet middleware refused an event: the error handlers hear of it.
+    fn middleware_error(&self, error: &str) {
+        let errors = self
+            .handlers()
+            .hooks()
+            .map(|hooks| hooks.errors.clone())
+            .unwrap_or_default();
+        if errors.is_empty() {
+            tracing::debug!(sid = %self.id(), %error, "packet middleware refused an event");
+        }
+        for handler in errors {
+            handler(self, error);
         }
     }
 
@@ -578,7 +591,7 @@ impl Socket {
     /// An ACK or BINARY_ACK from the client.
     pub(crate) fn on_ack(&self, packet: Packet) {
         let Some(id) = packet.id else { return };
-        let Some(sender) = self.acks().remove(&id) else {
+        let Some(sender) = self.take_ack(id) else {
             tracing::debug!(sid = %self.id(), id, "acknowledgement of nothing pending");
             return;
         };
@@ -594,18 +607,23 @@ impl Socket {
         if !self.0.connected.swap(false, Ordering::AcqRel) {
             return;
         }
-        let disconnecting = self.handlers().disconnecting.clone();
+        let disconnecting = self
+            .handlers()
+            .hooks()
+            .map(|hooks| hooks.disconnecting.clone())
+            .unwrap_or_default();
         for handler in disconnecting {
             handler::run(handler(self.clone(), reason));
         }
         // As in Node, `disconnecting` handlers may still emit to the socket; after them, no more.
         self.0.closed.store(true, Ordering::Release);
         self.0.ns.remove(self.id());
-        self.0.conn.remove(self.ns().name());
-        self.acks().clear();
+        self.0.conn.remove(self);
+        // Dropping the senders tells the waiting emits.
+        self.acks().take();
         // Handlers often hold a clone of their socket: dropping them frees the socket.
         let handlers = std::mem::take(&mut *self.handlers_mut());
-        for handler in handlers.disconnect {
+        for handler in handlers.into_disconnect() {
             handler::run(handler(self.clone(), reason));
         }
     }
