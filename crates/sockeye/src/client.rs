@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use sockeye_engineio::{CloseReason, EngineHandler, Message};
 use sockeye_socketio_proto::{Decoder, Packet, PacketType};
-use tokio::sync::oneshot;
+use tokio::task::AbortHandle;
 
 use crate::io::IoInner;
 use crate::{DisconnectReason, Io, Socket};
@@ -21,9 +21,9 @@ pub(crate) struct Connection {
     /// most connections join one namespace, a few several, and comparing a few names costs
     /// less than hashing the one sought.
     sockets: Mutex<Vec<Socket>>,
-    /// Told when the first socket connects, which ends the connect timeout's task (so an idle
+    /// The connect timeout's task, ended when the first socket connects (so an idle
     /// connection keeps no task and timer for it).
-    joined: Mutex<Option<oneshot::Sender<()>>>,
+    connect_timeout: Mutex<Option<AbortHandle>>,
 }
 
 impl Connection {
@@ -43,9 +43,13 @@ impl Connection {
         sockets.reserve_exact(1);
         sockets.push(socket);
         drop(sockets);
-        let joined = self.joined.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(joined) = joined {
-            let _ = joined.send(());
+        let timeout = self
+            .connect_timeout
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(timeout) = timeout {
+            timeout.abort();
         }
         true
     }
@@ -162,31 +166,35 @@ impl EngineHandler for IoHandler {
             engine.close();
             return;
         };
-        let (joined, first_join) = oneshot::channel();
         let connection = Arc::new(Connection {
             engine: engine.clone(),
             reconstructing: Mutex::default(),
             sockets: Mutex::default(),
-            joined: Mutex::new(Some(joined)),
+            connect_timeout: Mutex::default(),
         });
         engine.attach(connection.clone());
 
         // A session that joins no namespace in time is closed, as Node's connectTimeout does.
         let timeout = io.config.connect_timeout;
         let engine = engine.clone();
-        let connection = Arc::downgrade(&connection);
-        tokio::spawn(async move {
+        let weak = Arc::downgrade(&connection);
+        let task = tokio::spawn(async move {
             tokio::select! {
                 () = tokio::time::sleep(timeout) => {
-                    if connection.upgrade().is_some_and(|c| c.sockets().is_empty()) {
+                    if weak.upgrade().is_some_and(|c| c.sockets().is_empty()) {
                         tracing::debug!(sid = %engine.id(), "no namespace joined in time");
                         engine.close();
                     }
                 }
                 _ = engine.closed() => {}
-                _ = first_join => {}
             }
         });
+        // CONNECT packets are handled after `on_open`, so no socket connected yet; and if one
+        // had, the task would only wait for its timeout and find it.
+        *connection
+            .connect_timeout
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(task.abort_handle());
     }
 
     fn on_message(&self, engine: &sockeye_engineio::Socket, message: Message) {

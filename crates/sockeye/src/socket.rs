@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -62,7 +62,9 @@ pub(crate) struct SocketInner {
     pub(crate) conn: Arc<Connection>,
     /// `None` for `{}`, which most clients send.
     auth: Option<Box<Value>>,
-    handlers: RwLock<Handlers>,
+    /// A mutex, not a read-write lock: it is held only to copy a handler out (never while one
+    /// runs), and is smaller and cheaper to take.
+    handlers: Mutex<Handlers>,
     /// Pending acknowledgements of this socket's emits, by ack id; allocated by the first.
     acks: Mutex<Option<Box<PendingAcks>>>,
     connected: AtomicBool,
@@ -81,7 +83,7 @@ impl Socket {
                 Value::Object(map) if map.is_empty() => None,
                 auth => Some(Box::new(auth)),
             },
-            handlers: RwLock::default(),
+            handlers: Mutex::default(),
             acks: Mutex::default(),
             connected: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -129,13 +131,9 @@ impl Socket {
         self.0.connected.load(Ordering::Acquire)
     }
 
-    fn handlers(&self) -> std::sync::RwLockReadGuard<'_, Handlers> {
+    fn handlers(&self) -> MutexGuard<'_, Handlers> {
         // Handler tables are replaced whole, never left half-written: poisoning is harmless.
-        self.0.handlers.read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn handlers_mut(&self) -> std::sync::RwLockWriteGuard<'_, Handlers> {
-        self.0.handlers.write().unwrap_or_else(|p| p.into_inner())
+        self.0.handlers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn acks(&self) -> MutexGuard<'_, Option<Box<PendingAcks>>> {
@@ -144,12 +142,12 @@ impl Socket {
 
     /// Handles event `event` with `handler` (replacing an earlier one).
     pub fn on<H: Handler<A>, A>(&self, event: impl Into<String>, handler: H) {
-        self.handlers_mut().on(event.into(), handler);
+        self.handlers().on(event.into(), handler);
     }
 
     /// Removes the handler of `event`.
     pub fn off(&self, event: &str) {
-        self.handlers_mut().off(event);
+        self.handlers().off(event);
     }
 
     /// Calls `handler` for every incoming event, before its own handler and, as in Node, before
@@ -159,7 +157,7 @@ impl Socket {
         F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.handlers_mut()
+        self.handlers()
             .hooks_mut()
             .any
             .push(Arc::new(move |socket, event| {
@@ -172,10 +170,7 @@ impl Socket {
         &self,
         handler: impl Fn(&Socket, &str, &[Value]) + Send + Sync + 'static,
     ) {
-        self.handlers_mut()
-            .hooks_mut()
-            .outgoing
-            .push(Arc::new(handler));
+        self.handlers().hooks_mut().outgoing.push(Arc::new(handler));
     }
 
     /// Adds a middleware that sees (and may change) every incoming event before the handlers;
@@ -184,7 +179,7 @@ impl Socket {
         &self,
         middleware: impl Fn(&Socket, &mut Event) -> Result<(), String> + Send + Sync + 'static,
     ) {
-        self.handlers_mut()
+        self.handlers()
             .hooks_mut()
             .middlewares
             .push(Arc::new(middleware));
@@ -192,10 +187,7 @@ impl Socket {
 
     /// Calls `handler` with the errors of packet middlewares.
     pub fn on_error(&self, handler: impl Fn(&Socket, &str) + Send + Sync + 'static) {
-        self.handlers_mut()
-            .hooks_mut()
-            .errors
-            .push(Arc::new(handler));
+        self.handlers().hooks_mut().errors.push(Arc::new(handler));
     }
 
     /// Calls `handler` when the socket is about to disconnect, while it is still in its rooms.
@@ -205,7 +197,7 @@ impl Socket {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let handler = Hooks::disconnect_handler(handler);
-        self.handlers_mut().hooks_mut().disconnecting.push(handler);
+        self.handlers().hooks_mut().disconnecting.push(handler);
     }
 
     /// Calls `handler` once the socket has disconnected, with the reason.
@@ -215,7 +207,7 @@ impl Socket {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let handler = Hooks::disconnect_handler(handler);
-        self.handlers_mut().hooks_mut().disconnect.push(handler);
+        self.handlers().hooks_mut().disconnect.push(handler);
     }
 
     /// Sends event `event` to this client. `data` is one argument; a tuple is several, `()` none;
@@ -622,7 +614,7 @@ impl Socket {
         // Dropping the senders tells the waiting emits.
         self.acks().take();
         // Handlers often hold a clone of their socket: dropping them frees the socket.
-        let handlers = std::mem::take(&mut *self.handlers_mut());
+        let handlers = std::mem::take(&mut *self.handlers());
         for handler in handlers.into_disconnect() {
             handler::run(handler(self.clone(), reason));
         }
