@@ -50,6 +50,9 @@ enum Transport {
     WebSocket(Box<WsStream>),
 }
 
+/// How long a session that its polling client closed waits for that client's GET.
+const CLIENT_CLOSE_GRACE: Duration = Duration::from_millis(100);
+
 /// What the session loop does after a turn.
 enum Turn {
     /// Write what is queued, then wait.
@@ -201,8 +204,12 @@ impl Session {
         if self.next_deadline().is_some_and(|deadline| deadline <= now) {
             self.on_timer(now)?;
         }
-        for command in commands {
-            self.command(command)?;
+        let mut commands = commands.into_iter();
+        while let Some(command) = commands.next() {
+            if let Err(reason) = self.command(command) {
+                self.hand_over(commands);
+                return Err(reason);
+            }
         }
         if let (Some(reason), None) = (close, self.closing) {
             // Only a close the server chose waits to tell a polling client; a failed
@@ -230,6 +237,20 @@ impl Session {
         } else {
             Turn::Wait
         })
+    }
+
+    /// Requests that came together with the one that ended the session: a GET still gets the
+    /// last frames and the close (it was sent at the same time, maybe first: a client closing
+    /// over polling sends its close while its GET is pending); `finish` answers the others.
+    fn hand_over(&mut self, commands: impl Iterator<Item = Command>) {
+        for command in commands {
+            match (command, &mut self.transport) {
+                (Command::Poll(reply), Transport::Polling { pending }) if pending.is_none() => {
+                    *pending = Some(reply);
+                }
+                (command, _) => self.socket.shared.lock().commands.push_back(command),
+            }
+        }
     }
 
     fn next_deadline(&self) -> Option<Instant> {
@@ -300,7 +321,20 @@ impl Session {
                     }
                 }
                 let _ = reply.send(Ok(()));
-                outcome?;
+                match outcome {
+                    Err(CloseReason::TransportClose)
+                        if matches!(self.transport, Transport::Polling { pending: None })
+                            && self.closing.is_none() =>
+                    {
+                        // A client closing over polling sends its close while its GET is
+                        // pending, on another connection: that GET may reach us a moment
+                        // after the POST. It gets the answer it would have got had it come
+                        // first (a noop), not "Session ID unknown".
+                        let grace = Instant::now() + CLIENT_CLOSE_GRACE;
+                        self.closing = Some((CloseReason::TransportClose, grace));
+                    }
+                    outcome => outcome?,
+                }
             }
             Command::Upgrade(ws) => {
                 let upgradable = self.engine.config.allow_upgrades

@@ -46,6 +46,34 @@ async fn a_close_packet_over_polling_is_a_transport_close() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_sent_with_the_close_post_but_arriving_after_it_gets_a_noop() {
+    // The client's GET and its POST with the close travel on two connections: the POST may
+    // win the race. The GET then gets what it would have got had it come first.
+    let mut server = start(config()).await;
+    let (sid, _) = server.handshake().await;
+    server.expect_open().await;
+    let response = server.post(&sid, "1").await;
+    assert_eq!(response.text(), "ok");
+    let late = server.poll(&sid).await;
+    assert_eq!(late.status, StatusCode::OK);
+    assert_eq!(late.text(), "6");
+    assert_eq!(server.expect_close(&sid).await, CloseReason::TransportClose);
+    server.poll(&sid).await.assert_refused(400, UNKNOWN_SID);
+    assert_eq!(server.service.session_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_closed_over_polling_without_a_get_ends_soon_after() {
+    let mut server = start(config()).await;
+    let (sid, _) = server.handshake().await;
+    server.expect_open().await;
+    assert_eq!(server.post(&sid, "1").await.text(), "ok");
+    assert_eq!(server.expect_close(&sid).await, CloseReason::TransportClose);
+    server.poll(&sid).await.assert_refused(400, UNKNOWN_SID);
+    assert_eq!(server.service.session_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_close_packet_over_websocket_is_a_transport_close() {
     let mut server = start(config()).await;
     let (mut ws, sid, _) = server.ws_handshake().await;
