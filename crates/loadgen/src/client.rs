@@ -284,18 +284,8 @@ pub(crate) fn ack_id(text: &str) -> Option<u64> {
 
 /// Appends `n` in decimal (what `format!` would write, without its machinery: the load
 /// generator builds a message per operation).
-pub(crate) fn push_u64(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend(digits[start..].iter().map(|&d| char::from(d)));
+pub(crate) fn push_u64(out: &mut String, n: u64) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Writes `<prefix><id>["echo",{"n":<id>,"c":<client>,"msg":"..."}]` into `out` (cleared

@@ -410,20 +410,10 @@ fn write_header(
     }
 }
 
-/// Writes `n` in decimal: what `write!(out, "{n}")` does, without the formatting machinery,
-/// which costs more than the rest of an acknowledgement's header.
-fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
+/// Writes `n` in decimal, without the formatting machinery (which costs more than the rest
+/// of an acknowledgement's header).
+fn write_decimal(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 fn wire_kind(packet: &Packet) -> PacketType {
