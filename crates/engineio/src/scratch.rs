@@ -15,8 +15,11 @@ use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The read buffer each connection's codec starts with: enough for the frames of small
-/// messages (chat lines, acks). The codec grows it to the size of the messages it gets.
-pub(crate) const CODEC_READ_BUFFER: usize = 128;
+/// messages (chat lines, acks). The codec grows it to the size of the messages it gets, but
+/// reads at most this much per call, so it is also the chunk a large message is taken in: 128
+/// bytes cost a 64 KiB binary echo a quarter more instructions than 512, for 0.4 KiB less per
+/// idle connection.
+pub(crate) const CODEC_READ_BUFFER: usize = 512;
 
 thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
