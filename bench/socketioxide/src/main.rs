@@ -117,7 +117,11 @@ async fn main() -> std::io::Result<()> {
     let socket = tokio::net::TcpSocket::new_v4()?;
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
-    let listener = socket.listen(1024)?;
+    // TCP_NODELAY, as the other servers measured set it (axum leaves Nagle's algorithm on, which
+    // holds small writes back until the peer's delayed ACK).
+    let listener = axum::serve::ListenerExt::tap_io(socket.listen(1024)?, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     println!("socketioxide 0.18 on {addr}");
     tokio::spawn(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

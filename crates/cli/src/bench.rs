@@ -54,7 +54,7 @@ pub(crate) struct BenchArgs {
     #[arg(long, default_value_t = 1)]
     senders: usize,
 
-    /// Fan-out: messages in flight (sent, not yet delivered to every member).
+    /// Fan-out: messages' worth of deliveries outstanding at most (window × room size).
     #[arg(long, default_value_t = 64)]
     window: usize,
 

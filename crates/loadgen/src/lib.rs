@@ -22,8 +22,8 @@
 //!   connections being held meanwhile.
 //! - [`Scenario::Echo`]: N clients in a closed loop, each sending `echo` and waiting for its ack
 //!   (acks/s, latency percentiles).
-//! - [`Scenario::Fanout`]: clients join one room; senders `fanout` with a window of messages in
-//!   flight (deliveries/s, delivery latency, lost deliveries).
+//! - [`Scenario::Fanout`]: clients join one room; senders `fanout` with a window of deliveries
+//!   outstanding (deliveries/s, delivery latency, lost deliveries).
 //! - [`Scenario::PollingEcho`]: the echo loop over HTTP long-polling.
 //! - [`Scenario::BinaryEcho`]: the echo loop with a binary argument (MiB/s).
 //! - [`Scenario::Soak`]: for the whole duration, clients keep connecting, joining a room,
@@ -133,7 +133,8 @@ pub struct Config {
     pub settle: Duration,
     /// Fan-out: clients that send `fanout` (they are room members too).
     pub senders: usize,
-    /// Fan-out: messages sent and not yet delivered to every member, at most.
+    /// Fan-out: deliveries outstanding at most, in messages (`window` × members); the sender
+    /// sends again as soon as a quarter of it is free, so neither side waits for the other.
     pub window: usize,
     /// Fan-out: bytes of padding in each payload (`"p"`).
     pub payload: usize,

@@ -1,15 +1,16 @@
 //! The scenarios. Each connects its clients first, then measures over a fixed window after a
 //! warm-up; every loop is bounded by that window (plus a drain timeout), so a run always ends.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::SinkExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use sockeye_engineio_proto::{Frame, Str};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -341,16 +342,25 @@ pub(crate) fn same_args(args: &str, arg: &str) -> bool {
 
 // ---- fan-out ----
 
+/// The fan-out's flow control counts deliveries, not messages: a sender may send while fewer
+/// than `window` messages' worth of deliveries are outstanding. Waiting instead for every member
+/// to receive a message before its slot is reused made the run lock-step (the server idle while
+/// the load generator read, and the other way round), so it measured the sum of the two rather
+/// than the server.
 struct FanState {
-    members: u32,
-    /// Deliveries still due per message, by sequence number modulo the ring size.
-    remaining: Vec<AtomicU32>,
-    /// One permit per message that may be in flight.
-    permits: Semaphore,
+    members: u64,
+    /// Deliveries outstanding at most: `window × members`.
+    credit: u64,
+    /// Messages sent (each is due `members` deliveries).
     seq: AtomicU64,
+    /// Deliveries seen, in the window or not.
+    delivered_total: AtomicU64,
+    /// The sender sleeps until `delivered_total` reaches this (`u64::MAX`: nobody waits).
+    wake_at: AtomicU64,
+    wake: Notify,
+    stopped: AtomicBool,
     base: Instant,
     window: Window,
-    delivered_total: Counter,
     delivered: Counter,
     errors: Counter,
     latencies: Latencies,
@@ -358,8 +368,43 @@ struct FanState {
 }
 
 impl FanState {
-    fn slot(&self, seq: u64) -> &AtomicU32 {
-        &self.remaining[(seq as usize) & (self.remaining.len() - 1)]
+    /// Messages a sender may send now.
+    fn sendable(&self) -> u64 {
+        let due = self.seq.load(Ordering::Acquire) * self.members;
+        let outstanding = due.saturating_sub(self.delivered_total.load(Ordering::Acquire));
+        self.credit.saturating_sub(outstanding) / self.members
+    }
+
+    /// Waits until a sender may send at least a quarter of the window (sending in batches
+    /// costs both sides fewer system calls than one message per delivery freed).
+    async fn credit(&self) {
+        loop {
+            let notified = self.wake.notified();
+            if self.stopped.load(Ordering::Acquire) {
+                return std::future::pending().await;
+            }
+            let quarter = (self.credit / self.members / 4).max(1);
+            if self.sendable() >= quarter {
+                return;
+            }
+            let due = self.seq.load(Ordering::Acquire) * self.members;
+            let goal = (due + quarter * self.members).saturating_sub(self.credit);
+            self.wake_at.store(goal, Ordering::Release);
+            // A delivery between the check and the store would not have woken us.
+            if self.delivered_total.load(Ordering::Acquire) >= goal {
+                self.wake_at.store(u64::MAX, Ordering::Release);
+                continue;
+            }
+            notified.await;
+        }
+    }
+
+    fn on_delivery(&self) {
+        let total = self.delivered_total.fetch_add(1, Ordering::AcqRel) + 1;
+        if total >= self.wake_at.load(Ordering::Acquire) {
+            self.wake_at.store(u64::MAX, Ordering::Release);
+            self.wake.notify_one();
+        }
     }
 }
 
@@ -367,19 +412,21 @@ pub(crate) async fn fanout(config: &Config) -> Result<Report> {
     let target = Target::resolve(config).await?;
     let clients = config.clients(Scenario::Fanout);
     let senders = config.senders.clamp(1, clients);
-    let window_size = config.window.max(1);
+    let window_size = config.window.max(1) as u64;
     let conns = connect_all(&target, config, clients, 2 * 1024, true).await?;
 
     let window = Window::after(config.warmup, config.duration);
-    let ring = (window_size * 4).next_power_of_two().max(1024);
+    let members = clients as u64;
     let state = Arc::new(FanState {
-        members: clients as u32,
-        remaining: (0..ring).map(|_| AtomicU32::new(0)).collect(),
-        permits: Semaphore::new(window_size),
+        members,
+        credit: window_size * members,
         seq: AtomicU64::new(0),
+        delivered_total: AtomicU64::new(0),
+        wake_at: AtomicU64::new(u64::MAX),
+        wake: Notify::new(),
+        stopped: AtomicBool::new(false),
         base: Instant::now(),
         window,
-        delivered_total: Counter::default(),
         delivered: Counter::default(),
         errors: Counter::default(),
         latencies: Latencies::new(),
@@ -403,10 +450,13 @@ pub(crate) async fn fanout(config: &Config) -> Result<Report> {
     // Senders stop at the end of the window; then the messages in flight get a little time
     // to arrive before the rest count as lost.
     tokio::time::sleep_until(window.end.into()).await;
-    state.permits.close();
+    state.stopped.store(true, Ordering::Release);
+    state.wake.notify_waiters();
     let drain_until = Instant::now() + Duration::from_secs(3);
-    let expected = |state: &FanState| state.seq.load(Ordering::Acquire) * u64::from(state.members);
-    while state.delivered_total.get() < expected(&state) && Instant::now() < drain_until {
+    let expected = |state: &FanState| state.seq.load(Ordering::Acquire) * state.members;
+    while state.delivered_total.load(Ordering::Acquire) < expected(&state)
+        && Instant::now() < drain_until
+    {
         if set.is_empty() {
             break;
         }
@@ -424,7 +474,8 @@ pub(crate) async fn fanout(config: &Config) -> Result<Report> {
     report.rate = report.ops as f64 / report.seconds;
     report.latency = state.latencies.summary();
     report.errors = state.errors.get();
-    report.lost = Some(expected(&state).saturating_sub(state.delivered_total.get()));
+    report.lost =
+        Some(expected(&state).saturating_sub(state.delivered_total.load(Ordering::Acquire)));
     report.loadgen_cpu = loadgen_cpu;
     report.server_cpu = server_cpu;
     Ok(report)
@@ -437,8 +488,8 @@ async fn fan_member(
     mut done: watch::Receiver<bool>,
 ) -> Result<()> {
     let mut batch = state.latencies.batch();
-    let mut sending = sender;
     let mut id = 1u64;
+    let mut out = String::new();
     loop {
         tokio::select! {
             biased;
@@ -452,41 +503,40 @@ async fn fan_member(
                 In::Ping => pong(&mut ws).await?,
                 In::Binary(_) => {}
             },
-            permit = state.permits.acquire(), if sending => match permit {
-                Ok(permit) => {
-                    permit.forget();
-                    // Its deliveries are counted before anyone can receive it.
+            () = state.credit(), if sender => {
+                // Its deliveries are counted before anyone can receive it.
+                for _ in 0..state.sendable() {
                     let seq = state.seq.fetch_add(1, Ordering::AcqRel);
-                    state.slot(seq).store(state.members, Ordering::Release);
                     id += 1;
                     let t = state.base.elapsed().as_nanos();
-                    let text = format!(
+                    out.clear();
+                    let _ = write!(
+                        out,
                         r#"42{id}["fanout",{{"room":"{ROOM}","payload":{{"t":{t},"s":{seq},"p":"{}"}}}}]"#,
                         state.padding
                     );
-                    send_text(&mut ws, text).await?;
+                    ws.feed(Message::text(out.as_str()))
+                        .await
+                        .map_err(|e| format!("websocket send: {e}"))?;
                 }
-                Err(_) => sending = false,
+                ws.flush().await.map_err(|e| format!("websocket send: {e}"))?;
             },
         }
     }
 }
 
 fn on_fan(state: &FanState, text: &str, batch: &mut crate::stats::Batch) {
-    let (Some(t), Some(seq)) = (field_u64(text, "\"t\":"), field_u64(text, "\"s\":")) else {
+    let Some(t) = field_u64(text, "\"t\":") else {
         state.errors.add(1);
         return;
     };
     let now = Instant::now();
-    state.delivered_total.add(1);
     if state.window.contains(now) {
         state.delivered.add(1);
         let elapsed = now.duration_since(state.base).as_nanos() as u64;
         batch.record(Duration::from_nanos(elapsed.saturating_sub(t)));
     }
-    if state.slot(seq).fetch_sub(1, Ordering::AcqRel) == 1 {
-        state.permits.add_permits(1);
-    }
+    state.on_delivery();
 }
 
 /// The unsigned integer right after `key` in `text`.

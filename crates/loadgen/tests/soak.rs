@@ -2,70 +2,11 @@
 //! cycle through sessions for ~15 s; no errors, the server's sessions drain to zero, and the
 //! process's RSS at the end stays near its value after warm-up.
 
-use std::convert::Infallible;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body_util::Full;
-use serde::Deserialize;
-use sockeye::{AckSender, Data, Event, Io, Socket, Value};
 use sockeye_loadgen::{Config, Scenario};
 
-// ---- the bench app (a copy of examples/bench-server.rs's handlers) ----
-
-#[derive(Deserialize)]
-struct Fanout {
-    room: String,
-    payload: Value,
-}
-
-async fn on_connection(socket: Socket) {
-    socket.on("echo", |event: Event, ack: AckSender| async move {
-        let _ = ack.send_raw(event.args, event.attachments);
-    });
-    socket.on(
-        "join",
-        |socket: Socket, Data(room): Data<String>, ack: AckSender| async move {
-            socket.join(room);
-            let _ = ack.send(&());
-        },
-    );
-    socket.on(
-        "fanout",
-        |socket: Socket, Data(fanout): Data<Fanout>, ack: AckSender| async move {
-            let _ = socket.ns().to(fanout.room).emit("fan", &fanout.payload);
-            let _ = ack.send(&());
-        },
-    );
-}
-
-/// `GET /stats` → `{"sessions":N}`; 404 elsewhere.
-#[derive(Clone)]
-struct Stats(Io);
-
-impl<B> tower_service::Service<Request<B>> for Stats {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        let response = if request.uri().path() == "/stats" {
-            let body = format!("{{\"sessions\":{}}}", self.0.engine().session_count());
-            Response::new(Full::new(Bytes::from(body)))
-        } else {
-            let mut response = Response::new(Full::new(Bytes::from_static(b"Not Found")));
-            *response.status_mut() = StatusCode::NOT_FOUND;
-            response
-        };
-        std::future::ready(Ok(response))
-    }
-}
+mod common;
 
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
@@ -79,19 +20,10 @@ fn rss_kib() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_sessions_drain_and_rss_stays_flat() {
-    let (layer, io) = Io::builder().build_layer();
-    io.on_connection(on_connection);
-    let service = tower_layer::Layer::layer(&layer, Stats(io.clone()));
-    let listener = sockeye::bind(([127, 0, 0, 1], 0).into())
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("local addr").port();
-    let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(sockeye::serve(listener, service, async {
-        let _ = shutdown_rx.await;
-    }));
+    let app = common::BenchApp::start().await;
+    let io = app.io.clone();
 
-    let mut config = Config::new(format!("http://127.0.0.1:{port}/socket.io/"));
+    let mut config = Config::new(app.url.clone());
     config.label = "in-process".to_owned();
     config.clients = Some(300);
     config.duration = Duration::from_secs(15);
@@ -155,6 +87,5 @@ async fn soak_sessions_drain_and_rss_stays_flat() {
         "RSS grew from {warm} KiB to {end} KiB"
     );
 
-    let _ = shutdown_tx.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(15), server).await;
+    app.stop().await;
 }

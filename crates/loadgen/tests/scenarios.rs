@@ -1,0 +1,58 @@
+//! Each measuring scenario, briefly, against an in-process Sockeye server running the bench
+//! app: it measures something, sees no errors, and (fan-out) loses no delivery.
+
+use std::time::Duration;
+
+use sockeye_loadgen::{Config, Report, Scenario};
+
+mod common;
+
+async fn run(scenario: Scenario, clients: usize, tune: impl FnOnce(&mut Config)) -> Report {
+    let app = common::BenchApp::start().await;
+    let mut config = Config::new(app.url.clone());
+    config.clients = Some(clients);
+    config.duration = Duration::from_secs(1);
+    config.warmup = Duration::from_millis(200);
+    config.server_pid = Some(std::process::id());
+    tune(&mut config);
+    let report = sockeye_loadgen::run(scenario, &config).await;
+    println!("{}", sockeye_loadgen::table(std::slice::from_ref(&report)));
+    app.stop().await;
+    assert!(report.failure.is_none(), "{:?}", report.failure);
+    assert_eq!(report.errors, 0);
+    assert!(report.ops > 0 && report.rate > 0.0, "nothing measured");
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_delivers_everything_with_the_window_kept_full() {
+    // A window smaller than the run: the sender must be woken by deliveries many times over.
+    let report = run(Scenario::Fanout, 200, |config| config.window = 4).await;
+    assert_eq!(report.lost, Some(0));
+    assert!(
+        report.ops >= 200 * 4 * 10,
+        "the window was refilled too rarely: {} deliveries",
+        report.ops
+    );
+    let latency = report.latency.expect("delivery latencies");
+    assert_eq!(latency.samples, report.ops);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_counts_acks() {
+    let report = run(Scenario::Echo, 10, |_| {}).await;
+    assert!(report.latency.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_echo_counts_bytes() {
+    run(Scenario::BinaryEcho, 4, |config| {
+        config.binary_size = 8 * 1024
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_echo_counts_acks() {
+    run(Scenario::PollingEcho, 5, |_| {}).await;
+}
