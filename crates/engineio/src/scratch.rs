@@ -108,12 +108,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for ScratchRead<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        this.codec_drained = this.frames.at_boundary();
         let start = buf.filled().len();
         let read = this.read_into(cx, buf);
         let handed = &buf.filled()[start..];
+        this.codec_drained = handed.is_empty() && this.frames.at_boundary();
         if !handed.is_empty() {
-            this.codec_drained = false;
             this.grown |= this.frames.advance(handed);
         }
         read
@@ -213,9 +212,9 @@ where
 /// Follows the frame boundaries in a stream of WebSocket frames (RFC 6455, section 5.2): a
 /// header of 2 to 14 bytes (FIN bit and opcode; mask bit and a 7-bit payload length, then 16 or
 /// 64 bits of length when it says 126 or 127; the masking key when masked), then the payload.
-/// Headers are taken a byte at a time, so a frame may be cut anywhere and several may come at
-/// once; payloads are only counted. A frame tungstenite would refuse is followed like any other:
-/// the connection ends at it.
+/// Headers are read whole where a read holds them whole, else a byte at a time, so a frame may
+/// be cut anywhere and several may come at once; payloads are only counted. A frame tungstenite
+/// would refuse is followed like any other: the connection ends at it.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct FrameCursor {
     /// Bytes of the current header seen; 0 at a frame boundary and within a payload.
@@ -239,7 +238,29 @@ impl FrameCursor {
 
     /// Follows `data`, the next bytes of the stream; true if it ended the header of a frame
     /// with [`LARGE_FRAME`] or more of payload.
-    fn advance(&mut self, mut data: &[u8]) -> bool {
+    #[inline]
+    fn advance(&mut self, data: &[u8]) -> bool {
+        let len = data.len() as u64;
+        if self.seen == 0 {
+            // A large message comes in many reads within one payload: those cost a
+            // subtraction.
+            if len <= self.left {
+                self.left -= len;
+                return false;
+            }
+            // A small message mostly comes in a read of its own: one header to look at.
+            if let (0, [first, second, ..]) = (self.left, data) {
+                let (length, length_end, header_len) = header_layout(*second);
+                if length_end == 2 && length as usize + header_len == data.len() {
+                    self.first = *first;
+                    return self.header_read();
+                }
+            }
+        }
+        self.advance_frames(data)
+    }
+
+    fn advance_frames(&mut self, mut data: &[u8]) -> bool {
         let mut large = false;
         loop {
             if self.seen == 0 {
@@ -247,6 +268,17 @@ impl FrameCursor {
                     usize::try_from(self.left).map_or(data.len(), |left| left.min(data.len()));
                 self.left -= skip as u64;
                 data = &data[skip..];
+                if data.is_empty() {
+                    return large;
+                }
+                // Most headers come whole: read at once, not a byte at a time.
+                if let Some((left, header_len)) = whole_header(data) {
+                    self.first = data[0];
+                    self.left = left;
+                    large |= self.header_read();
+                    data = &data[header_len..];
+                    continue;
+                }
             }
             let Some((&byte, rest)) = data.split_first() else {
                 return large;
@@ -256,19 +288,17 @@ impl FrameCursor {
         }
     }
 
-    /// Takes the next byte of a header; true if it ended the header of a large frame.
+    /// Takes the next byte of a header cut by the end of a read; true if it ended the header
+    /// of a large frame.
+    #[cold]
     fn header_byte(&mut self, byte: u8) -> bool {
         match self.seen {
             0 => self.first = byte,
             1 => {
-                let (length, extended) = match byte & 0x7f {
-                    126 => (0, 2),
-                    127 => (0, 8),
-                    length => (u64::from(length), 0),
-                };
+                let (length, length_end, header_len) = header_layout(byte);
                 self.left = length;
-                self.length_end = 2 + extended;
-                self.header_len = self.length_end + if byte & 0x80 == 0 { 0 } else { 4 };
+                self.length_end = length_end as u8;
+                self.header_len = header_len as u8;
             }
             seen if seen < self.length_end => self.left = (self.left << 8) | u64::from(byte),
             // The masking key.
@@ -280,12 +310,44 @@ impl FrameCursor {
             return false;
         }
         self.seen = 0;
+        self.header_read()
+    }
+
+    /// A header has been read, its first byte in `first` and its payload length in `left`;
+    /// true if its frame is large.
+    fn header_read(&mut self) -> bool {
         // Control frames (opcodes 8 and up) may come between the frames of a message.
         if self.first & 0x0f < 8 {
             self.fragmented = self.first & 0x80 == 0;
         }
         self.left >= LARGE_FRAME as u64
     }
+}
+
+/// The payload length and the size of the header `data` starts with, if all of it is there.
+fn whole_header(data: &[u8]) -> Option<(u64, usize)> {
+    let (length, length_end, header_len) = header_layout(*data.get(1)?);
+    let header = data.get(..header_len)?;
+    let length = match header[2..length_end] {
+        [] => length,
+        [a, b] => u64::from(u16::from_be_bytes([a, b])),
+        [a, b, c, d, e, f, g, h] => u64::from_be_bytes([a, b, c, d, e, f, g, h]),
+        _ => return None,
+    };
+    Some((length, header_len))
+}
+
+/// What a header's second byte says of it: the payload length if it fits in 7 bits (else 0),
+/// where the payload length ends in the header (after 16 or 64 more bits when it does not
+/// fit), and where the header ends (after the masking key, when masked).
+fn header_layout(second: u8) -> (u64, usize, usize) {
+    let (length, length_end) = match second & 0x7f {
+        126 => (0, 4),
+        127 => (0, 10),
+        length => (u64::from(length), 2),
+    };
+    let mask = if second & 0x80 == 0 { 0 } else { 4 };
+    (length, length_end, length_end + mask)
 }
 
 #[cfg(test)]
@@ -388,6 +450,15 @@ mod tests {
         for size in [1, 2, 3, 5, 13, 512, 64 * 1024, stream.len()] {
             let cursor = follow(&stream, &ends, || size);
             assert!(cursor.at_boundary() && !cursor.fragmented);
+        }
+        // A frame per read, then two.
+        for step in [1, 2] {
+            let mut at = 0;
+            let mut next = ends.iter().skip(step - 1).step_by(step);
+            follow(&stream, &ends, || {
+                let end = next.next().copied().unwrap_or(stream.len());
+                std::mem::replace(&mut at, end).abs_diff(end)
+            });
         }
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         for _ in 0..20 {
