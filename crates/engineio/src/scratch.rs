@@ -467,6 +467,37 @@ mod tests {
         }
     }
 
+    /// Any bytes at all, garbage included: however they are cut, the cursor ends where it
+    /// ends when given them at once, and notices the same large frames.
+    #[test]
+    fn any_bytes_are_followed_the_same_however_cut() {
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        for _ in 0..500 {
+            let len = rng.below(3000);
+            // Small lengths mostly, so that many headers fit in the bytes.
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| match rng.below(4) {
+                    0 => 126 + rng.below(2) as u8,
+                    1 => rng.below(256) as u8,
+                    _ => rng.below(20) as u8 | (rng.below(2) as u8) << 7,
+                })
+                .collect();
+            let mut whole = FrameCursor::default();
+            let large = whole.advance(&bytes);
+            let mut cut = FrameCursor::default();
+            let mut noticed = false;
+            let mut at = 0;
+            while at < bytes.len() {
+                let end = (at + 1 + rng.below(20)).min(bytes.len());
+                noticed |= cut.advance(&bytes[at..end]);
+                at = end;
+            }
+            let state = |c: &FrameCursor| (c.seen, c.left, c.fragmented, c.at_boundary());
+            assert_eq!(state(&cut), state(&whole), "{bytes:?}");
+            assert_eq!(noticed, large);
+        }
+    }
+
     #[test]
     fn headers_of_each_length_format_are_read_whole() {
         // (payload length, header length masked)
