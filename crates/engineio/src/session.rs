@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use crate::engine::Engine;
 use crate::handler::Message;
 use crate::request::{ProtocolVersion, TransportKind};
-use crate::scratch::ScratchRead;
+use crate::scratch::{self, ScratchRead};
 use crate::{CloseReason, RequestError, Socket};
 
 pub(crate) type WsStream = WebSocketStream<ScratchRead<TokioIo<Upgraded>>>;
@@ -180,6 +180,8 @@ impl Session {
                         self.on_ws_message(message)?;
                     }
                     TransportEvent::PollCancelled => return Err(CloseReason::TransportClose),
+                    // Boxed: it runs only after large frames.
+                    TransportEvent::Idle => Box::pin(self.shrink_ws()).await,
                 },
                 message = next_probe(&mut self.probe) => {
                     // Boxed: it runs once per upgrade, and would otherwise size every
@@ -462,6 +464,27 @@ impl Session {
         }
     }
 
+    /// Gives the WebSocket a new codec with small buffers, in place of the one whose buffers
+    /// large frames grew: the connection is idle, with nothing read in part (see
+    /// [`TransportEvent::Idle`]). What the codec has still to write goes out first.
+    async fn shrink_ws(&mut self) {
+        let Transport::WebSocket(ws) = &mut self.transport else {
+            return;
+        };
+        // A pong that tungstenite queued when it read a ping, say.
+        let flushed = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut **ws).poll_flush(cx)));
+        if !matches!(flushed.await, Poll::Ready(Ok(()))) {
+            // A failure is for the next read to report.
+            ws.get_mut().defer_rebuild();
+            return;
+        }
+        let placeholder = Transport::Polling { pending: None };
+        if let Transport::WebSocket(ws) = mem::replace(&mut self.transport, placeholder) {
+            self.transport = Transport::WebSocket(scratch::rebuild(ws).await);
+            tracing::trace!(sid = %self.socket.id(), "websocket codec rebuilt");
+        }
+    }
+
     /// Writes what is waiting, when the transport can take it. From here on, frames queued
     /// by others wake the task again (see `Shared::running`).
     async fn flush(&mut self) -> Result<(), CloseReason> {
@@ -653,11 +676,21 @@ enum TransportEvent {
     WebSocket(Option<Result<tungstenite::Message, tungstenite::Error>>),
     /// The client gave up its pending GET (closed the connection).
     PollCancelled,
+    /// The WebSocket's read is pending, and its codec has buffers that large frames grew and
+    /// could be rebuilt without them (see `ScratchRead::wants_rebuild`).
+    Idle,
 }
 
 async fn transport_event(transport: &mut Transport) -> TransportEvent {
     match transport {
-        Transport::WebSocket(ws) => TransportEvent::WebSocket(ws.next().await),
+        Transport::WebSocket(ws) => {
+            std::future::poll_fn(|cx| match ws.poll_next_unpin(cx) {
+                Poll::Ready(message) => Poll::Ready(TransportEvent::WebSocket(message)),
+                Poll::Pending if ws.get_ref().wants_rebuild() => Poll::Ready(TransportEvent::Idle),
+                Poll::Pending => Poll::Pending,
+            })
+            .await
+        }
         Transport::Polling {
             pending: Some(reply),
         } => {

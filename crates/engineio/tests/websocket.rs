@@ -10,6 +10,8 @@ use common::*;
 use http::{Method, header};
 use sockeye_engineio::{CloseReason, Frame, Message};
 use tokio_tungstenite::tungstenite;
+use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_and_binary_messages_echo() {
@@ -221,4 +223,120 @@ async fn a_client_that_stops_reading_times_out() {
     flood_until_full(&socket).await;
 
     assert_eq!(server.expect_close(&sid).await, CloseReason::PingTimeout);
+}
+
+/// A client frame (masked), built by hand so that it can be written in any pieces.
+fn client_frame(opcode: OpCode, is_final: bool, payload: &[u8]) -> Vec<u8> {
+    let mask = [0xa1, 0x07, 0x5c, 0xe3];
+    let header = FrameHeader {
+        is_final,
+        opcode,
+        mask: Some(mask),
+        ..FrameHeader::default()
+    };
+    let mut frame = Vec::new();
+    header.format(payload.len() as u64, &mut frame).unwrap();
+    frame.extend(
+        payload
+            .iter()
+            .enumerate()
+            .map(|(i, byte)| byte ^ mask[i % 4]),
+    );
+    frame
+}
+
+/// Large messages grow the server's WebSocket codec, which it rebuilds with small buffers once
+/// the connection is idle: whatever the client sends around that (frames of a message apart,
+/// pings within a message, frames cut into many reads or several in one) still arrives whole,
+/// in order, and is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_in_pieces_around_large_ones_arrive_whole() {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    use tungstenite::Message as Ws;
+
+    const BINARY: OpCode = OpCode::Data(Data::Binary);
+    const TEXT: OpCode = OpCode::Data(Data::Text);
+    const CONTINUE: OpCode = OpCode::Data(Data::Continue);
+    const PING: OpCode = OpCode::Control(Control::Ping);
+
+    let mut server = start(config().ping_interval(std::time::Duration::from_secs(60))).await;
+    let (mut ws, sid, _) = server.ws_handshake().await;
+    server.expect_open().await;
+    if let tokio_tungstenite::MaybeTlsStream::Plain(stream) = ws.get_ref() {
+        stream.set_nodelay(true).unwrap();
+    }
+
+    for round in 0..3u8 {
+        let data = |len: usize, seed: u8| -> Vec<u8> {
+            (0..len)
+                .map(|i| (i as u8).wrapping_mul(29) ^ seed ^ round)
+                .collect()
+        };
+        let large = data(64 * 1024, 1);
+        let parts = [data(20_000, 2), data(20_000, 3), data(5_000, 4)];
+        let pieces = [
+            client_frame(BINARY, true, &large),
+            client_frame(TEXT, true, b"4hello"),
+            client_frame(BINARY, false, &parts[0]),
+            client_frame(PING, true, b"p"),
+            client_frame(CONTINUE, false, &parts[1]),
+            client_frame(CONTINUE, true, &parts[2]),
+            client_frame(TEXT, false, b"4fr"),
+            client_frame(CONTINUE, true, b"ag"),
+            [
+                client_frame(TEXT, true, b"4a"),
+                client_frame(TEXT, true, b"4b"),
+            ]
+            .concat(),
+            client_frame(PING, true, b"q"),
+        ];
+        // Each piece in writes of many sizes, a pause after each: many reads on the server,
+        // some ending within a header, a payload or a message, some on a frame's end.
+        let sizes = [1, 3, 7, 50, 500, 4_000, 9_000];
+        let mut sizes = sizes.into_iter().cycle();
+        for piece in pieces {
+            let mut at = 0;
+            while at < piece.len() {
+                let end = (at + sizes.next().unwrap()).min(piece.len());
+                ws.get_mut().write_all(&piece[at..end]).await.unwrap();
+                at = end;
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        }
+
+        let expected = [
+            Ws::Binary(large.clone().into()),
+            Ws::text("4hello"),
+            Ws::Pong(Bytes::from_static(b"p")),
+            Ws::Binary(parts.concat().into()),
+            Ws::text("4frag"),
+            Ws::text("4a"),
+            Ws::text("4b"),
+            Ws::Pong(Bytes::from_static(b"q")),
+        ];
+        for (i, expected) in expected.into_iter().enumerate() {
+            let got = within(WAIT, ws.next()).await.unwrap().unwrap();
+            assert!(got == expected, "round {round}, answer {i}: {:.60?}", got);
+        }
+        assert_eq!(
+            server.expect_message(&sid).await,
+            Message::Binary(large.into())
+        );
+        assert_eq!(server.expect_text(&sid).await, "hello");
+        let whole = Message::Binary(parts.concat().into());
+        assert_eq!(server.expect_message(&sid).await, whole);
+        for text in ["frag", "a", "b"] {
+            assert_eq!(server.expect_text(&sid).await, text);
+        }
+    }
+
+    // The close handshake, too.
+    use futures_util::SinkExt;
+    ws.send(Ws::Close(None)).await.unwrap();
+    assert!(matches!(
+        within(WAIT, ws.next()).await,
+        Some(Ok(Ws::Close(_)))
+    ));
+    assert_eq!(server.expect_close(&sid).await, CloseReason::TransportClose);
 }
