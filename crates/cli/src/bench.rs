@@ -50,6 +50,11 @@ pub(crate) struct BenchArgs {
     #[arg(long, default_value_t = 100)]
     concurrency: usize,
 
+    /// Connect storm: each connection first echoes one binary message of this many bytes, so
+    /// the RSS shows what a large message leaves behind in an idle connection (0: none).
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    warm_binary: usize,
+
     /// Fan-out: clients that send (they are room members too).
     #[arg(long, default_value_t = 1)]
     senders: usize,
@@ -132,6 +137,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     config.clients = args.clients;
     config.steps = args.steps;
     config.concurrency = args.concurrency;
+    config.warm_binary = args.warm_binary;
     config.senders = args.senders;
     config.window = args.window;
     config.payload = args.payload;

@@ -131,6 +131,9 @@ pub struct Config {
     pub concurrency: usize,
     /// Connect storm: how long to let the server settle before reading its RSS.
     pub settle: Duration,
+    /// Connect storm: bytes of one binary `echo` each connection makes before it is held (0:
+    /// none), so that the RSS shows what a large message leaves behind in an idle connection.
+    pub warm_binary: usize,
     /// Fan-out: clients that send `fanout` (they are room members too).
     pub senders: usize,
     /// Fan-out: deliveries outstanding at most, in messages (`window` × members); the sender
@@ -167,6 +170,7 @@ impl Config {
             steps: Vec::new(),
             concurrency: 100,
             settle: Duration::from_secs(1),
+            warm_binary: 0,
             senders: 1,
             window: 64,
             payload: 32,

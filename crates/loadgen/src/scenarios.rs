@@ -296,28 +296,34 @@ impl EchoClient {
             let ack = call_text(ws, id, text.clone()).await?;
             return Ok(same_args(ack_args(&ack), &text[arg]));
         };
-        send_text(
-            ws,
-            format!(r#"451-{id}["echo",{{"_placeholder":true,"num":0}}]"#),
-        )
-        .await?;
-        ws.send(Message::Binary(blob.clone()))
-            .await
-            .map_err(|e| format!("websocket send: {e}"))?;
-        let mut binary_ack = false;
-        loop {
-            match recv(ws).await? {
-                In::Text(text) if ack_id(&text[1..]) == Some(id) => {
-                    if !text.starts_with("461-") {
-                        // A text ack (`43`): the binary was not sent back as binary.
-                        return Ok(false);
-                    }
-                    binary_ack = true;
+        binary_echo(ws, id, blob).await
+    }
+}
+
+/// One `echo` of a binary argument and its ack; `false` when the ack did not carry the same
+/// bytes back as binary.
+async fn binary_echo(ws: &mut Ws, id: u64, blob: &Bytes) -> Result<bool> {
+    send_text(
+        ws,
+        format!(r#"451-{id}["echo",{{"_placeholder":true,"num":0}}]"#),
+    )
+    .await?;
+    ws.send(Message::Binary(blob.clone()))
+        .await
+        .map_err(|e| format!("websocket send: {e}"))?;
+    let mut binary_ack = false;
+    loop {
+        match recv(ws).await? {
+            In::Text(text) if ack_id(&text[1..]) == Some(id) => {
+                if !text.starts_with("461-") {
+                    // A text ack (`43`): the binary was not sent back as binary.
+                    return Ok(false);
                 }
-                In::Binary(data) if binary_ack => return Ok(data == *blob),
-                In::Ping => pong(ws).await?,
-                _ => {}
+                binary_ack = true;
             }
+            In::Binary(data) if binary_ack => return Ok(data == *blob),
+            In::Ping => pong(ws).await?,
+            _ => {}
         }
     }
 }
@@ -669,6 +675,13 @@ pub(crate) async fn connect_storm(config: &Config) -> Result<Report> {
     let mut connecting = Duration::ZERO;
     let mut rss = Vec::new();
     let cpu = CpuMeter::start(pid);
+    let warm = (config.warm_binary > 0).then(|| {
+        Bytes::from(
+            (0..config.warm_binary)
+                .map(|i| (i % 251) as u8)
+                .collect::<Vec<u8>>(),
+        )
+    });
 
     for step in steps {
         let started = Instant::now();
@@ -680,8 +693,18 @@ pub(crate) async fn connect_storm(config: &Config) -> Result<Report> {
             let target = target.clone();
             let timeout = config.timeout;
             let n = attempted;
+            let warm = warm.clone();
             set.spawn(async move {
-                let result = within(timeout, "connect", connect_ws(&target, n, 1024)).await;
+                let result = within(timeout, "connect", async {
+                    let mut ws = connect_ws(&target, n, 1024).await?;
+                    if let Some(blob) = &warm
+                        && !binary_echo(&mut ws, 1, blob).await?
+                    {
+                        return Err("the warm-up echo came back different".to_owned());
+                    }
+                    Ok(ws)
+                })
+                .await;
                 drop(permit);
                 result
             });

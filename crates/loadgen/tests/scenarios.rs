@@ -56,3 +56,15 @@ async fn binary_echo_counts_bytes() {
 async fn polling_echo_counts_acks() {
     run(Scenario::PollingEcho, 5, |_| {}).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_storm_holds_connections_after_a_warm_up_echo() {
+    let report = run(Scenario::ConnectStorm, 20, |config| {
+        config.warm_binary = 64 * 1024;
+        config.concurrency = 5;
+        config.settle = Duration::from_millis(50);
+    })
+    .await;
+    assert_eq!(report.ops, 20);
+    assert_eq!(report.rss.len(), 1, "one RSS step: {:?}", report.rss);
+}
