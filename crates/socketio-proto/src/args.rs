@@ -74,6 +74,51 @@ impl Args {
         payload.args(0).ok_or(Error::InvalidPayload)
     }
 
+    /// The arguments `data` serialises to, written as JSON at once: binary values become
+    /// placeholders into `attachments` (see [`binary::to_json_into`]), and no tree is built.
+    /// With `spread`, `data` holds the arguments (a tuple, serialised as an array, or `null`
+    /// for none); otherwise it is the one argument.
+    ///
+    /// ```
+    /// use sockeye_socketio_proto::Args;
+    /// let mut attachments = Vec::new();
+    /// let one = Args::from_serialize(&[1, 2], false, &mut attachments)?;
+    /// assert_eq!(one.to_json(), "[[1,2]]");
+    /// let two = Args::from_serialize(&("a", 2), true, &mut attachments)?;
+    /// assert_eq!(two.to_json(), r#"["a",2]"#);
+    /// let none = Args::from_serialize(&(), true, &mut attachments)?;
+    /// assert!(none.is_empty());
+    /// # Ok::<(), sockeye_socketio_proto::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Serialize`] when `data` cannot be serialised.
+    pub fn from_serialize<T: Serialize + ?Sized>(
+        data: &T,
+        spread: bool,
+        attachments: &mut Vec<Bytes>,
+    ) -> Result<Args, Error> {
+        let mut text = Vec::with_capacity(64);
+        if spread {
+            binary::to_json_into(data, &mut text, attachments)?;
+            if text == b"null" {
+                text.clear();
+                text.extend_from_slice(b"[]");
+            } else if text.first() != Some(&b'[') {
+                // Not an array after all: the one argument.
+                text.insert(0, b'[');
+                text.push(b']');
+            }
+        } else {
+            text.push(b'[');
+            binary::to_json_into(data, &mut text, attachments)?;
+            text.push(b']');
+        }
+        // serde_json writes UTF-8.
+        let text = String::from_utf8(text).map_err(|e| Error::Serialize(e.to_string()))?;
+        Ok(Args::raw(Str::from(text), 1))
+    }
+
     /// The arguments held as values.
     pub fn from_values(values: Vec<Value>) -> Args {
         Args { raw: None, values }

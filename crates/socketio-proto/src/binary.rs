@@ -24,6 +24,7 @@ mod de;
 mod de_ref;
 mod key;
 mod ser;
+mod write;
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -43,6 +44,48 @@ pub fn placeholder(num: usize) -> Value {
     map.insert("_placeholder".to_owned(), Value::Bool(true));
     map.insert("num".to_owned(), Value::from(num));
     Value::Object(map)
+}
+
+/// Writes `value` as compact JSON at the end of `out`, each binary value (what serialises as
+/// bytes) as a placeholder whose bytes are appended to `attachments`: the text that
+/// [`to_value`] then `to_string` would give, without building the tree in between.
+///
+/// ```
+/// use bytes::Bytes;
+/// use sockeye_socketio_proto::binary::to_json_into;
+///
+/// #[derive(serde::Serialize)]
+/// struct Upload { name: &'static str, content: Bytes }
+///
+/// let upload = Upload { name: "a.txt", content: Bytes::from_static(b"hi") };
+/// let (mut out, mut attachments) = (Vec::new(), Vec::new());
+/// to_json_into(&upload, &mut out, &mut attachments)?;
+/// assert_eq!(out, br#"{"name":"a.txt","content":{"_placeholder":true,"num":0}}"#);
+/// assert_eq!(attachments, vec![Bytes::from_static(b"hi")]);
+/// # Ok::<(), sockeye_socketio_proto::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Serialize`] when `value`'s `Serialize` fails (a map key that is not a string or a
+/// number, say); `out` and `attachments` are then as they were.
+pub fn to_json_into<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+    attachments: &mut Vec<Bytes>,
+) -> Result<(), Error> {
+    let (len, before) = (out.len(), attachments.len());
+    let result = {
+        let formatter = write::PlaceholderFormatter {
+            attachments: &mut *attachments,
+        };
+        let mut serializer = serde_json::Serializer::with_formatter(&mut *out, formatter);
+        value.serialize(&mut serializer)
+    };
+    result.map_err(|error| {
+        out.truncate(len);
+        attachments.truncate(before);
+        Error::Serialize(error.to_string())
+    })
 }
 
 /// If `value` is a placeholder, the attachment index it refers to.

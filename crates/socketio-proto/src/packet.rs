@@ -294,19 +294,30 @@ impl Packet {
             PacketType::Event
         };
         write_header(out, kind, nsp, id, attachments);
-        out.push(b'[');
-        // Serialising a `str` to a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, name);
-        let start = out.len();
-        args.write_json(out);
-        // The arguments' own array continues the one opened before the name: `[a,b]` becomes
-        // `,a,b]`, and `[]` becomes `]`.
-        if out.len() - start == 2 {
-            out.truncate(start);
-            out.push(b']');
-        } else if let Some(open) = out.get_mut(start) {
-            *open = b',';
-        }
+        write_event_array(out, name, args);
+    }
+
+    /// An event named `name` carrying `args`, whose placeholders refer to `attachments`: like
+    /// [`Packet::event`], from arguments already JSON (see [`Args::from_serialize`]).
+    ///
+    /// ```
+    /// use sockeye_socketio_proto::{Args, Packet};
+    /// let args = Args::from_serialize(&("Jude", 1), true, &mut Vec::new())?;
+    /// let p = Packet::event_with_args("/", "hey", &args, vec![]);
+    /// assert_eq!(p.encode().text, r#"2["hey","Jude",1]"#);
+    /// assert_eq!(p.event_name().as_deref(), Some("hey"));
+    /// # Ok::<(), sockeye_socketio_proto::Error>(())
+    /// ```
+    pub fn event_with_args(nsp: &str, name: &str, args: &Args, attachments: Vec<Bytes>) -> Packet {
+        let kind = if attachments.is_empty() {
+            PacketType::Event
+        } else {
+            PacketType::BinaryEvent
+        };
+        let mut text = Vec::with_capacity(name.len() + 64);
+        write_event_array(&mut text, name, args);
+        let payload = Payload::event(text, name);
+        Packet::new(kind, nsp, None, Some(payload), attachments)
     }
 
     /// Appends the text of an acknowledgement of event `id` carrying `args` to `out`, like
@@ -363,6 +374,23 @@ impl Packet {
 
 /// Encodes `packet` with `data` standing in for its payload; lets protocol v4 rewrite the
 /// payload without cloning the packet.
+/// Appends `[name, ...args]`.
+fn write_event_array(out: &mut Vec<u8>, name: &str, args: &Args) {
+    out.push(b'[');
+    // Serialising a `str` to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, name);
+    let start = out.len();
+    args.write_json(out);
+    // The arguments' own array continues the one opened before the name: `[a,b]` becomes
+    // `,a,b]`, and `[]` becomes `]`.
+    if out.len() - start == 2 {
+        out.truncate(start);
+        out.push(b']');
+    } else if let Some(open) = out.get_mut(start) {
+        *open = b',';
+    }
+}
+
 pub(crate) fn encode_with(packet: &Packet, data: Option<&Payload>) -> Encoded {
     let mut out = Vec::new();
     let attachments = write_packet(packet, data, &mut out);

@@ -72,6 +72,18 @@ impl Payload {
         }
     }
 
+    /// An event's payload, `text` being the JSON array `[name, ...]` that the crate wrote.
+    pub(crate) fn event(text: Vec<u8>, name: &str) -> Payload {
+        use crate::json::First;
+        Payload {
+            // Written from a `str` and JSON text.
+            text: Str::from(String::from_utf8(text).unwrap_or_else(|_| "[]".to_owned())),
+            shape: Shape::Array(First::Name {
+                reserved: crate::is_reserved_event(name),
+            }),
+        }
+    }
+
     /// The JSON text.
     pub fn as_str(&self) -> &str {
         &self.text

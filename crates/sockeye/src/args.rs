@@ -7,20 +7,15 @@
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::{Serialize, ser};
-use serde_json::Value;
-use sockeye_socketio_proto::{Args, binary};
+use sockeye_socketio_proto::Args;
 
-/// Serialises `data` as a list of arguments, appending binary values to `attachments`.
+/// Serialises `data` as a list of arguments (straight to JSON text), appending binary values
+/// to `attachments`.
 pub(crate) fn to_args<T: Serialize + ?Sized>(
     data: &T,
     attachments: &mut Vec<Bytes>,
-) -> Result<Vec<Value>, String> {
-    let value = binary::to_value(data, attachments).map_err(|e| e.to_string())?;
-    Ok(match (is_tuple(data), value) {
-        (true, Value::Array(args)) => args,
-        (true, Value::Null) => Vec::new(),
-        (_, value) => vec![value],
-    })
+) -> Result<Args, String> {
+    Args::from_serialize(data, is_tuple(data), attachments).map_err(|e| e.to_string())
 }
 
 /// Deserialises arguments: a lone argument is read as `T` itself, several as a tuple or list
@@ -160,11 +155,78 @@ impl ser::Serializer for TupleProbe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn args<T: Serialize + ?Sized>(data: &T) -> (Vec<Value>, Vec<Bytes>) {
         let mut attachments = Vec::new();
-        (to_args(data, &mut attachments).unwrap(), attachments)
+        let args = to_args(data, &mut attachments).unwrap();
+        (args.into_values(), attachments)
+    }
+
+    fn text<T: Serialize + ?Sized>(data: &T) -> String {
+        to_args(data, &mut Vec::new()).unwrap().to_json()
+    }
+
+    #[test]
+    fn written_as_json_at_once_in_field_order() {
+        #[derive(Serialize)]
+        struct Move {
+            z: u8,
+            a: &'static str,
+            speed: f32,
+            tags: Vec<&'static str>,
+            gone: Option<u8>,
+        }
+        let m = Move {
+            z: 1,
+            a: "q\"uote",
+            speed: 0.1,
+            tags: vec!["x"],
+            gone: None,
+        };
+        assert_eq!(
+            text(&m),
+            r#"[{"z":1,"a":"q\"uote","speed":0.1,"tags":["x"],"gone":null}]"#
+        );
+        assert_eq!(text(&(1, "two", [3])), r#"[1,"two",[3]]"#);
+        assert_eq!(text(&()), "[]");
+        assert_eq!(text(&f64::NAN), "[null]");
+        assert_eq!(
+            text(&json!({"b": 1, "a": [true, null]})),
+            r#"[{"b":1,"a":[true,null]}]"#
+        );
+    }
+
+    #[test]
+    fn nested_bytes_become_numbered_placeholders() {
+        #[derive(Serialize)]
+        struct Files {
+            first: Bytes,
+            more: Vec<Bytes>,
+        }
+        let files = Files {
+            first: Bytes::from_static(b"a"),
+            more: vec![Bytes::from_static(b"b"), Bytes::from_static(b"c")],
+        };
+        let mut attachments = vec![Bytes::from_static(b"earlier")];
+        let args = to_args(&("x", files), &mut attachments).unwrap();
+        assert_eq!(
+            args.to_json(),
+            r#"["x",{"first":{"_placeholder":true,"num":1},"more":[{"_placeholder":true,"num":2},{"_placeholder":true,"num":3}]}]"#
+        );
+        assert_eq!(attachments.len(), 4);
+        assert_eq!(attachments[3], Bytes::from_static(b"c"));
+    }
+
+    #[test]
+    fn a_failed_serialisation_leaves_no_attachment_behind() {
+        use std::collections::BTreeMap;
+        let mut bad = BTreeMap::new();
+        bad.insert(vec![1u8], Bytes::from_static(b"x"));
+        let mut attachments = vec![Bytes::from_static(b"kept")];
+        let before = (Bytes::from_static(b"y"), &bad);
+        assert!(to_args(&before, &mut attachments).is_err());
+        assert_eq!(attachments, vec![Bytes::from_static(b"kept")]);
     }
 
     #[test]

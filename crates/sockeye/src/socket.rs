@@ -453,7 +453,7 @@ impl Socket {
     ) -> Result<(), EmitError> {
         let mut attachments = Vec::new();
         let args = to_args(data, &mut attachments).map_err(EmitError::Serialize)?;
-        self.send_raw_ack(id, &Args::from_values(args), attachments)
+        self.send_raw_ack(id, &args, attachments)
     }
 
     pub(crate) fn send_raw_ack(
@@ -680,10 +680,7 @@ pub(crate) fn event_packet<T: Serialize + ?Sized>(
     }
     let mut attachments = Vec::new();
     let args = to_args(data, &mut attachments).map_err(EmitError::Serialize)?;
-    let mut array = Vec::with_capacity(args.len() + 1);
-    array.push(Value::String(event.to_owned()));
-    array.extend(args);
-    Ok(Packet::event(nsp, Value::Array(array), attachments))
+    Ok(Packet::event_with_args(nsp, event, &args, attachments))
 }
 
 /// A buffer for a packet's text, which starts with the Engine.IO message type, so that the
