@@ -56,6 +56,9 @@ pub(crate) struct ScratchRead<S> {
     codec_drained: bool,
     /// A large frame went through the codec since it was built: its buffers have grown.
     grown: bool,
+    /// Large frames read or written so far (wrapping): the session shrinks the codec only
+    /// once a while has passed without one.
+    large_frames: u32,
     /// The codec may hold bytes it could not write yet: a write blocked or failed.
     unwritten: bool,
 }
@@ -70,6 +73,7 @@ impl<S> ScratchRead<S> {
             frames: FrameCursor::default(),
             codec_drained: false,
             grown: false,
+            large_frames: 0,
             unwritten: false,
         }
     }
@@ -81,6 +85,12 @@ impl<S> ScratchRead<S> {
     /// the codec before rebuilding it.
     pub(crate) fn wants_rebuild(&self) -> bool {
         self.grown && self.codec_drained && !self.frames.fragmented && !self.unwritten
+    }
+
+    /// How many large frames went through so far (a count that wraps): unchanged over a
+    /// while, the connection has gone quiet.
+    pub(crate) fn large_frames(&self) -> u32 {
+        self.large_frames
     }
 
     /// The codec above was rebuilt with small buffers.
@@ -96,7 +106,10 @@ impl<S> ScratchRead<S> {
 
     /// Notes a write of `len` bytes, which tungstenite makes of its whole write buffer.
     fn wrote(&mut self, len: usize, written: &Poll<io::Result<usize>>) {
-        self.grown |= len >= LARGE_FRAME;
+        if len >= LARGE_FRAME {
+            self.grown = true;
+            self.large_frames = self.large_frames.wrapping_add(1);
+        }
         self.unwritten = !matches!(written, Poll::Ready(Ok(n)) if *n == len);
     }
 }
@@ -112,8 +125,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for ScratchRead<S> {
         let read = this.read_into(cx, buf);
         let handed = &buf.filled()[start..];
         this.codec_drained = handed.is_empty() && this.frames.at_boundary();
-        if !handed.is_empty() {
-            this.grown |= this.frames.advance(handed);
+        if !handed.is_empty() && this.frames.advance(handed) {
+            this.grown = true;
+            this.large_frames = this.large_frames.wrapping_add(1);
         }
         read
     }

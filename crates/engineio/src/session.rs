@@ -87,7 +87,17 @@ pub(crate) struct Session {
     /// Engine-level frames (ping, pong) that go out before the outbox.
     priority: Vec<Frame>,
     closing: Option<(CloseReason, Instant)>,
+    /// When to give the WebSocket a codec with small buffers, if no large frame has gone
+    /// through since (counted by `ScratchRead::large_frames`, as it was when this was set).
+    shrink: Option<(Instant, u32)>,
 }
+
+/// How long a WebSocket that carried a large frame stays quiet before its codec is rebuilt
+/// with small buffers. A rebuild as soon as it is idle cost a connection that sends large
+/// messages back to back the buffers' growth every time (fresh allocations and their page
+/// faults: a 64 KiB echo took twice the CPU); a long wait lets many connections hold large
+/// buffers at once after a burst, which the allocator then keeps as resident memory.
+const SHRINK_AFTER: Duration = Duration::from_millis(100);
 
 impl Session {
     pub(crate) fn new(engine: Arc<Engine>, socket: Socket, ws: Option<Box<WsStream>>) -> Self {
@@ -117,6 +127,7 @@ impl Session {
             heartbeat,
             priority: Vec::new(),
             closing: None,
+            shrink: None,
         }
     }
 
@@ -173,22 +184,30 @@ impl Session {
             tokio::select! {
                 biased;
                 () = shared.woken() => {}
-                event = transport_event(&mut self.transport) => match event {
+                event = transport_event(&mut self.transport, self.shrink.is_none()) => match event {
                     TransportEvent::WebSocket(message) => {
                         // What the handlers queue now goes out with this turn's flush.
                         shared.running.store(true, Ordering::Relaxed);
                         self.on_ws_message(message)?;
                     }
                     TransportEvent::PollCancelled => return Err(CloseReason::TransportClose),
-                    // Boxed: it runs only after large frames.
-                    TransportEvent::Idle => Box::pin(self.shrink_ws()).await,
+                    TransportEvent::Idle(large_frames) => {
+                        self.shrink = Some((Instant::now() + SHRINK_AFTER, large_frames));
+                    }
                 },
                 message = next_probe(&mut self.probe) => {
                     // Boxed: it runs once per upgrade, and would otherwise size every
                     // session's future.
                     Box::pin(self.on_probe_message(message)).await?;
                 }
-                () = &mut timer => self.on_timer(Instant::now())?,
+                () = &mut timer => {
+                    let now = Instant::now();
+                    self.on_timer(now)?;
+                    if self.shrink.is_some_and(|(at, _)| now >= at) {
+                        // Boxed: it runs only after large frames.
+                        Box::pin(self.shrink_when_quiet(now)).await;
+                    }
+                }
             }
         }
     }
@@ -261,6 +280,7 @@ impl Session {
             self.heartbeat.deadline,
             self.probe.as_ref().map(|probe| probe.deadline),
             self.closing.map(|(_, deadline)| deadline),
+            self.shrink.map(|(at, _)| at),
         ]
         .into_iter()
         .flatten()
@@ -462,6 +482,24 @@ impl Session {
                 let _ = reply.send(PollReply::Frames(frames));
             }
         }
+    }
+
+    /// Shrinks the WebSocket's codec if no large frame went through since the shrink was
+    /// planned; otherwise plans it again, a while after the last one.
+    async fn shrink_when_quiet(&mut self, now: Instant) {
+        let Some((_, planned_at)) = self.shrink.take() else {
+            return;
+        };
+        let Transport::WebSocket(ws) = &self.transport else {
+            return;
+        };
+        let io = ws.get_ref();
+        if io.large_frames() != planned_at {
+            self.shrink = Some((now + SHRINK_AFTER, io.large_frames()));
+        } else if io.wants_rebuild() {
+            self.shrink_ws().await;
+        }
+        // Otherwise (in the middle of a message, say) the next idle read plans it again.
     }
 
     /// Gives the WebSocket a new codec with small buffers, in place of the one whose buffers
@@ -677,16 +715,20 @@ enum TransportEvent {
     /// The client gave up its pending GET (closed the connection).
     PollCancelled,
     /// The WebSocket's read is pending, and its codec has buffers that large frames grew and
-    /// could be rebuilt without them (see `ScratchRead::wants_rebuild`).
-    Idle,
+    /// could be rebuilt without them (see `ScratchRead::wants_rebuild`); with the count of
+    /// large frames so far.
+    Idle(u32),
 }
 
-async fn transport_event(transport: &mut Transport) -> TransportEvent {
+/// The transport's next event; `idle` asks to hear of a WebSocket gone idle with grown buffers.
+async fn transport_event(transport: &mut Transport, idle: bool) -> TransportEvent {
     match transport {
         Transport::WebSocket(ws) => {
             std::future::poll_fn(|cx| match ws.poll_next_unpin(cx) {
                 Poll::Ready(message) => Poll::Ready(TransportEvent::WebSocket(message)),
-                Poll::Pending if ws.get_ref().wants_rebuild() => Poll::Ready(TransportEvent::Idle),
+                Poll::Pending if idle && ws.get_ref().wants_rebuild() => {
+                    Poll::Ready(TransportEvent::Idle(ws.get_ref().large_frames()))
+                }
                 Poll::Pending => Poll::Pending,
             })
             .await

@@ -95,8 +95,9 @@ fn large_message(connection: usize, round: u8) -> tungstenite::Message {
 }
 
 /// Heap per connection over `base`, once it has stopped moving (the sessions have gone idle)
-/// or fallen to `goal`.
-async fn settled_per_connection(base: isize, goal: usize) -> usize {
+/// or fallen to `goal`, looked at from `quiet` on.
+async fn settled_per_connection(base: isize, goal: usize, quiet: Duration) -> usize {
+    tokio::time::sleep(quiet).await;
     let per_connection = || ((live_bytes() - base).max(0) as usize) / CONNECTIONS;
     let mut last = per_connection();
     for _ in 0..100 {
@@ -129,7 +130,7 @@ async fn idle_connections_drop_the_buffers_of_a_large_message() {
         let idle = open(addr).await;
         connections.push(echo(idle, tungstenite::Message::text("4small")).await);
     }
-    let fresh = settled_per_connection(base, 0).await;
+    let fresh = settled_per_connection(base, 0, Duration::ZERO).await;
 
     for round in 1..=2 {
         let mut echoed = Vec::new();
@@ -137,7 +138,8 @@ async fn idle_connections_drop_the_buffers_of_a_large_message() {
             echoed.push(echo(idle, large_message(i, round)).await);
         }
         connections = echoed;
-        let after = settled_per_connection(base, fresh).await;
+        // A session shrinks its codec a tenth of a second after the last large frame.
+        let after = settled_per_connection(base, fresh, Duration::from_millis(500)).await;
         eprintln!(
             "live heap per idle connection: {fresh} bytes fresh, {after} bytes after 64 KiB \
              echo #{round}"
