@@ -9,7 +9,8 @@
 //!
 //! The codec's buffers still grow to the largest frame it reads or writes, and tungstenite never
 //! shrinks them, nor gives them back. The session rebuilds the codec around the same stream
-//! once the connection is idle after a large frame ([`ScratchRead::wants_rebuild`]). For that
+//! once the connection has been quiet for a while after a large frame
+//! ([`ScratchRead::large_frames`], [`ScratchRead::wants_rebuild`]). For that
 //! `ScratchRead` follows the frame boundaries in what it hands the codec ([`FrameCursor`]): a
 //! codec rebuilt while it holds bytes it has not parsed, or part of a message, would lose them.
 
@@ -104,11 +105,16 @@ impl<S> ScratchRead<S> {
         self.unwritten = true;
     }
 
+    /// Notes a large frame, read or written: the codec's buffers have grown to it.
+    fn large_frame(&mut self) {
+        self.grown = true;
+        self.large_frames = self.large_frames.wrapping_add(1);
+    }
+
     /// Notes a write of `len` bytes, which tungstenite makes of its whole write buffer.
     fn wrote(&mut self, len: usize, written: &Poll<io::Result<usize>>) {
         if len >= LARGE_FRAME {
-            self.grown = true;
-            self.large_frames = self.large_frames.wrapping_add(1);
+            self.large_frame();
         }
         self.unwritten = !matches!(written, Poll::Ready(Ok(n)) if *n == len);
     }
@@ -126,8 +132,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for ScratchRead<S> {
         let handed = &buf.filled()[start..];
         this.codec_drained = handed.is_empty() && this.frames.at_boundary();
         if !handed.is_empty() && this.frames.advance(handed) {
-            this.grown = true;
-            this.large_frames = this.large_frames.wrapping_add(1);
+            this.large_frame();
         }
         read
     }

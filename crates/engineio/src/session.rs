@@ -484,31 +484,26 @@ impl Session {
         }
     }
 
-    /// Shrinks the WebSocket's codec if no large frame went through since the shrink was
-    /// planned; otherwise plans it again, a while after the last one.
+    /// Gives the WebSocket a new codec with small buffers, in place of the one whose buffers
+    /// large frames grew, if none went through since the shrink was planned and nothing is
+    /// read in part; plans it again, a while after the last one, if some did. What the codec
+    /// has still to write goes out first.
     async fn shrink_when_quiet(&mut self, now: Instant) {
         let Some((_, planned_at)) = self.shrink.take() else {
             return;
         };
-        let Transport::WebSocket(ws) = &self.transport else {
-            return;
-        };
-        let io = ws.get_ref();
-        if io.large_frames() != planned_at {
-            self.shrink = Some((now + SHRINK_AFTER, io.large_frames()));
-        } else if io.wants_rebuild() {
-            self.shrink_ws().await;
-        }
-        // Otherwise (in the middle of a message, say) the next idle read plans it again.
-    }
-
-    /// Gives the WebSocket a new codec with small buffers, in place of the one whose buffers
-    /// large frames grew: the connection is idle, with nothing read in part (see
-    /// [`TransportEvent::Idle`]). What the codec has still to write goes out first.
-    async fn shrink_ws(&mut self) {
         let Transport::WebSocket(ws) = &mut self.transport else {
             return;
         };
+        let large_frames = ws.get_ref().large_frames();
+        if large_frames != planned_at {
+            self.shrink = Some((now + SHRINK_AFTER, large_frames));
+            return;
+        }
+        if !ws.get_ref().wants_rebuild() {
+            // In the middle of a message, say: the next idle read plans it again.
+            return;
+        }
         // A pong that tungstenite queued when it read a ping, say.
         let flushed = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut **ws).poll_flush(cx)));
         if !matches!(flushed.await, Poll::Ready(Ok(()))) {
