@@ -372,8 +372,6 @@ impl Packet {
     }
 }
 
-/// Encodes `packet` with `data` standing in for its payload; lets protocol v4 rewrite the
-/// payload without cloning the packet.
 /// Appends `[name, ...args]`.
 fn write_event_array(out: &mut Vec<u8>, name: &str, args: &Args) {
     out.push(b'[');
@@ -391,6 +389,8 @@ fn write_event_array(out: &mut Vec<u8>, name: &str, args: &Args) {
     }
 }
 
+/// Encodes `packet` with `data` standing in for its payload; lets protocol v4 rewrite the
+/// payload without cloning the packet.
 pub(crate) fn encode_with(packet: &Packet, data: Option<&Payload>) -> Encoded {
     let mut out = Vec::new();
     let attachments = write_packet(packet, data, &mut out);
