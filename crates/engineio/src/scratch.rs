@@ -19,9 +19,12 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::OpCode;
 
 /// The read buffer each connection's codec starts with: enough for the frames of small
 /// messages (chat lines, acks). The codec grows it to the size of the messages it gets, but
@@ -62,6 +65,17 @@ pub(crate) struct ScratchRead<S> {
     large_frames: u32,
     /// The codec may hold bytes it could not write yet: a write blocked or failed.
     unwritten: bool,
+    /// Frames going out without the codec, not all written yet.
+    direct: Option<Box<DirectWrite>>,
+}
+
+/// Frames written by this stream itself rather than by the codec (see
+/// [`ScratchRead::send_direct`]): their headers and small payloads gathered in one buffer, the
+/// payloads of large frames as they are.
+#[derive(Debug, Default)]
+struct DirectWrite {
+    /// What is left to write, in order.
+    parts: std::collections::VecDeque<Bytes>,
 }
 
 impl<S> ScratchRead<S> {
@@ -76,6 +90,7 @@ impl<S> ScratchRead<S> {
             grown: false,
             large_frames: 0,
             unwritten: false,
+            direct: None,
         }
     }
 
@@ -85,7 +100,38 @@ impl<S> ScratchRead<S> {
     /// pending. A pong the codec queued but has not tried to write yet is not seen here: flush
     /// the codec before rebuilding it.
     pub(crate) fn wants_rebuild(&self) -> bool {
-        self.grown && self.codec_drained && !self.frames.fragmented && !self.unwritten
+        self.grown
+            && self.codec_drained
+            && !self.frames.fragmented
+            && !self.unwritten
+            && self.direct.is_none()
+    }
+
+    /// Writes `frames` (text or binary payloads) itself, large payloads from their own bytes:
+    /// they skip the copy into the codec's write buffer, and that buffer's growth. Only once the
+    /// codec has flushed, so that they go out after the frames it took before; writes that
+    /// follow, through the codec or not, wait for these to be written whole.
+    pub(crate) fn send_direct(&mut self, frames: impl IntoIterator<Item = (OpCode, Bytes)>) {
+        let direct = self.direct.get_or_insert_with(Box::default);
+        let mut head = BytesMut::new();
+        for (opcode, payload) in frames {
+            // A server's frames are not masked.
+            let header = FrameHeader {
+                opcode,
+                ..FrameHeader::default()
+            };
+            // Writing into memory does not fail.
+            let _ = header.format(payload.len() as u64, &mut (&mut head).writer());
+            if payload.len() >= LARGE_FRAME {
+                direct.parts.push_back(head.split().freeze());
+                direct.parts.push_back(payload);
+            } else {
+                head.extend_from_slice(&payload);
+            }
+        }
+        if !head.is_empty() {
+            direct.parts.push_back(head.freeze());
+        }
     }
 
     /// How many large frames went through so far (a count that wraps): unchanged over a
@@ -95,7 +141,7 @@ impl<S> ScratchRead<S> {
     }
 
     /// The codec above was rebuilt with small buffers.
-    pub(crate) fn rebuilt(&mut self) {
+    fn rebuilt(&mut self) {
         self.grown = false;
     }
 
@@ -172,6 +218,38 @@ impl<S: AsyncRead + Unpin> ScratchRead<S> {
     }
 }
 
+impl<S: AsyncWrite + Unpin> ScratchRead<S> {
+    /// Writes what is left of the frames given to [`ScratchRead::send_direct`].
+    fn poll_direct(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some(direct) = &mut self.direct {
+            let mut slices = [io::IoSlice::new(&[]); 16];
+            let count = direct.parts.len().min(slices.len());
+            for (slice, part) in slices.iter_mut().zip(&direct.parts) {
+                *slice = io::IoSlice::new(part);
+            }
+            let written = match Pin::new(&mut self.inner).poll_write_vectored(cx, &slices[..count])
+            {
+                Poll::Ready(Ok(0)) if count > 0 => Err(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(result) => result,
+                Poll::Pending => return Poll::Pending,
+            };
+            let mut written = written.inspect_err(|_| self.unwritten = true)?;
+            while let Some(part) = direct.parts.front_mut() {
+                if written < part.len() {
+                    part.advance(written);
+                    break;
+                }
+                written -= part.len();
+                direct.parts.pop_front();
+            }
+            if direct.parts.is_empty() {
+                self.direct = None;
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
 impl<S: AsyncWrite + Unpin> AsyncWrite for ScratchRead<S> {
     fn poll_write(
         self: Pin<&mut Self>,
@@ -179,6 +257,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ScratchRead<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        ready!(this.poll_direct(cx))?;
         let written = Pin::new(&mut this.inner).poll_write(cx, buf);
         this.wrote(buf.len(), &written);
         written
@@ -186,6 +265,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ScratchRead<S> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        ready!(this.poll_direct(cx))?;
         let flushed = Pin::new(&mut this.inner).poll_flush(cx);
         if !matches!(flushed, Poll::Ready(Ok(()))) {
             this.unwritten = true;
@@ -194,7 +274,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ScratchRead<S> {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+        let this = self.get_mut();
+        ready!(this.poll_direct(cx))?;
+        Pin::new(&mut this.inner).poll_shutdown(cx)
     }
 
     fn poll_write_vectored(
@@ -203,6 +285,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ScratchRead<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        ready!(this.poll_direct(cx))?;
         let written = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
         this.wrote(bufs.iter().map(|buf| buf.len()).sum(), &written);
         written
@@ -835,6 +918,48 @@ mod tests {
             pings.into_iter().map(|ping| (PONG, ping)).collect();
         answers.push((CLOSE, Vec::new()));
         assert_eq!(written, answers);
+    }
+
+    /// Frames written directly go out whole, in order with those the codec writes before and
+    /// after them, through a pipe small enough that every write stops part way.
+    #[tokio::test]
+    async fn direct_frames_keep_their_place() {
+        let (mut client, io) = tokio::io::duplex(3000);
+        let reader = tokio::spawn(async move {
+            let mut written = Vec::new();
+            client.read_to_end(&mut written).await.unwrap();
+            written
+        });
+        let mut ws = server(io).await;
+        let large = payload(70_000, 9);
+        let exact = payload(LARGE_FRAME, 4);
+        let medium = payload(300, 2);
+
+        ws.feed(Message::text("4before")).await.unwrap();
+        ws.flush().await.unwrap();
+        ws.get_mut().send_direct([
+            (TEXT, Bytes::from_static(b"451-1[...]")),
+            (BINARY, Bytes::from(large.clone())),
+            (BINARY, Bytes::from(medium.clone())),
+            (BINARY, Bytes::from(exact.clone())),
+            (TEXT, Bytes::new()),
+        ]);
+        assert!(!ws.get_ref().wants_rebuild(), "frames left to write");
+        // Through the codec: waits for the direct frames.
+        ws.send(Message::text("4after")).await.unwrap();
+        assert!(ws.get_ref().direct.is_none());
+        drop(ws);
+
+        let expected = [
+            (TEXT, b"4before".to_vec()),
+            (TEXT, b"451-1[...]".to_vec()),
+            (BINARY, large),
+            (BINARY, medium),
+            (BINARY, exact),
+            (TEXT, Vec::new()),
+            (TEXT, b"4after".to_vec()),
+        ];
+        assert_eq!(server_frames(&reader.await.unwrap()), expected);
     }
 
     #[tokio::test]

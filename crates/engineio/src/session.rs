@@ -665,6 +665,20 @@ fn poll_write_all(
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), tungstenite::Error>> {
     let mut ws = Pin::new(ws);
+    let large =
+        |frame: &Frame| matches!(frame, Frame::Binary(data) if data.len() >= scratch::LARGE_FRAME);
+    if frames.as_slice().iter().any(large) {
+        // Not copied into the codec's write buffer, which would grow to its size (a broadcast
+        // of a large message would copy it once per recipient): the batch is written from its
+        // own bytes, once the codec has written what it holds.
+        ready!(ws.as_mut().poll_flush(cx))?;
+        let frames = frames.map(|frame| match ws_frame(frame, protocol) {
+            Frame::Text(text) => (OpCode::Data(Data::Text), text.into_bytes()),
+            Frame::Binary(data) => (OpCode::Data(Data::Binary), data),
+        });
+        Pin::get_mut(ws.as_mut()).get_mut().send_direct(frames);
+        return ws.as_mut().poll_flush(cx);
+    }
     loop {
         ready!(ws.as_mut().poll_ready(cx))?;
         let Some(frame) = frames.next() else {
@@ -766,12 +780,16 @@ fn decode_ws(
     packet.map(Some).map_err(|_| ())
 }
 
-fn to_ws(frame: Frame, protocol: ProtocolVersion) -> tungstenite::Message {
-    let frame = match protocol {
+/// A frame as it goes on a WebSocket in `protocol`.
+fn ws_frame(frame: Frame, protocol: ProtocolVersion) -> Frame {
+    match protocol {
         ProtocolVersion::V3 => v3::encode_ws(&frame),
         _ => frame,
-    };
-    match frame {
+    }
+}
+
+fn to_ws(frame: Frame, protocol: ProtocolVersion) -> tungstenite::Message {
+    match ws_frame(frame, protocol) {
         // The same frame as `Message::Text`, without checking again the UTF-8 that `Str`
         // checked when it was built (a broadcast would check it once per recipient).
         Frame::Text(text) => {

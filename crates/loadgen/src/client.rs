@@ -99,6 +99,8 @@ pub(crate) struct ScratchRead {
 }
 
 const SCRATCH: usize = 256 * 1024;
+/// Reads for which tungstenite offers at least this much go straight into its buffer.
+const DIRECT_READ: usize = 16 * 1024;
 
 thread_local! {
     static SCRATCH_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -120,6 +122,11 @@ impl tokio::io::AsyncRead for ScratchRead {
                 this.taken = 0;
             }
             return std::task::Poll::Ready(Ok(()));
+        }
+        // tungstenite offers this much only while it reads a large frame: straight into its
+        // buffer, not through the scratch one (a copy of every byte of large messages).
+        if buf.remaining() >= DIRECT_READ {
+            return std::pin::Pin::new(&mut this.inner).poll_read(cx, buf);
         }
         SCRATCH_BUF.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
