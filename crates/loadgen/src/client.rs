@@ -229,7 +229,8 @@ pub(crate) async fn connect_ws(target: &Target, n: usize, read_buffer: usize) ->
         .map_err(|e| format!("request: {e}"))?;
     let config = WebSocketConfig::default()
         .read_buffer_size(read_buffer)
-        .write_buffer_size(0)
+        // `send` flushes each frame at once; frames fed before it go out in the same write.
+        .write_buffer_size(256 * 1024)
         .max_message_size(Some(64 << 20))
         .max_frame_size(Some(64 << 20));
     let (mut ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))

@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{
     In, Polling, Result, Target, Ws, ack_args, ack_id, call, call_text, connect_ws, echo_text,
-    pong, recv, send_text, within,
+    pong, recv, within,
 };
 use crate::report::group;
 use crate::stats::{Counter, CpuMeter, Latencies, Window, rss_kib};
@@ -303,11 +303,11 @@ impl EchoClient {
 /// One `echo` of a binary argument and its ack; `false` when the ack did not carry the same
 /// bytes back as binary.
 async fn binary_echo(ws: &mut Ws, id: u64, blob: &Bytes) -> Result<bool> {
-    send_text(
-        ws,
-        format!(r#"451-{id}["echo",{{"_placeholder":true,"num":0}}]"#),
-    )
-    .await?;
+    // The packet and its attachment in one write.
+    let packet = format!(r#"451-{id}["echo",{{"_placeholder":true,"num":0}}]"#);
+    ws.feed(Message::text(packet))
+        .await
+        .map_err(|e| format!("websocket send: {e}"))?;
     ws.send(Message::Binary(blob.clone()))
         .await
         .map_err(|e| format!("websocket send: {e}"))?;
