@@ -10,17 +10,14 @@
 mod common;
 
 use std::alloc::System;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use sockeye_engineio::{EngineHandler, EngineService, Frame, Message, Socket};
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite};
+use tokio_tungstenite::{WebSocketStream, tungstenite};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -51,30 +48,7 @@ impl EngineHandler for Echo {
 }
 
 /// A client connection at rest: only its socket.
-type Idle = MaybeTlsStream<TcpStream>;
-
-/// Opens a WebSocket session with a handshake of its own: the client's handshake of
-/// `tokio-tungstenite` leaves allocations behind that would be counted as the server's.
-async fn open(addr: SocketAddr) -> Idle {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request = format!(
-        "GET {PATH}?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\n\
-         Upgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    // A byte at a time, so as not to read past the response.
-    let mut response = Vec::new();
-    while !response.ends_with(b"\r\n\r\n") {
-        response.push(within(WAIT, stream.read_u8()).await.expect("response"));
-    }
-    assert!(response.starts_with(b"HTTP/1.1 101 "), "refused");
-    let mut ws =
-        WebSocketStream::from_raw_socket(MaybeTlsStream::Plain(stream), Role::Client, None).await;
-    open_json(&ws_text(&mut ws).await);
-    // Nothing else is on its way: the server's pings are a minute off.
-    ws.into_inner()
-}
+type Idle = RawWs;
 
 /// Sends `message` on a connection at rest and checks that it comes back as sent.
 async fn echo(idle: Idle, message: tungstenite::Message) -> Idle {
@@ -118,7 +92,7 @@ async fn idle_connections_drop_the_buffers_of_a_large_message() {
     // What the first connections allocate once (the scratch buffer of each thread, say) is
     // not theirs: warm up with a few, gone before counting.
     for _ in 0..4 {
-        let idle = open(addr).await;
+        let idle = open_raw_ws(addr).await;
         let idle = echo(idle, large_message(0, 0)).await;
         drop(idle);
     }
@@ -127,7 +101,7 @@ async fn idle_connections_drop_the_buffers_of_a_large_message() {
 
     let mut connections = Vec::new();
     for _ in 0..CONNECTIONS {
-        let idle = open(addr).await;
+        let idle = open_raw_ws(addr).await;
         connections.push(echo(idle, tungstenite::Message::text("4small")).await);
     }
     let fresh = settled_per_connection(base, 0, Duration::ZERO).await;

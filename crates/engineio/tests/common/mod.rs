@@ -427,3 +427,35 @@ pub fn chunked(
             .map(|chunk| Ok(hyper::body::Frame::data(chunk))),
     ))
 }
+
+/// A client WebSocket at rest: only its socket (wrap it in a `WebSocketStream` to use it).
+pub type RawWs = MaybeTlsStream<TcpStream>;
+
+/// Opens a WebSocket session with a handshake of its own and reads the open packet: the
+/// client's handshake of `tokio-tungstenite` leaves allocations behind that tests counting
+/// the server's would count.
+pub async fn open_raw_ws(addr: SocketAddr) -> RawWs {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "GET {PATH}?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\n\
+         Upgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // A byte at a time, so as not to read past the response.
+    let mut response = Vec::new();
+    while !response.ends_with(b"\r\n\r\n") {
+        response.push(within(WAIT, stream.read_u8()).await.expect("response"));
+    }
+    assert!(response.starts_with(b"HTTP/1.1 101 "), "refused");
+    let mut ws = WebSocketStream::from_raw_socket(
+        MaybeTlsStream::Plain(stream),
+        tungstenite::protocol::Role::Client,
+        None,
+    )
+    .await;
+    open_json(&ws_text(&mut ws).await);
+    // Nothing else is on its way until the server's first ping.
+    ws.into_inner()
+}
