@@ -187,6 +187,19 @@ async fn v3_websocket_binary_frames_carry_the_type_byte() {
             4, 9, 8, 7
         ])))
     );
+    // A large one, which the session writes without the codec's buffer: the type byte too.
+    let large: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    ws_send_binary(&mut ws, [&[4u8][..], &large].concat()).await;
+    assert_eq!(
+        server.expect_message(&sid).await,
+        Message::Binary(large.clone().into())
+    );
+    assert_eq!(
+        ws_next(&mut ws).await,
+        Some(tungstenite::Message::Binary(
+            [&[4u8][..], &large].concat().into()
+        ))
+    );
     ws_send(&mut ws, "4text").await;
     assert_eq!(ws_text(&mut ws).await, "4text");
     ws_send(&mut ws, "2probe").await;
