@@ -29,6 +29,7 @@
 //! }
 //! ```
 
+mod codec_io;
 mod config;
 mod cors;
 mod engine;
@@ -36,7 +37,6 @@ mod error;
 mod handler;
 mod polling;
 mod request;
-mod scratch;
 mod serve;
 mod service;
 mod session;

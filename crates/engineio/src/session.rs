@@ -19,13 +19,13 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
+use crate::codec_io::{self, CodecIo};
 use crate::engine::Engine;
 use crate::handler::Message;
 use crate::request::{ProtocolVersion, TransportKind};
-use crate::scratch::{self, ScratchRead};
 use crate::{CloseReason, RequestError, Socket};
 
-pub(crate) type WsStream = WebSocketStream<ScratchRead<TokioIo<Upgraded>>>;
+pub(crate) type WsStream = WebSocketStream<CodecIo<TokioIo<Upgraded>>>;
 
 /// A request from an HTTP handler to the session task.
 pub(crate) enum Command {
@@ -88,7 +88,7 @@ pub(crate) struct Session {
     priority: Vec<Frame>,
     closing: Option<(CloseReason, Instant)>,
     /// When to give the WebSocket a codec with small buffers, if no large frame has gone
-    /// through since (counted by `ScratchRead::large_frames`, as it was when this was set).
+    /// through since (counted by `CodecIo::large_frames`, as it was when this was set).
     shrink: Option<(Instant, u32)>,
 }
 
@@ -513,7 +513,7 @@ impl Session {
         }
         let placeholder = Transport::Polling { pending: None };
         if let Transport::WebSocket(ws) = mem::replace(&mut self.transport, placeholder) {
-            self.transport = Transport::WebSocket(scratch::rebuild(ws).await);
+            self.transport = Transport::WebSocket(codec_io::rebuild(ws).await);
             tracing::trace!(sid = %self.socket.id(), "websocket codec rebuilt");
         }
     }
@@ -665,9 +665,11 @@ fn poll_write_all(
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), tungstenite::Error>> {
     let mut ws = Pin::new(ws);
-    let large =
-        |frame: &Frame| matches!(frame, Frame::Binary(data) if data.len() >= scratch::LARGE_FRAME);
-    if frames.as_slice().iter().any(large) {
+    if frames
+        .as_slice()
+        .iter()
+        .any(|frame| frame.len() >= codec_io::LARGE_FRAME)
+    {
         // Not copied into the codec's write buffer, which would grow to its size (a broadcast
         // of a large message would copy it once per recipient): the batch is written from its
         // own bytes, once the codec has written what it holds.
@@ -724,7 +726,7 @@ enum TransportEvent {
     /// The client gave up its pending GET (closed the connection).
     PollCancelled,
     /// The WebSocket's read is pending, and its codec has buffers that large frames grew and
-    /// could be rebuilt without them (see `ScratchRead::wants_rebuild`); with the count of
+    /// could be rebuilt without them (see `CodecIo::wants_rebuild`); with the count of
     /// large frames so far.
     Idle(u32),
 }

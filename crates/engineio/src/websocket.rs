@@ -12,9 +12,9 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
+use crate::codec_io::{CODEC_READ_BUFFER, CodecIo};
 use crate::engine::{Admission, Engine};
 use crate::request::{Handshake, ProtocolVersion, RemoteAddr, TransportKind};
-use crate::scratch::{CODEC_READ_BUFFER, ScratchRead};
 use crate::service::{ResponseBody, open_frame};
 use crate::session::{Command, Session};
 use crate::socket::Shared;
@@ -101,7 +101,7 @@ pub(crate) fn upgrade<B>(
             .write_buffer_size(WRITE_BATCH)
             .max_message_size(Some(config.max_payload))
             .max_frame_size(Some(config.max_payload));
-        let io = ScratchRead::new(TokioIo::new(upgraded), config.websocket_read_buffer);
+        let io = CodecIo::new(TokioIo::new(upgraded), config.websocket_read_buffer);
         let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
         let ws = Box::new(ws);
         match target {

@@ -1,18 +1,25 @@
-//! Reading WebSockets without a read buffer per idle connection.
+//! The stream under a WebSocket's codec (tungstenite): reads without a read buffer per idle
+//! connection, and large frames written without a copy.
 //!
-//! The WebSocket codec (tungstenite) keeps a read buffer in each connection and reads at most
-//! that buffer's size per call. [`ScratchRead`] sits under it: it reads the socket into one
-//! scratch buffer per thread, large enough for big messages in one system call, hands the codec
-//! what it asks for, and keeps only the bytes left over (a message read in part) in a buffer of
-//! the connection's own, freed as soon as the codec has taken them. So the codec's buffer can
-//! stay small (see [`CODEC_READ_BUFFER`]) and an idle connection holds no large buffer at all.
+//! The codec keeps a read buffer in each connection and reads at most that buffer's size per
+//! call. [`CodecIo`] reads the socket into one scratch buffer per thread, large enough for big
+//! messages in one system call, hands the codec what it asks for, and keeps only the bytes left
+//! over (a message read in part) in a buffer of the connection's own, freed as soon as the codec
+//! has taken them. So the codec's buffer can stay small (see [`CODEC_READ_BUFFER`]) and an idle
+//! connection holds no large buffer at all.
 //!
-//! The codec's buffers still grow to the largest frame it reads or writes, and tungstenite never
-//! shrinks them, nor gives them back. The session rebuilds the codec around the same stream
-//! once the connection has been quiet for a while after a large frame
-//! ([`ScratchRead::large_frames`], [`ScratchRead::wants_rebuild`]). For that
-//! `ScratchRead` follows the frame boundaries in what it hands the codec ([`FrameCursor`]): a
-//! codec rebuilt while it holds bytes it has not parsed, or part of a message, would lose them.
+//! The codec's read buffer still grows to the largest frame it reads, and tungstenite never
+//! shrinks it, nor gives it back. The session rebuilds the codec around the same stream once
+//! the connection has been quiet for a while after a large frame ([`CodecIo::large_frames`],
+//! [`CodecIo::wants_rebuild`]). For that `CodecIo` follows the frame boundaries in what it hands
+//! the codec ([`FrameCursor`]): a codec rebuilt while it holds bytes it has not parsed, or part
+//! of a message, would lose them.
+//!
+//! On the way out, the codec copies every frame into its write buffer, which then keeps the
+//! size of the largest. The session gives batches that hold a large frame to
+//! [`CodecIo::send_direct`] instead, which writes them from the frames' own bytes (shared with
+//! the other recipients of a broadcast) and holds back the codec's next writes until they are
+//! out.
 
 use std::cell::RefCell;
 use std::io;
@@ -44,9 +51,10 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A stream whose reads go through the thread's scratch buffer.
+/// The stream under a WebSocket's codec: reads through the thread's scratch buffer, and writes
+/// of large frames without the codec.
 #[derive(Debug)]
-pub(crate) struct ScratchRead<S> {
+pub(crate) struct CodecIo<S> {
     inner: S,
     /// Bytes read from the socket that the codec has not taken yet, from `taken` on.
     pending: Vec<u8>,
@@ -70,7 +78,7 @@ pub(crate) struct ScratchRead<S> {
 }
 
 /// Frames written by this stream itself rather than by the codec (see
-/// [`ScratchRead::send_direct`]): their headers and small payloads gathered in one buffer, the
+/// [`CodecIo::send_direct`]): their headers and small payloads gathered in one buffer, the
 /// payloads of large frames as they are.
 #[derive(Debug, Default)]
 struct DirectWrite {
@@ -78,9 +86,9 @@ struct DirectWrite {
     parts: std::collections::VecDeque<Bytes>,
 }
 
-impl<S> ScratchRead<S> {
+impl<S> CodecIo<S> {
     pub(crate) fn new(inner: S, scratch_size: usize) -> Self {
-        ScratchRead {
+        CodecIo {
             inner,
             pending: Vec::new(),
             taken: 0,
@@ -146,7 +154,7 @@ impl<S> ScratchRead<S> {
     }
 
     /// The codec could not be flushed for a rebuild: none until a write goes through whole,
-    /// or [`ScratchRead::wants_rebuild`] would say yes at every read again.
+    /// or [`CodecIo::wants_rebuild`] would say yes at every read again.
     pub(crate) fn defer_rebuild(&mut self) {
         self.unwritten = true;
     }
@@ -166,7 +174,7 @@ impl<S> ScratchRead<S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for ScratchRead<S> {
+impl<S: AsyncRead + Unpin> AsyncRead for CodecIo<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -184,7 +192,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for ScratchRead<S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> ScratchRead<S> {
+impl<S: AsyncRead + Unpin> CodecIo<S> {
     fn read_into(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         if self.taken < self.pending.len() {
             let n = buf.remaining().min(self.pending.len() - self.taken);
@@ -218,8 +226,8 @@ impl<S: AsyncRead + Unpin> ScratchRead<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> ScratchRead<S> {
-    /// Writes what is left of the frames given to [`ScratchRead::send_direct`].
+impl<S: AsyncWrite + Unpin> CodecIo<S> {
+    /// Writes what is left of the frames given to [`CodecIo::send_direct`].
     fn poll_direct(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while let Some(direct) = &mut self.direct {
             let mut slices = [io::IoSlice::new(&[]); 16];
@@ -250,7 +258,7 @@ impl<S: AsyncWrite + Unpin> ScratchRead<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for ScratchRead<S> {
+impl<S: AsyncWrite + Unpin> AsyncWrite for CodecIo<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -297,11 +305,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ScratchRead<S> {
 }
 
 /// The same server WebSocket with a new codec: the buffers that large frames grew in the old
-/// one (tungstenite never shrinks them) go with it. Only once [`ScratchRead::wants_rebuild`]
+/// one (tungstenite never shrinks them) go with it. Only once [`CodecIo::wants_rebuild`]
 /// said so and the codec was flushed since: the new one starts with nothing read or to write.
 pub(crate) async fn rebuild<S>(
-    ws: Box<WebSocketStream<ScratchRead<S>>>,
-) -> Box<WebSocketStream<ScratchRead<S>>>
+    ws: Box<WebSocketStream<CodecIo<S>>>,
+) -> Box<WebSocketStream<CodecIo<S>>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -689,13 +697,13 @@ mod tests {
         }
     }
 
-    type ServerWs = Box<WebSocketStream<ScratchRead<DuplexStream>>>;
+    type ServerWs = Box<WebSocketStream<CodecIo<DuplexStream>>>;
 
     async fn server(io: DuplexStream) -> ServerWs {
         let config = WebSocketConfig::default()
             .read_buffer_size(CODEC_READ_BUFFER)
             .write_buffer_size(16 * 1024);
-        let io = ScratchRead::new(io, 64 * 1024);
+        let io = CodecIo::new(io, 64 * 1024);
         Box::new(WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await)
     }
 
@@ -934,6 +942,7 @@ mod tests {
         let large = payload(70_000, 9);
         let exact = payload(LARGE_FRAME, 4);
         let medium = payload(300, 2);
+        let text = "4é".repeat(20_000).into_bytes();
 
         ws.feed(Message::text("4before")).await.unwrap();
         ws.flush().await.unwrap();
@@ -943,6 +952,7 @@ mod tests {
             (BINARY, Bytes::from(medium.clone())),
             (BINARY, Bytes::from(exact.clone())),
             (TEXT, Bytes::new()),
+            (TEXT, Bytes::from(text.clone())),
         ]);
         assert!(!ws.get_ref().wants_rebuild(), "frames left to write");
         // Through the codec: waits for the direct frames.
@@ -957,6 +967,7 @@ mod tests {
             (BINARY, medium),
             (BINARY, exact),
             (TEXT, Vec::new()),
+            (TEXT, text),
             (TEXT, b"4after".to_vec()),
         ];
         assert_eq!(server_frames(&reader.await.unwrap()), expected);
@@ -972,7 +983,7 @@ mod tests {
                 client.write_all(&data).await.unwrap();
             })
         };
-        let mut reader = ScratchRead::new(server, 64 * 1024);
+        let mut reader = CodecIo::new(server, 64 * 1024);
         let mut got = Vec::new();
         let mut chunk = [0u8; 100];
         while got.len() < data.len() {
@@ -990,7 +1001,7 @@ mod tests {
         let (mut client, server) = tokio::io::duplex(1 << 16);
         client.write_all(b"hello").await.unwrap();
         drop(client);
-        let mut reader = ScratchRead::new(server, 1024);
+        let mut reader = CodecIo::new(server, 1024);
         let mut all = Vec::new();
         reader.read_to_end(&mut all).await.unwrap();
         assert_eq!(all, b"hello");
