@@ -131,7 +131,9 @@ impl<S> CodecIo<S> {
             // Writing into memory does not fail.
             let _ = header.format(payload.len() as u64, &mut (&mut head).writer());
             if payload.len() >= LARGE_FRAME {
-                direct.parts.push_back(head.split().freeze());
+                if !head.is_empty() {
+                    direct.parts.push_back(head.split().freeze());
+                }
                 direct.parts.push_back(payload);
             } else {
                 head.extend_from_slice(&payload);
