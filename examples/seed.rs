@@ -89,12 +89,12 @@ async fn on_connection(socket: Socket) {
     socket.on_disconnect(|socket: Socket, reason: DisconnectReason| async move {
         tracing::info!(id = %socket.id(), %reason, "a user disconnected");
         let notice = ClientDisconnected {
-            message: format!("client {} disconnected", socket.id()),
+            message: format!("User: {}, disconnected.", socket.id()),
             client_id: socket.id().to_string(),
         };
         let _ = socket.ns().emit("client_disconnected", &notice);
     });
-    let _ = socket.emit("motd", "Welcome to the Sockeye seed server!");
+    let _ = socket.emit("motd", "Welcome to my server!");
 }
 
 #[tokio::main]

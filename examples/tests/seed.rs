@@ -50,7 +50,12 @@ async fn run(mode: &str) {
     let result: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(result["ack"], "Roger that");
     assert_eq!(result["rooms"]["exampleRoom"], 2);
-    assert_eq!(result["disconnected"]["clientID"], result["aId"]);
+    assert_eq!(result["motd"], "Welcome to my server!");
+    let a_id = result["aId"].as_str().unwrap();
+    assert_eq!(
+        result["disconnected"],
+        serde_json::json!({ "message": format!("User: {a_id}, disconnected."), "clientID": a_id })
+    );
     let _ = stop.send(());
 }
 

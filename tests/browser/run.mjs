@@ -3,7 +3,7 @@
 //   node run.mjs SCENARIO --url http://127.0.0.1:PORT [--transports auto|websocket|polling]
 //                [--file PATH] [--interrupt] [--artifacts DIR]
 //
-// Scenarios: bundle, seed, chat, upload, binary. Each prints `RESULT <json>` on success and exits
+// Scenarios: bundle, seed, chat, upload, binary, own-app. Each prints `RESULT <json>` on success and exits
 // 0; on failure it prints the reason (and the pages' console) and exits 1. The Rust test
 // crates/cli/tests/browser.rs starts the server and runs these.
 
@@ -157,7 +157,7 @@ async function seed(browser) {
     const page = pages[name];
     await page.waitForFunction(() => window.seed && window.seed.id && window.seed.motd, null, { timeout: 15000 });
     const state = await page.evaluate(() => window.seed);
-    assert.equal(state.motd, "Welcome to the Sockeye seed server!", `${name}: motd`);
+    assert.equal(state.motd, "Welcome to my server!", `${name}: motd`);
     assert.equal(await page.locator("#motd").innerText(), state.motd, `${name}: motd shown`);
     ids[name] = state.id;
     transports[name] = (await checkTransport(page, name)).history;
@@ -202,7 +202,7 @@ async function seed(browser) {
     const notices = await page.evaluate(() => window.seed.disconnected);
     assert.equal(notices.length, 1, `${name}: one client_disconnected`);
     assert.equal(notices[0].clientID, ids.C, `${name}: the id of C`);
-    assert.equal(notices[0].message, `client ${ids.C} disconnected`);
+    assert.equal(notices[0].message, `User: ${ids.C}, disconnected.`);
     assert.equal(await page.locator(`li.disconnected[data-client-id="${ids.C}"]`).count(), 1, `${name}: shown`);
   }
   step("C closed: A and B got client_disconnected with C's id, and show it");
@@ -415,9 +415,54 @@ async function binary(browser) {
   return { runs };
 }
 
+// A user's own app from `--static DIR` (the Rust test writes it): its index.html and seed.html
+// win over the built-in pages, the other demo pages are still there, and the seed's client code
+// in the user's index.html talks to the seed namespace with the seed's exact strings.
+async function ownApp(browser) {
+  for (const pagePath of ["/", "/index.html"]) {
+    const res = await fetch(base + pagePath);
+    assert.equal(res.status, 200, pagePath);
+    assert.equal(res.headers.get("content-type"), "text/html; charset=utf-8", pagePath);
+    assert.match(await res.text(), /<h1>My own app<\/h1>/, `${pagePath} is the user's index.html`);
+  }
+  const seedPage = await (await fetch(base + "/seed.html")).text();
+  assert.match(seedPage, /<h1>My seed page<\/h1>/, "/seed.html is the user's");
+  const chatPage = await (await fetch(base + "/chat.html")).text();
+  assert.match(chatPage, /socket\.io\.js/, "/chat.html, not replaced, is still the built-in page");
+  step("/, /index.html and /seed.html are the user's files; /chat.html is still the demo's");
+
+  const context = await browser.newContext();
+  const page = await open(context, "/index.html", "own");
+  await page.waitForFunction(() => window.app && window.app.motd && window.app.ack, null, { timeout: 15000 });
+  const expected = { websocket: ["websocket", false], polling: ["polling", false], auto: ["websocket", true] }[args.transports];
+  await page.waitForFunction(
+    ([name, upgraded]) => window.app.transport === name && window.app.upgraded === upgraded,
+    expected,
+    { timeout: 15000 },
+  );
+  if (args.transports === "polling") await page.waitForTimeout(800);
+  const app = await page.evaluate(() => window.app);
+  assert.equal(app.motd, "Welcome to my server!", "motd");
+  assert.equal(app.ack, "Roger that", "ack of important_message");
+  assert.equal(app.transport, expected[0], "transport");
+  assert.equal(app.upgraded, expected[1], "upgraded");
+  assert.equal(await page.locator("#motd").innerText(), "Welcome to my server!");
+  const stats = await (await fetch(base + "/stats.json")).json();
+  const got = stats.seed_messages.filter((m) => m.from === app.id);
+  assert.deepEqual(
+    got.map((m) => [m.event, m.data]),
+    [["message", "'ello friends, I am here."], ["important_message", { alias: "Me", message: "The building is on fire" }]],
+    "the server got the seed's two messages",
+  );
+  step(`the user's page (transport ${app.transport}, upgraded ${app.upgraded}) got the motd and "Roger that"`);
+  await screenshot(page, "own-app");
+  await context.close();
+  return app;
+}
+
 // ---------------------------------------------------------------------------------------------
 
-const scenarios = { bundle, seed, chat, upload, binary };
+const scenarios = { bundle, seed, chat, upload, binary, "own-app": ownApp };
 
 async function main() {
   const scenario = scenarios[args.scenario];

@@ -22,7 +22,8 @@ async function client() {
 
 const a = await client();
 const b = await client();
-if (!/Welcome/.test(a.motd)) fail(`unexpected motd ${a.motd}`);
+if (a.motd !== "Welcome to my server!") fail(`unexpected motd ${a.motd}`);
+if (b.motd !== a.motd) fail(`unexpected motd ${b.motd}`);
 
 a.socket.emit("message", "hello from a");
 const ack = await a.socket.timeout(5000).emitWithAck("important_message", "the building is on fire");
@@ -41,5 +42,5 @@ const aId = a.socket.id;
 a.socket.disconnect();
 const notice = await disconnected;
 b.socket.disconnect();
-console.log(JSON.stringify({ ack, rooms, aId, disconnected: notice, transport: b.socket.io.engine?.transport?.name }));
+console.log(JSON.stringify({ motd: a.motd, ack, rooms, aId, disconnected: notice, transport: b.socket.io.engine?.transport?.name }));
 process.exit(0);

@@ -64,26 +64,26 @@ pub fn pages(socket_path: &str) -> Vec<Page> {
 /// Serves the file at URL path `url_path` from `root`: percent-decoded, `..` and hidden
 /// segments refused, `index.html` for a folder.
 pub async fn serve_static(root: &Path, url_path: &str) -> Response<Body> {
-    let Some(relative) = safe_relative_path(url_path) else {
-        return not_found();
-    };
+    static_file(root, url_path).await.unwrap_or_else(not_found)
+}
+
+/// The file at URL path `url_path` in `root`, or `None` when there is none (or the path is
+/// refused): the demo pages ask this first, so that a user's own files win over them.
+pub async fn static_file(root: &Path, url_path: &str) -> Option<Response<Body>> {
+    let relative = safe_relative_path(url_path)?;
     let mut path = root.join(relative);
     if tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_dir()) {
         path.push("index.html");
     }
-    match tokio::fs::read(&path).await {
-        Ok(content) => {
-            let mut response = Response::new(Body::from(content));
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(content_type(&path)),
-            );
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            response
-        }
-        Err(_) => not_found(),
-    }
+    let content = tokio::fs::read(&path).await.ok()?;
+    let mut response = Response::new(Body::from(content));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(&path)),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Some(response)
 }
 
 /// The 404 page.

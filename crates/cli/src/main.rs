@@ -52,7 +52,8 @@ struct ServeArgs {
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     cors_origins: Vec<String>,
 
-    /// Folder of extra files served at / (after the demo pages).
+    /// Folder of your own files served at /; a file there wins over the built-in demo page of
+    /// the same path (an index.html of yours is served at / and /index.html).
     #[arg(long = "static", value_name = "DIR")]
     static_dir: Option<PathBuf>,
 

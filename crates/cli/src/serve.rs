@@ -106,10 +106,22 @@ pub fn app(config: &Config) -> anyhow::Result<App> {
     demo::install(&io, state.clone());
     let socket_path = io.config().engine.path.clone();
 
+    let static_dir = config.static_dir.clone().map(Arc::new);
     let mut pages = Router::new();
     for page in assets::pages(&socket_path) {
         let route = page.route;
-        pages = pages.route(route, get(move || async move { page.respond() }));
+        let static_dir = static_dir.clone();
+        pages = pages.route(
+            route,
+            get(move || async move {
+                // A user's own file of the same name wins over the built-in page.
+                let own = match &static_dir {
+                    Some(dir) => assets::static_file(dir, route).await,
+                    None => None,
+                };
+                own.unwrap_or_else(|| page.respond())
+            }),
+        );
     }
     let stats_io = io.clone();
     pages = pages.route(
@@ -124,14 +136,11 @@ pub fn app(config: &Config) -> anyhow::Result<App> {
             }
         }),
     );
-    let pages = match &config.static_dir {
-        Some(dir) => {
-            let dir = Arc::new(dir.clone());
-            pages.fallback(move |request: Request| {
-                let dir = dir.clone();
-                async move { assets::serve_static(&dir, request.uri().path()).await }
-            })
-        }
+    let pages = match static_dir {
+        Some(dir) => pages.fallback(move |request: Request| {
+            let dir = dir.clone();
+            async move { assets::serve_static(&dir, request.uri().path()).await }
+        }),
         None => pages.fallback(|| async { assets::not_found() }),
     };
 

@@ -70,11 +70,17 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with_static(None)
+    }
+
+    /// The app with `--static DIR`.
+    fn start_with_static(static_dir: Option<PathBuf>) -> Server {
         let uploads = tempfile::tempdir().expect("temp dir");
         let config = Config {
             port: 0,
             uploads_dir: uploads.path().to_owned(),
             client_dir: Some(workspace().join("web/node_modules/socket.io-client/dist")),
+            static_dir,
             ..Config::default()
         };
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
@@ -206,6 +212,78 @@ fn seed(transports: &str) {
             "{page}: a socket id"
         );
     }
+}
+
+/// A user's own app, as a user coming from the seed writes it: the seed's client code in an
+/// `index.html` of theirs, and a page named like a demo page.
+const OWN_INDEX: &str = r#"<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>My app</title></head>
+<body>
+<h1>My own app</h1>
+<p id="motd"></p>
+<script src="/socket.io/socket.io.js"></script>
+<script>
+  const only = new URLSearchParams(location.search).get("transports");
+  const socket = io(only ? { transports: [only] } : {});
+  window.app = { id: null, motd: null, ack: null, transport: null, upgraded: false };
+  socket.io.on("open", () => {
+    const engine = socket.io.engine;
+    window.app.transport = engine.transport.name;
+    engine.on("upgrade", (transport) => {
+      window.app.transport = transport.name;
+      window.app.upgraded = true;
+    });
+  });
+  socket.on("connect", () => {
+    window.app.id = socket.id;
+    socket.emit("message", "'ello friends, I am here.");
+    socket.emit("important_message", { alias: "Me", message: "The building is on fire" }, (ack) => {
+      window.app.ack = ack;
+    });
+  });
+  socket.on("motd", (motd) => {
+    window.app.motd = motd;
+    document.getElementById("motd").textContent = motd;
+  });
+</script>
+</body>
+</html>
+"#;
+
+fn own_app(transports: &str) {
+    let _guard = BROWSER.lock().unwrap_or_else(|p| p.into_inner());
+    check_prerequisites();
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("index.html"), OWN_INDEX).expect("write index.html");
+    std::fs::write(
+        dir.path().join("seed.html"),
+        "<!doctype html><h1>My seed page</h1>\n",
+    )
+    .expect("write seed.html");
+    let server = Server::start_with_static(Some(dir.path().to_owned()));
+    let result = run_scenario(&server, "own-app", &["--transports", transports]);
+    assert_eq!(result["motd"], "Welcome to my server!");
+    assert_eq!(result["ack"], "Roger that");
+}
+
+/// `--static DIR` with the user's own `index.html` and `seed.html`: theirs are served, and the
+/// seed's client code in it works over WebSocket only.
+#[test]
+fn own_app_from_static_dir_websocket_only() {
+    own_app("websocket");
+}
+
+/// The same over HTTP long-polling only.
+#[test]
+fn own_app_from_static_dir_polling_only() {
+    own_app("polling");
+}
+
+/// The same with the default transports: polling, then the upgrade.
+#[test]
+fn own_app_from_static_dir_upgrade() {
+    own_app("auto");
 }
 
 /// The bundle's six files with ETag, Cache-Control and 304; the index page links every demo;

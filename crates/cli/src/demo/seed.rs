@@ -18,7 +18,7 @@ use super::{DemoState, SeedMessage};
 /// The room of the seed.
 pub const ROOM: &str = "exampleRoom";
 /// The message of the day.
-pub const MOTD: &str = "Welcome to the Sockeye seed server!";
+pub const MOTD: &str = "Welcome to my server!";
 
 #[derive(Serialize)]
 struct ClientDisconnected {
@@ -107,7 +107,7 @@ fn on_connection(socket: Socket, state: DemoState) {
     socket.on_disconnect(|socket: Socket, reason: DisconnectReason| async move {
         tracing::info!(id = %socket.id(), %reason, "a user disconnected");
         let notice = ClientDisconnected {
-            message: format!("client {} disconnected", socket.id()),
+            message: format!("User: {}, disconnected.", socket.id()),
             client_id: socket.id().to_string(),
         };
         let _ = socket.ns().emit("client_disconnected", &notice);
