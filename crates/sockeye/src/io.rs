@@ -12,6 +12,7 @@ use crate::client::IoHandler;
 use crate::layer::{IoLayer, IoService};
 use crate::namespace::NamespaceHandlers;
 use crate::operators::{AckResponses, BroadcastOperator, RemoteSocket};
+use crate::recovery::{Recovery, RecoveryConfig};
 use crate::rooms::IntoRooms;
 use crate::{EmitError, Handler, HandlerError, Namespace};
 
@@ -35,6 +36,8 @@ pub struct IoConfig {
     pub max_attachments: usize,
     /// The most acknowledgements a socket may wait for at once. Default 1 024.
     pub max_pending_acks: usize,
+    /// Connection-state recovery; off by default, as in Node.
+    pub connection_state_recovery: Option<RecoveryConfig>,
 }
 
 impl Default for IoConfig {
@@ -45,6 +48,7 @@ impl Default for IoConfig {
             ack_timeout: Duration::from_secs(10),
             max_attachments: sockeye_socketio_proto::DEFAULT_MAX_ATTACHMENTS,
             max_pending_acks: 1024,
+            connection_state_recovery: None,
         }
     }
 }
@@ -100,6 +104,16 @@ impl IoBuilder {
     #[must_use]
     pub fn max_pending_acks(mut self, max: usize) -> Self {
         self.config.max_pending_acks = max;
+        self
+    }
+
+    /// Turns on connection-state recovery: a client that comes back within
+    /// [`RecoveryConfig::max_disconnection_duration`] gets its socket id, rooms and data, and
+    /// the events it missed ([`crate::Socket::recovered`] tells). Every replayable event then
+    /// carries an offset as its last argument, as in Node.
+    #[must_use]
+    pub fn connection_state_recovery(mut self, config: RecoveryConfig) -> Self {
+        self.config.connection_state_recovery = Some(config);
         self
     }
 
@@ -251,7 +265,13 @@ impl Io {
 
     fn new_namespace(&self, name: String, handlers: Arc<NamespaceHandlers>) -> Namespace {
         let adapter = (self.0.adapter)(&name);
-        Namespace::new(name, Arc::downgrade(&self.0), handlers, adapter)
+        let recovery = self
+            .0
+            .config
+            .connection_state_recovery
+            .clone()
+            .map(Recovery::new);
+        Namespace::new(name, Arc::downgrade(&self.0), handlers, adapter, recovery)
     }
 
     /// The namespace a CONNECT asks for: a static one, or a new child of a dynamic one.

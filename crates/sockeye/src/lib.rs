@@ -33,6 +33,7 @@ mod io;
 mod layer;
 mod namespace;
 mod operators;
+mod recovery;
 mod rooms;
 mod socket;
 mod socket_handlers;
@@ -44,6 +45,7 @@ pub use io::{AdapterFactory, Io, IoBuilder, IoConfig};
 pub use layer::{IoLayer, IoService, NotFound};
 pub use namespace::Namespace;
 pub use operators::{AckResponses, BroadcastOperator, RemoteSocket};
+pub use recovery::RecoveryConfig;
 pub use rooms::IntoRooms;
 pub use socket::{Socket, SocketTimeout};
 

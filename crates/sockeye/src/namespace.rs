@@ -19,6 +19,7 @@ use crate::extract::{Event, EventContext};
 use crate::handler::{self, BoxFuture, ErasedHandler, Handler};
 use crate::io::IoInner;
 use crate::operators::{AckResponses, BroadcastOperator, RemoteSocket};
+use crate::recovery::{Recovery, Restored};
 use crate::rooms::IntoRooms;
 use crate::{ConnectError, EmitError, Io, Socket};
 
@@ -45,6 +46,7 @@ pub(crate) struct NamespaceInner {
     sockets: RwLock<HashMap<SocketId, Socket, BuildSidHasher>>,
     adapter: Box<dyn Adapter>,
     next_ack: AtomicU64,
+    recovery: Option<Recovery>,
 }
 
 impl Namespace {
@@ -53,6 +55,7 @@ impl Namespace {
         io: Weak<IoInner>,
         handlers: Arc<NamespaceHandlers>,
         adapter: Box<dyn Adapter>,
+        recovery: Option<Recovery>,
     ) -> Self {
         Namespace(Arc::new(NamespaceInner {
             name,
@@ -61,6 +64,7 @@ impl Namespace {
             sockets: RwLock::default(),
             adapter,
             next_ack: AtomicU64::new(0),
+            recovery,
         }))
     }
 
@@ -227,6 +231,11 @@ impl Namespace {
         self.0.sockets.read().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The recovery store, when connection-state recovery is on.
+    pub(crate) fn recovery(&self) -> Option<&Recovery> {
+        self.0.recovery.as_ref()
+    }
+
     pub(crate) fn next_ack_id(&self) -> u64 {
         self.0.next_ack.fetch_add(1, Ordering::Relaxed)
     }
@@ -243,7 +252,11 @@ impl Namespace {
     /// A client asked to connect: run the middlewares, then accept or refuse.
     pub(crate) fn connect(&self, conn: &Arc<Connection>, auth: Option<Payload>) {
         let auth = auth.map_or_else(|| Value::Object(Default::default()), |a| a.to_value());
-        let socket = Socket::new(self.clone(), conn.clone(), auth);
+        let mut restored = self.restore(&auth);
+        let socket = Socket::new(self.clone(), conn.clone(), auth, restored.as_mut());
+        let resumed = restored.map(|r| (r.rooms, r.missed));
+        let skip =
+            resumed.is_some() && self.recovery().is_some_and(|r| r.config().skip_middlewares);
         let middlewares = self
             .0
             .handlers
@@ -251,8 +264,8 @@ impl Namespace {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        if middlewares.is_empty() {
-            self.accept(socket);
+        if middlewares.is_empty() || skip {
+            self.accept(socket, resumed);
             return;
         }
         let ns = self.clone();
@@ -268,12 +281,27 @@ impl Namespace {
             if socket.engine().is_closed() {
                 socket.discard();
             } else {
-                ns.accept(socket);
+                ns.accept(socket, resumed);
             }
         });
     }
 
-    fn accept(&self, socket: Socket) {
+    /// The session a returning client asks for with the `pid` and `offset` of its auth, when
+    /// recovery is on and the session is still kept.
+    fn restore(&self, auth: &Value) -> Option<Restored> {
+        let recovery = self.recovery()?;
+        let pid = auth.get("pid")?.as_str()?;
+        let offset = auth.get("offset")?.as_str()?;
+        recovery.restore(pid, offset)
+    }
+
+    /// Registers a socket and answers its CONNECT; a recovered one (`resumed`) gets its rooms
+    /// back and then the packets it missed.
+    fn accept(
+        &self,
+        socket: Socket,
+        resumed: Option<(Vec<Room>, Vec<Vec<sockeye_engineio::Frame>>)>,
+    ) {
         let id = socket.id();
         if !socket.0.conn.insert(socket.clone()) {
             tracing::debug!(nsp = %self.name(), "already connected");
@@ -286,15 +314,28 @@ impl Namespace {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id, socket.clone());
-        self.0.adapter.add_all(id, &[Room::from(id.as_str())]);
+        let (rooms, missed) = resumed.unwrap_or_default();
+        if rooms.is_empty() {
+            self.0.adapter.add_all(id, &[Room::from(id.as_str())]);
+        } else {
+            self.0.adapter.add_all(id, &rooms);
+        }
         // After middlewares, the connection may have closed meanwhile; its sockets were taken
         // before this one was registered, so it is closed here.
         if socket.engine().is_closed() {
             socket.close(crate::DisconnectReason::TransportClose);
             return;
         }
-        let reply = Packet::connect(self.name(), Some(serde_json::json!({ "sid": id.as_str() })));
-        let _ = socket.send_packet(&reply, false);
+        let reply = match socket.pid() {
+            Some(pid) => serde_json::json!({ "sid": id.as_str(), "pid": pid.as_str() }),
+            None => serde_json::json!({ "sid": id.as_str() }),
+        };
+        let _ = socket.send_packet(&Packet::connect(self.name(), Some(reply)), false);
+        for frames in missed {
+            if socket.send_frames(&frames, false).is_err() {
+                break;
+            }
+        }
 
         let handler = self
             .0

@@ -99,8 +99,17 @@ impl BroadcastOperator {
 
     /// Sends an event to every socket chosen. The packet is encoded once for all of them.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
-        let packet = event_packet(self.ns.name(), event, data)?;
+        let recovery = self.ns.recovery().filter(|_| !self.options.volatile);
+        let offset = recovery.map(|r| r.next_offset());
+        let packet = event_packet(self.ns.name(), event, data, offset.as_ref())?;
         let frames = frames(&packet);
+        if let (Some(recovery), Some((n, _))) = (recovery, offset) {
+            let mut options = self.options.clone();
+            if let Some(id) = self.except_socket {
+                options = options.except(Room::from(id.as_str()));
+            }
+            recovery.record(n, options, frames.clone());
+        }
         for socket in self.sockets() {
             socket.notify_outgoing(&packet);
             // A socket that fails is disconnected by `send_frames`; the others still get it.
@@ -140,7 +149,7 @@ impl BroadcastOperator {
     {
         let timeout = self.timeout.unwrap_or(self.ns.io().config().ack_timeout);
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut packet = event_packet(self.ns.name(), event, data)?;
+        let mut packet = event_packet(self.ns.name(), event, data, None)?;
         packet.id = Some(self.ns.next_ack_id());
         let id = packet.id.unwrap_or_default();
         let frames = frames(&packet);

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use sockeye_adapter::{Room, SocketId};
+use sockeye_adapter::{BroadcastOptions, Room, SocketId};
 use sockeye_engineio::{Frame, Handshake, SendError, Str};
 use sockeye_socketio_proto::{Args, Packet};
 use tokio::sync::oneshot;
@@ -21,6 +21,7 @@ use crate::client::Connection;
 use crate::extract::{Event, EventContext};
 use crate::handler::{self, Handler};
 use crate::operators::BroadcastOperator;
+use crate::recovery::{self, Restored};
 use crate::rooms::IntoRooms;
 use crate::socket_handlers::{Handlers, Hooks};
 use crate::{AckError, DisconnectReason, EmitError, HandlerError, Io, Namespace};
@@ -71,12 +72,29 @@ pub(crate) struct SocketInner {
     /// Set once the socket has left its namespace: it sends nothing more.
     closed: AtomicBool,
     data: Mutex<http::Extensions>,
+    /// The private session id of connection-state recovery, when it is on.
+    pid: Option<SocketId>,
+    /// Whether this socket took over the session of one that dropped.
+    recovered: bool,
 }
 
 impl Socket {
-    pub(crate) fn new(ns: Namespace, conn: Arc<Connection>, auth: Value) -> Self {
+    /// A new socket; with `restored`, the one that dropped, with its id, pid and data.
+    pub(crate) fn new(
+        ns: Namespace,
+        conn: Arc<Connection>,
+        auth: Value,
+        restored: Option<&mut Restored>,
+    ) -> Self {
+        let (id, pid, data, recovered) = match restored {
+            Some(r) => (r.sid, Some(r.pid), std::mem::take(&mut r.data), true),
+            None => {
+                let pid = ns.recovery().map(|_| SocketId::random());
+                (SocketId::random(), pid, http::Extensions::new(), false)
+            }
+        };
         Socket(Arc::new(SocketInner {
-            id: SocketId::random(),
+            id,
             ns,
             conn,
             auth: match auth {
@@ -87,8 +105,21 @@ impl Socket {
             acks: Mutex::default(),
             connected: AtomicBool::new(false),
             closed: AtomicBool::new(false),
-            data: Mutex::default(),
+            data: Mutex::new(data),
+            pid,
+            recovered,
         }))
+    }
+
+    /// Whether this socket is a client's earlier one, recovered after a lost connection with
+    /// its id, rooms and data, and the events it missed (see
+    /// [`crate::IoBuilder::connection_state_recovery`]).
+    pub fn recovered(&self) -> bool {
+        self.0.recovered
+    }
+
+    pub(crate) fn pid(&self) -> Option<SocketId> {
+        self.0.pid
     }
 
     /// The socket id (distinct from the Engine.IO session id, as in Node).
@@ -213,10 +244,16 @@ impl Socket {
     /// Sends event `event` to this client. `data` is one argument; a tuple is several, `()` none;
     /// `bytes::Bytes` values anywhere inside travel as binary.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
-        let packet = event_packet(self.ns().name(), event, data)?;
+        let offset = self.ns().recovery().map(|r| r.next_offset());
+        let packet = event_packet(self.ns().name(), event, data, offset.as_ref())?;
         self.check_open()?;
         self.notify_outgoing(&packet);
-        self.send_frames(&frames(&packet), false)
+        let frames = frames(&packet);
+        if let (Some(recovery), Some((n, _))) = (self.ns().recovery(), offset) {
+            let options = BroadcastOptions::default().to(Room::from(self.id().as_str()));
+            recovery.record(n, options, frames.clone());
+        }
+        self.send_frames(&frames, false)
     }
 
     /// Sends an event whose arguments are already JSON, with binary values as placeholders
@@ -233,6 +270,11 @@ impl Socket {
             return Err(EmitError::ReservedEvent(event.to_owned()));
         }
         self.check_open()?;
+        let mut args = args;
+        let offset = self.ns().recovery().map(|r| r.next_offset());
+        if let Some((_, text)) = &offset {
+            args.values_mut().push(Value::String(text.clone()));
+        }
         self.notify_outgoing_raw(event, &args);
         let mut text = frame_buffer();
         Packet::encode_event_into(
@@ -243,6 +285,12 @@ impl Socket {
             &args,
             attachments.len(),
         );
+        if let (Some(recovery), Some((n, _))) = (self.ns().recovery(), offset) {
+            let frames = text_and_attachments(text, attachments);
+            let options = BroadcastOptions::default().to(Room::from(self.id().as_str()));
+            recovery.record(n, options, frames.clone());
+            return self.send_frames(&frames, false);
+        }
         self.send_text_and(text, attachments)
     }
 
@@ -609,6 +657,18 @@ impl Socket {
         }
         // As in Node, `disconnecting` handlers may still emit to the socket; after them, no more.
         self.0.closed.store(true, Ordering::Release);
+        if let (Some(recovery), Some(pid)) = (self.ns().recovery(), self.0.pid) {
+            if recovery::is_recoverable(reason) {
+                // A copy: the `disconnect` handlers still see the data.
+                let data = self
+                    .0
+                    .data
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                recovery.persist(pid, self.id(), self.rooms(), data);
+            }
+        }
         self.0.ns.remove(self.id());
         self.0.conn.remove(self);
         // Dropping the senders tells the waiting emits.
@@ -647,7 +707,7 @@ impl SocketTimeout<'_> {
         R: DeserializeOwned,
     {
         let socket = self.socket;
-        let mut packet = event_packet(socket.ns().name(), event, data)?;
+        let mut packet = event_packet(socket.ns().name(), event, data, None)?;
         let id = socket.ns().next_ack_id();
         packet.id = Some(id);
         let receiver = socket.expect_ack(id)?;
@@ -670,16 +730,21 @@ impl SocketTimeout<'_> {
 }
 
 /// Builds an EVENT packet.
+/// Builds an EVENT packet, with a recovery offset as its last argument when given one.
 pub(crate) fn event_packet<T: Serialize + ?Sized>(
     nsp: &str,
     event: &str,
     data: &T,
+    offset: Option<&(u64, String)>,
 ) -> Result<Packet, EmitError> {
     if sockeye_socketio_proto::is_reserved_event(event) {
         return Err(EmitError::ReservedEvent(event.to_owned()));
     }
     let mut attachments = Vec::new();
-    let args = to_args(data, &mut attachments).map_err(EmitError::Serialize)?;
+    let mut args = to_args(data, &mut attachments).map_err(EmitError::Serialize)?;
+    if let Some((_, text)) = offset {
+        args.values_mut().push(Value::String(text.clone()));
+    }
     Ok(Packet::event_with_args(nsp, event, &args, attachments))
 }
 
@@ -689,6 +754,14 @@ fn frame_buffer() -> Vec<u8> {
     let mut text = Vec::with_capacity(64);
     text.push(b'4');
     text
+}
+
+/// A packet's text (after the Engine.IO message type) and its attachments, as frames.
+fn text_and_attachments(text: Vec<u8>, attachments: Vec<Bytes>) -> Vec<Frame> {
+    let mut frames = Vec::with_capacity(1 + attachments.len());
+    frames.push(Frame::Text(Str::try_from(text).unwrap_or_default()));
+    frames.extend(attachments.into_iter().map(Frame::Binary));
+    frames
 }
 
 /// A packet as Engine.IO frames: its text, then one binary frame per attachment.
