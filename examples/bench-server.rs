@@ -13,6 +13,8 @@
 //! PORT=3000 cargo run --release --example bench-server
 //! ```
 //! Listens on `127.0.0.1:$PORT` (`HOST` overrides the address); exits on SIGTERM or Ctrl-C.
+//! With `RECOVERY=1`, connection-state recovery is on (its defaults), as `bench/run`'s
+//! `fanout-recovery` scenario asks.
 
 use std::convert::Infallible;
 use std::task::{Context, Poll};
@@ -21,7 +23,7 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use serde::Deserialize;
-use sockeye::{AckSender, Data, Event, Io, Socket, Value};
+use sockeye::{AckSender, Data, Event, Io, RecoveryConfig, Socket, Value};
 
 /// What answers requests outside `/socket.io/`: `GET /stats`, and 404.
 #[derive(Clone)]
@@ -91,7 +93,11 @@ async fn main() -> std::io::Result<()> {
         .ok()
         .and_then(|h| h.parse().ok())
         .unwrap_or(std::net::Ipv4Addr::LOCALHOST);
-    let (layer, io) = Io::builder().build_layer();
+    let mut builder = Io::builder();
+    if std::env::var_os("RECOVERY").is_some_and(|v| v == "1") {
+        builder = builder.connection_state_recovery(RecoveryConfig::default());
+    }
+    let (layer, io) = builder.build_layer();
     io.on_connection(on_connection);
     let service = tower_layer::Layer::layer(&layer, Stats(io.clone()));
 

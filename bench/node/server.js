@@ -8,7 +8,9 @@ const port = Number(process.env.PORT || 3000);
 const host = process.env.HOST || "127.0.0.1";
 
 const httpServer = http.createServer();
-const io = new Server(httpServer, { transports: ["polling", "websocket"] });
+// RECOVERY=1: connection-state recovery with its defaults (bench/run's fanout-recovery).
+const recovery = process.env.RECOVERY === "1" ? { connectionStateRecovery: {} } : {};
+const io = new Server(httpServer, { transports: ["polling", "websocket"], ...recovery });
 
 io.on("connection", (socket) => {
   socket.on("echo", (arg, ack) => {
