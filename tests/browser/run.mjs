@@ -388,6 +388,8 @@ async function upload(browser) {
 
 async function binary(browser) {
   const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  // Every poll is kept in the resource timings, to see which bodies came compressed.
+  await context.addInitScript(() => performance.setResourceTimingBufferSize(100000));
   const page = await open(context, "/binary.html", "binary");
   await page.waitForFunction(() => window.sockeyeTransport && window.sockeyeTransport.state === "connected", null, { timeout: 15000 });
   await checkTransport(page, "binary");
@@ -411,8 +413,21 @@ async function binary(browser) {
     await screenshot(page, binaryType + "-" + index);
     runs.push({ binaryType, transport: run.transport, passed: run.passed });
   }
+  // Large polling responses come gzip-encoded (the server's httpCompression, on by default), and
+  // the browser decoded them: the round-trips above passed.
+  const polls = await page.evaluate(() =>
+    performance
+      .getEntriesByType("resource")
+      .filter((e) => e.name.includes("/socket.io/") && e.name.includes("transport=polling") && e.encodedBodySize > 0)
+      .map((e) => ({ encoded: e.encodedBodySize, decoded: e.decodedBodySize })),
+  );
+  const compressed = polls.filter((p) => p.decoded >= 1024 && p.encoded < p.decoded).length;
+  if (args.transports === "polling") {
+    assert.ok(compressed > 0, `no compressed poll among ${JSON.stringify(polls.slice(0, 20))}`);
+    step(`${compressed} of ${polls.length} polling responses came compressed`);
+  }
   await context.close();
-  return { runs };
+  return { runs, compressed };
 }
 
 // A user's own app from `--static DIR` (the Rust test writes it): its index.html and seed.html

@@ -422,6 +422,9 @@ fn binary(transports: &str) {
     let runs = result["runs"].as_array().expect("runs");
     let types: Vec<_> = runs.iter().map(|r| r["binaryType"].clone()).collect();
     assert_eq!(types, ["arraybuffer", "blob", "arraybuffer"]);
+    if transports == "polling" {
+        assert!(result["compressed"].as_u64() > Some(0), "{result}");
+    }
 }
 
 /// ArrayBuffer, typed arrays, Blob, nested binary, server digests and server-made bytes with

@@ -1,5 +1,6 @@
 //! Engine configuration: every limit and timing, with Node's defaults.
 
+use crate::HttpCompression;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,6 +84,9 @@ pub struct EngineConfig {
     pub websocket_read_buffer: usize,
     /// The most sessions open at once; further handshakes get HTTP 503. Default 100 000.
     pub max_sessions: usize,
+    /// Compression of long-polling responses for clients that accept it (Node's
+    /// `httpCompression`); `None` turns it off. Default on, at 1 024 bytes and up, as in Node.
+    pub http_compression: Option<HttpCompression>,
 }
 
 impl Default for EngineConfig {
@@ -103,6 +107,7 @@ impl Default for EngineConfig {
             allow_request: None,
             websocket_read_buffer: 64 * 1024,
             max_sessions: 100_000,
+            http_compression: Some(HttpCompression::default()),
         }
     }
 }
@@ -147,6 +152,8 @@ setters! {
     websocket_read_buffer: usize,
     /// Sets [`EngineConfig::max_sessions`].
     max_sessions: usize,
+    /// Sets [`EngineConfig::http_compression`].
+    http_compression: Option<HttpCompression>,
 }
 
 impl EngineConfig {

@@ -30,6 +30,7 @@
 //! ```
 
 mod codec_io;
+mod compression;
 mod config;
 mod cors;
 mod engine;
@@ -43,6 +44,7 @@ mod session;
 mod socket;
 mod websocket;
 
+pub use compression::HttpCompression;
 pub use config::{AllowRequest, EngineConfig, Transports};
 pub use cors::{AllowOrigin, Cors};
 pub use error::{CloseReason, RequestError, SendError};

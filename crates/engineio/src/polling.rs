@@ -10,6 +10,7 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use sockeye_engineio_proto::{Frame, payload, v3};
 use tokio::sync::oneshot;
 
+use crate::compression::Compress;
 use crate::engine::{Admission, Engine};
 use crate::request::{Handshake, ProtocolVersion, RemoteAddr, TransportKind};
 use crate::service::{BoxError, ResponseBody, open_frame};
@@ -25,6 +26,8 @@ pub(crate) struct Encoding {
     pub(crate) jsonp: Option<String>,
     /// `b64=1`: the client cannot take binary bodies (v3 only).
     pub(crate) b64: bool,
+    /// How the client's data GETs are compressed, when it accepts it.
+    pub(crate) compress: Option<Compress>,
 }
 
 /// Opens a session over polling, in the place `admission` holds, and answers with its open
@@ -63,7 +66,17 @@ pub(crate) async fn get(
         .command(Command::Poll(reply))
         .map_err(|_| RequestError::UnknownSid)?;
     match answer.await {
-        Ok(PollReply::Frames(frames)) => Ok(payload_response(&frames, encoding)),
+        Ok(PollReply::Frames(frames)) => {
+            let (body, content_type) = payload_body(&frames, encoding);
+            let mut headers = http::HeaderMap::new();
+            let body = match encoding.compress {
+                Some(compress) => compress.apply(body, &mut headers).await,
+                None => body,
+            };
+            let mut response = body_response(body, content_type);
+            response.headers_mut().extend(headers);
+            Ok(response)
+        }
         Ok(PollReply::Refused(error)) => Err(error),
         Err(_) => Err(RequestError::UnknownSid),
     }
@@ -174,6 +187,12 @@ fn too_large(socket: &Socket) -> Response<ResponseBody> {
 
 /// Encodes frames as a polling body in the client's encoding.
 fn payload_response(frames: &[Frame], encoding: &Encoding) -> Response<ResponseBody> {
+    let (body, content_type) = payload_body(frames, encoding);
+    body_response(body, content_type)
+}
+
+/// Frames as a polling body in the client's encoding, and its content type.
+fn payload_body(frames: &[Frame], encoding: &Encoding) -> (Bytes, &'static str) {
     let (body, content_type) = match encoding.protocol {
         ProtocolVersion::V3 => {
             let binary = encoding.jsonp.is_none()
@@ -191,10 +210,13 @@ fn payload_response(frames: &[Frame], encoding: &Encoding) -> Response<ResponseB
         }
         _ => (payload::encode(frames), "text/plain; charset=UTF-8"),
     };
-    let (body, content_type) = match &encoding.jsonp {
+    match &encoding.jsonp {
         Some(index) => (jsonp_wrap(index, &body), "text/javascript; charset=UTF-8"),
         None => (body, content_type),
-    };
+    }
+}
+
+fn body_response(body: Bytes, content_type: &'static str) -> Response<ResponseBody> {
     let mut response = Response::new(Full::new(body));
     response
         .headers_mut()

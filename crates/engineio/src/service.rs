@@ -14,6 +14,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use sockeye_engineio_proto::Frame;
 
+use crate::compression::Compress;
 use crate::engine::Engine;
 use crate::handler::EngineHandler;
 use crate::request::{EngineQuery, ProtocolVersion, RemoteAddr, RequestInfo, TransportKind};
@@ -183,6 +184,7 @@ impl EngineService {
                         protocol,
                         jsonp: query.jsonp.as_deref().map(str::to_owned),
                         b64,
+                        compress: Compress::negotiate(config.http_compression, request.headers()),
                     };
                     match *request.method() {
                         Method::GET => polling::get(&socket, &encoding).await,
@@ -227,6 +229,8 @@ impl EngineService {
                     protocol,
                     jsonp: query.jsonp.as_deref().map(str::to_owned),
                     b64: query.b64,
+                    // The open packet is small: never compressed.
+                    compress: None,
                 };
                 Ok(polling::handshake(
                     &self.engine,

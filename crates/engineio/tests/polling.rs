@@ -302,3 +302,87 @@ async fn a_jsonp_post_without_data_is_a_bad_request() {
         .await
         .assert_refused(400, r#"{"code":3,"message":"Bad request"}"#);
 }
+
+/// A data GET with `Accept-Encoding: accept` once `text` is queued.
+async fn poll_accepting(server: &Server, sid: &str, text: &str, accept: Option<&str>) -> Response {
+    server.socket(sid).send(Frame::message(text)).unwrap();
+    let mut request = request(Method::GET, &poll_path(sid), Bytes::new());
+    if let Some(accept) = accept {
+        request
+            .headers_mut()
+            .insert(header::ACCEPT_ENCODING, accept.parse().unwrap());
+    }
+    send(server.addr, request).await
+}
+
+fn inflate(response: &Response) -> String {
+    use std::io::Read;
+    let mut out = String::new();
+    match response.header(header::CONTENT_ENCODING) {
+        "gzip" => flate2::read::GzDecoder::new(&response.body[..])
+            .read_to_string(&mut out)
+            .unwrap(),
+        "deflate" => flate2::read::ZlibDecoder::new(&response.body[..])
+            .read_to_string(&mut out)
+            .unwrap(),
+        other => panic!("not compressed: {other:?}"),
+    };
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_payloads_are_compressed_for_clients_that_accept_it() {
+    let server = start(config()).await;
+    let (sid, _) = server.handshake().await;
+    let large = "the quick brown fox jumps over the lazy dog; ".repeat(100);
+
+    let gzip = poll_accepting(&server, &sid, &large, Some("gzip, deflate, br, zstd")).await;
+    assert_eq!(gzip.status, StatusCode::OK);
+    assert_eq!(gzip.header(header::CONTENT_ENCODING), "gzip");
+    assert_eq!(
+        gzip.header(header::CONTENT_TYPE),
+        "text/plain; charset=UTF-8"
+    );
+    assert!(
+        gzip.body.len() < large.len() / 4,
+        "{} bytes",
+        gzip.body.len()
+    );
+    assert_eq!(inflate(&gzip), format!("4{large}"));
+
+    let deflate = poll_accepting(&server, &sid, &large, Some("deflate")).await;
+    assert_eq!(deflate.header(header::CONTENT_ENCODING), "deflate");
+    assert_eq!(inflate(&deflate), format!("4{large}"));
+
+    // Below the threshold (1 024 bytes), or for a client that does not ask: as it is.
+    let small = poll_accepting(&server, &sid, "hello", Some("gzip")).await;
+    assert_eq!(small.header(header::CONTENT_ENCODING), "");
+    assert_eq!(small.text(), "4hello");
+    let plain = poll_accepting(&server, &sid, &large, None).await;
+    assert_eq!(plain.header(header::CONTENT_ENCODING), "");
+    assert_eq!(plain.text(), format!("4{large}"));
+    let refused = poll_accepting(&server, &sid, &large, Some("gzip;q=0, br")).await;
+    assert_eq!(refused.header(header::CONTENT_ENCODING), "");
+    assert_eq!(refused.text(), format!("4{large}"));
+
+    // Larger than a runtime thread should spend on it: compressed on the blocking pool.
+    let huge = "0123456789abcdef".repeat(40_000);
+    let response = poll_accepting(&server, &sid, &huge, Some("gzip")).await;
+    assert_eq!(inflate(&response), format!("4{huge}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compression_can_be_turned_off_or_given_a_threshold() {
+    let large = "x".repeat(5000);
+    let off = start(config().http_compression(None)).await;
+    let (sid, _) = off.handshake().await;
+    let response = poll_accepting(&off, &sid, &large, Some("gzip")).await;
+    assert_eq!(response.header(header::CONTENT_ENCODING), "");
+    assert_eq!(response.text(), format!("4{large}"));
+
+    let low = sockeye_engineio::HttpCompression::default().threshold(4);
+    let eager = start(config().http_compression(Some(low))).await;
+    let (sid, _) = eager.handshake().await;
+    let response = poll_accepting(&eager, &sid, "hello", Some("gzip")).await;
+    assert_eq!(inflate(&response), "4hello");
+}
