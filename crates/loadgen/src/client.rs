@@ -304,6 +304,17 @@ pub(crate) fn echo_text(
     id: u64,
     client: usize,
 ) -> std::ops::Range<usize> {
+    echo_text_with(out, prefix, id, client, "hello from sockeye bench")
+}
+
+/// [`echo_text`] with `msg` (JSON string content, no escapes needed) as the message.
+pub(crate) fn echo_text_with(
+    out: &mut String,
+    prefix: &str,
+    id: u64,
+    client: usize,
+    msg: &str,
+) -> std::ops::Range<usize> {
     out.clear();
     out.push_str(prefix);
     push_u64(out, id);
@@ -313,7 +324,9 @@ pub(crate) fn echo_text(
     push_u64(out, id);
     out.push_str(",\"c\":");
     push_u64(out, client as u64);
-    out.push_str(",\"msg\":\"hello from sockeye bench\"}");
+    out.push_str(",\"msg\":\"");
+    out.push_str(msg);
+    out.push_str("\"}");
     let end = out.len();
     out.push(']');
     start..end
@@ -330,10 +343,15 @@ pub(crate) fn ack_args(text: &str) -> &str {
 /// One HTTP/1.1 connection, kept alive.
 struct HttpConn {
     sender: http1::SendRequest<Full<Bytes>>,
+    /// Whether requests accept gzip (and responses are decoded).
+    gzip: bool,
+    /// Response body bytes as they came, and once decoded.
+    wire: u64,
+    decoded: u64,
 }
 
 impl HttpConn {
-    async fn open(target: &Target, n: usize) -> Result<HttpConn> {
+    async fn open(target: &Target, n: usize, gzip: bool) -> Result<HttpConn> {
         let stream = target.tcp(n).await?;
         let (sender, connection) = http1::handshake(TokioIo::new(stream))
             .await
@@ -341,7 +359,12 @@ impl HttpConn {
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        Ok(HttpConn { sender })
+        Ok(HttpConn {
+            sender,
+            gzip,
+            wire: 0,
+            decoded: 0,
+        })
     }
 
     async fn request(
@@ -359,6 +382,9 @@ impl HttpConn {
         if !body.is_empty() {
             builder = builder.header(header::CONTENT_TYPE, "text/plain;charset=UTF-8");
         }
+        if self.gzip {
+            builder = builder.header(header::ACCEPT_ENCODING, "gzip, deflate");
+        }
         let request = builder
             .body(Full::new(body))
             .map_err(|e| format!("request: {e}"))?;
@@ -372,17 +398,42 @@ impl HttpConn {
             .await
             .map_err(|e| format!("http: {e}"))?;
         let status = response.status();
+        let coding = response
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .map(|v| v.as_bytes().to_ascii_lowercase());
         let body = response
             .into_body()
             .collect()
             .await
             .map_err(|e| format!("http body: {e}"))?
             .to_bytes();
+        self.wire += body.len() as u64;
+        let body = match coding.as_deref() {
+            None => body,
+            Some(b"gzip") => inflate(flate2::read::GzDecoder::new(&body[..]))?,
+            Some(b"deflate") => inflate(flate2::read::ZlibDecoder::new(&body[..]))?,
+            Some(other) => {
+                return Err(format!(
+                    "unknown content encoding {}",
+                    String::from_utf8_lossy(other)
+                ));
+            }
+        };
+        self.decoded += body.len() as u64;
         if !status.is_success() {
             return Err(format!("http {status}: {}", String::from_utf8_lossy(&body)));
         }
         Ok(body)
     }
+}
+
+fn inflate(mut decoder: impl std::io::Read) -> Result<Bytes> {
+    let mut out = Vec::new();
+    decoder
+        .read_to_end(&mut out)
+        .map_err(|e| format!("compressed body: {e}"))?;
+    Ok(Bytes::from(out))
 }
 
 /// A long-polling session: one connection for GETs, one for POSTs (as a browser would).
@@ -397,8 +448,8 @@ pub(crate) struct Polling {
 
 impl Polling {
     /// Handshakes over polling and connects to namespace `/`.
-    pub(crate) async fn connect(target: &Target, n: usize) -> Result<Polling> {
-        let mut get = HttpConn::open(target, n).await?;
+    pub(crate) async fn connect(target: &Target, n: usize, gzip: bool) -> Result<Polling> {
+        let mut get = HttpConn::open(target, n, gzip).await?;
         let body = get
             .request(target, Method::GET, "EIO=4&transport=polling", Bytes::new())
             .await?;
@@ -407,7 +458,7 @@ impl Polling {
             Some(Packet::Open(open)) => open.sid.clone(),
             other => return Err(format!("expected an open packet, got {other:?}")),
         };
-        let post = HttpConn::open(target, n + 1).await?;
+        let post = HttpConn::open(target, n + 1, gzip).await?;
         let mut polling = Polling {
             target: target.clone(),
             query: format!("EIO=4&transport=polling&sid={sid}"),
@@ -458,6 +509,11 @@ impl Polling {
         );
         posted?;
         texts(got?, pongs)
+    }
+
+    /// The bytes of the GET bodies on the wire, and decoded.
+    pub(crate) fn get_bytes(&self) -> (u64, u64) {
+        (self.get.wire, self.get.decoded)
     }
 
     /// One GET: the Socket.IO texts it carried.

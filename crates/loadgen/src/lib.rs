@@ -25,6 +25,7 @@
 //! - [`Scenario::Fanout`]: clients join one room; senders `fanout` with a window of deliveries
 //!   outstanding (deliveries/s, delivery latency, lost deliveries).
 //! - [`Scenario::PollingEcho`]: the echo loop over HTTP long-polling.
+//! - [`Scenario::PollingGzip`]: the same with 4 KiB arguments and GETs that accept gzip.
 //! - [`Scenario::BinaryEcho`]: the echo loop with a binary argument (MiB/s).
 //! - [`Scenario::Soak`]: for the whole duration, clients keep connecting, joining a room,
 //!   echoing, sometimes fanning out and leaving (cleanly or by dropping the connection); the
@@ -56,6 +57,9 @@ pub enum Scenario {
     Fanout,
     /// `echo` with an ack over HTTP long-polling.
     PollingEcho,
+    /// `echo` of a 4 KiB text argument over long-polling, the GETs accepting gzip (as browsers
+    /// do): what HTTP compression costs the server and saves on the wire.
+    PollingGzip,
     /// `echo` of a binary argument (64 KiB by default).
     BinaryEcho,
     /// Clients cycling through whole sessions for the duration; RSS and sessions over time.
@@ -64,11 +68,12 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in the order `bench/run` runs them.
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::Echo,
         Scenario::Fanout,
         Scenario::BinaryEcho,
         Scenario::PollingEcho,
+        Scenario::PollingGzip,
         Scenario::ConnectStorm,
     ];
 
@@ -79,6 +84,7 @@ impl Scenario {
             Scenario::Echo => "echo",
             Scenario::Fanout => "fanout",
             Scenario::PollingEcho => "polling-echo",
+            Scenario::PollingGzip => "polling-gzip",
             Scenario::BinaryEcho => "binary-echo",
             Scenario::Soak => "soak",
         }
@@ -98,7 +104,7 @@ impl Scenario {
             Scenario::ConnectStorm => 10_000,
             Scenario::Echo => 100,
             Scenario::Fanout => 1_000,
-            Scenario::PollingEcho => 50,
+            Scenario::PollingEcho | Scenario::PollingGzip => 50,
             Scenario::BinaryEcho => 10,
             Scenario::Soak => 10_000,
         }
@@ -210,7 +216,8 @@ pub async fn run(scenario: Scenario, config: &Config) -> Report {
         Scenario::Echo => scenarios::echo(config, false).await,
         Scenario::BinaryEcho => scenarios::echo(config, true).await,
         Scenario::Fanout => scenarios::fanout(config).await,
-        Scenario::PollingEcho => scenarios::polling_echo(config).await,
+        Scenario::PollingEcho => scenarios::polling_echo(config, false).await,
+        Scenario::PollingGzip => scenarios::polling_echo(config, true).await,
         Scenario::Soak => soak::soak(config).await,
     };
     match result {

@@ -64,6 +64,10 @@ pub struct Report {
     pub server_cpu: Option<f64>,
     /// Why the scenario could not run.
     pub failure: Option<String>,
+    /// Long-polling: the bytes of the GET bodies on the wire over their decoded bytes (below 1
+    /// when the server compressed them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wire_ratio: Option<f64>,
     /// Soak: the samples over time and how the sessions ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub soak: Option<crate::SoakSummary>,
@@ -86,6 +90,7 @@ impl Report {
             loadgen_cpu: None,
             server_cpu: None,
             failure: None,
+            wire_ratio: None,
             soak: None,
         }
     }

@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{
     In, Polling, Result, Target, Ws, ack_args, ack_id, call, call_text, connect_ws, echo_text,
-    pong, recv, within,
+    echo_text_with, pong, recv, within,
 };
 use crate::report::group;
 use crate::stats::{Counter, CpuMeter, Latencies, Window, rss_kib};
@@ -554,9 +554,36 @@ fn field_u64(text: &str, key: &str) -> Option<u64> {
 
 // ---- long-polling echo ----
 
-pub(crate) async fn polling_echo(config: &Config) -> Result<Report> {
+/// A 4 KiB message like a chat or dashboard update, as compressible as such text is.
+fn update_text() -> String {
+    let mut text = String::with_capacity(4200);
+    let mut n = 0u32;
+    while text.len() < 4096 {
+        n += 1;
+        text.push_str(&format!(
+            "user {} moved to ({},{}) in room lobby-{}; ",
+            n * 7919 % 1000,
+            n * 31 % 640,
+            n * 17 % 480,
+            n % 8
+        ));
+    }
+    text
+}
+
+pub(crate) async fn polling_echo(config: &Config, gzip: bool) -> Result<Report> {
+    let scenario = if gzip {
+        Scenario::PollingGzip
+    } else {
+        Scenario::PollingEcho
+    };
+    let msg: Arc<str> = if gzip {
+        update_text().into()
+    } else {
+        "hello from sockeye bench".into()
+    };
     let target = Target::resolve(config).await?;
-    let clients = config.clients(Scenario::PollingEcho);
+    let clients = config.clients(scenario);
     let bar = bar(config, clients as u64, "connecting");
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut set = JoinSet::new();
@@ -567,7 +594,12 @@ pub(crate) async fn polling_echo(config: &Config) -> Result<Report> {
         let target = target.clone();
         let timeout = config.timeout;
         set.spawn(async move {
-            let result = within(timeout, "polling connect", Polling::connect(&target, n * 2)).await;
+            let result = within(
+                timeout,
+                "polling connect",
+                Polling::connect(&target, n * 2, gzip),
+            )
+            .await;
             drop(permit);
             result
         });
@@ -586,32 +618,30 @@ pub(crate) async fn polling_echo(config: &Config) -> Result<Report> {
     let latencies = Latencies::new();
     let acks = Counter::default();
     let errors = Counter::default();
+    let (wire, decoded) = (Counter::default(), Counter::default());
     let cpu = cpu_over(window, config.server_pid);
-    let ticker = ticker(
-        config,
-        Scenario::PollingEcho,
-        window,
-        acks.clone(),
-        "acks/s",
-        1.0,
-    );
+    let ticker = ticker(config, scenario, window, acks.clone(), "acks/s", 1.0);
     let mut set = JoinSet::new();
     for (n, conn) in conns.into_iter().enumerate() {
         let (latencies, acks, errors) = (latencies.clone(), acks.clone(), errors.clone());
+        let (wire, decoded, msg) = (wire.clone(), decoded.clone(), msg.clone());
         let timeout = config.timeout;
         set.spawn(async move {
             let mut conn = conn;
             let mut batch = latencies.batch();
-            let mut text = String::with_capacity(128);
+            let mut text = String::with_capacity(128 + msg.len());
             let mut id = 0u64;
             loop {
                 id += 1;
                 let sent = Instant::now();
                 if sent >= window.end {
+                    let (w, d) = conn.get_bytes();
+                    wire.add(w);
+                    decoded.add(d);
                     return Ok(());
                 }
                 // The Engine.IO `4` included: this is the frame's text.
-                let arg = echo_text(&mut text, "42", id, n);
+                let arg = echo_text_with(&mut text, "42", id, n, &msg);
                 let frame = Frame::Text(Str::from(text.clone()));
                 let arg = &text[arg];
                 let ok = within(timeout, "polling echo", async {
@@ -640,7 +670,10 @@ pub(crate) async fn polling_echo(config: &Config) -> Result<Report> {
     outcome?;
     let (loadgen_cpu, server_cpu) = cpu.await.unwrap_or((None, None));
 
-    let mut report = Report::new(Scenario::PollingEcho, config, "acks/s");
+    let mut report = Report::new(scenario, config, "acks/s");
+    if decoded.get() > 0 {
+        report.wire_ratio = Some(wire.get() as f64 / decoded.get() as f64);
+    }
     report.seconds = config.duration.as_secs_f64();
     report.ops = acks.get();
     report.rate = report.ops as f64 / report.seconds;
