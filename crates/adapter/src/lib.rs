@@ -21,7 +21,7 @@
 mod memory;
 mod options;
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 pub use memory::MemoryAdapter;
 pub use options::BroadcastOptions;
@@ -72,10 +72,37 @@ pub trait Adapter: Send + Sync + 'static {
         Ok(())
     }
 
-    /// How many nodes share this namespace (1 without a cluster).
+    /// How many nodes share this namespace (1 without a cluster). A cluster adapter answers
+    /// with the last count it learnt from its broker, so this never waits.
     fn server_count(&self) -> usize {
         1
     }
+
+    /// Whether [`Adapter::publish`] sends anything anywhere. A namespace encodes a broadcast
+    /// for the cluster only when it does, so a single process pays nothing for the cluster
+    /// path.
+    fn is_cluster(&self) -> bool {
+        false
+    }
+
+    /// Called once, right after the namespace that owns this adapter is made, with the way to
+    /// reach its local sockets. A cluster adapter keeps it to deliver broadcasts that other
+    /// nodes publish. It is weak because the namespace owns the adapter.
+    fn init(&self, local: Weak<dyn LocalNamespace>) {
+        let _ = local;
+    }
+}
+
+/// What an adapter may ask of the namespace it serves, for work that comes from other nodes.
+///
+/// Implemented by the server crate; an adapter only holds it (weakly, see [`Adapter::init`]).
+pub trait LocalNamespace: Send + Sync + 'static {
+    /// The namespace's name, starting with `/`.
+    fn name(&self) -> &str;
+
+    /// Sends a broadcast that another node published to the local sockets it is for
+    /// (`broadcast.options.local` is ignored: it is delivered here and nowhere else).
+    fn deliver(&self, broadcast: &ClusterBroadcast);
 }
 
 /// A broadcast as it travels between the nodes of a cluster.

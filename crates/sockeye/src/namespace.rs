@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use sockeye_adapter::{Adapter, BuildSidHasher, Room, SocketId};
+use sockeye_adapter::{Adapter, BuildSidHasher, ClusterBroadcast, LocalNamespace, Room, SocketId};
+use sockeye_engineio::{Frame, Str};
 use sockeye_socketio_proto::{Args, Packet, Payload};
 
 use crate::client::Connection;
@@ -54,14 +55,17 @@ impl Namespace {
         handlers: Arc<NamespaceHandlers>,
         adapter: Box<dyn Adapter>,
     ) -> Self {
-        Namespace(Arc::new(NamespaceInner {
+        let inner = Arc::new(NamespaceInner {
             name,
             io,
             handlers,
             sockets: RwLock::default(),
             adapter,
             next_ack: AtomicU64::new(0),
-        }))
+        });
+        let local: Weak<NamespaceInner> = Arc::downgrade(&inner);
+        inner.adapter.init(local);
+        Namespace(inner)
     }
 
     pub(crate) fn handlers(&self) -> &Arc<NamespaceHandlers> {
@@ -317,6 +321,36 @@ impl Namespace {
                 Ok(future) => handler::run(future),
                 Err(message) => socket.report("connection", message, None),
             }
+        }
+    }
+}
+
+impl LocalNamespace for NamespaceInner {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn deliver(&self, broadcast: &ClusterBroadcast) {
+        // The packet arrives encoded: it is framed as it is, once for every target.
+        let mut text = Vec::with_capacity(1 + broadcast.text.len());
+        text.push(b'4');
+        text.extend_from_slice(broadcast.text.as_bytes());
+        let Ok(text) = Str::try_from(text) else {
+            return;
+        };
+        let mut frames = Vec::with_capacity(1 + broadcast.attachments.len());
+        frames.push(Frame::Text(text));
+        frames.extend(broadcast.attachments.iter().cloned().map(Frame::Binary));
+        let ids = self.adapter.sockets(&broadcast.options);
+        let targets: Vec<Socket> = {
+            let sockets = self.sockets.read().unwrap_or_else(|p| p.into_inner());
+            ids.iter()
+                .filter_map(|id| sockets.get(id).cloned())
+                .collect()
+        };
+        for socket in targets {
+            // A socket that fails is disconnected by `send_frames`; the others still get it.
+            let _ = socket.send_frames(&frames, broadcast.options.volatile);
         }
     }
 }

@@ -111,7 +111,7 @@ impl BroadcastOperator {
 
     fn publish(&self, packet: &sockeye_socketio_proto::Packet) -> Result<(), EmitError> {
         let adapter = self.ns.adapter();
-        if self.options.local || adapter.server_count() <= 1 {
+        if self.options.local || !adapter.is_cluster() {
             return Ok(());
         }
         let encoded = packet.encode();

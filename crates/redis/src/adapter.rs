@@ -1,0 +1,469 @@
+//! The adapter: one connection pair to Redis shared by every namespace of a server.
+//!
+//! Two background tasks own the IO. The subscriber holds the connection in subscribed state,
+//! (re)subscribes the channels of every namespace and hands what arrives to the namespaces;
+//! the publisher drains a bounded queue into PUBLISH commands. Namespace adapters only queue,
+//! so the [`Adapter`] methods never wait.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use rand::Rng;
+use redis::aio::ConnectionManager;
+use sockeye_adapter::{
+    Adapter, AdapterError, BroadcastOptions, ClusterBroadcast, LocalNamespace, MemoryAdapter, Room,
+    SocketId,
+};
+use tokio::sync::{mpsc, watch};
+
+use crate::{Error, RedisConfig, wire};
+
+/// A Redis adapter for a Sockeye server, compatible with Node's `@socket.io/redis-adapter` 8.
+///
+/// Connect once, then give [`RedisAdapter::factory`] to the server: every namespace gets an
+/// adapter that shares this connection. Cheap to clone; the background tasks stop when the
+/// last clone and the last namespace using it are dropped.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), sockeye_redis::Error> {
+/// use sockeye::Io;
+/// use sockeye_redis::RedisAdapter;
+///
+/// let redis = RedisAdapter::connect("redis://127.0.0.1:6379").await?;
+/// let io = Io::builder().adapter(redis.factory()).build();
+/// // Reaches the sockets of every node of the cluster.
+/// io.emit("news", "hello").ok();
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisAdapter {
+    handle: Arc<Handle>,
+}
+
+/// Dropping it stops the background tasks.
+struct Handle {
+    state: Arc<State>,
+    _stop: watch::Sender<()>,
+}
+
+struct State {
+    uid: String,
+    config: RedisConfig,
+    /// The namespaces that use this adapter. Locked only to add one or look one up, never
+    /// across an `.await`.
+    namespaces: Mutex<HashMap<String, Weak<dyn LocalNamespace>>>,
+    /// Namespaces whose channels the subscriber has still to subscribe.
+    subscribe: mpsc::UnboundedSender<String>,
+    publish: mpsc::Sender<(String, Vec<u8>)>,
+    /// Whether the subscriber is connected; while it is not, cluster operations fail at once.
+    connected: AtomicBool,
+    /// The last server count Redis gave (nodes subscribed to the request channel of `/`).
+    server_count: AtomicUsize,
+    commands: ConnectionManager,
+}
+
+impl RedisAdapter {
+    /// Connects to Redis at `url` (`redis://host:port/db`) with the default
+    /// [`RedisConfig`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidUrl`], or [`Error::Redis`] when Redis cannot be reached now (later
+    /// outages are survived: the adapter reconnects).
+    pub async fn connect(url: &str) -> Result<RedisAdapter, Error> {
+        RedisAdapter::connect_with(url, RedisConfig::default()).await
+    }
+
+    /// Connects to Redis at `url` with `config`.
+    ///
+    /// # Errors
+    /// As [`RedisAdapter::connect`].
+    pub async fn connect_with(url: &str, config: RedisConfig) -> Result<RedisAdapter, Error> {
+        let client = redis::Client::open(url).map_err(|e| Error::InvalidUrl(e.to_string()))?;
+        let manager_config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Duration::from_secs(2))
+            .set_response_timeout(Duration::from_secs(2))
+            .set_number_of_retries(2)
+            .set_max_delay(
+                config
+                    .reconnect_max_delay
+                    .as_millis()
+                    .try_into()
+                    .unwrap_or(u64::MAX),
+            );
+        let commands = client
+            .get_connection_manager_with_config(manager_config)
+            .await
+            .map_err(|e| Error::redis(&e))?;
+        // The subscriber's first connection is made here, so that a bad address fails now.
+        let pubsub = client
+            .get_async_pubsub()
+            .await
+            .map_err(|e| Error::redis(&e))?;
+
+        let (subscribe, subscribe_rx) = mpsc::unbounded_channel();
+        let (publish, publish_rx) = mpsc::channel(config.publish_queue.max(1));
+        let (stop, stop_rx) = watch::channel(());
+        let state = Arc::new(State {
+            uid: new_uid(),
+            config,
+            namespaces: Mutex::default(),
+            subscribe,
+            publish,
+            connected: AtomicBool::new(false),
+            server_count: AtomicUsize::new(1),
+            commands,
+        });
+        tokio::spawn(subscriber(
+            state.clone(),
+            client,
+            Some(pubsub),
+            subscribe_rx,
+            stop_rx.clone(),
+        ));
+        tokio::spawn(publisher(state.clone(), publish_rx, stop_rx));
+        Ok(RedisAdapter {
+            handle: Arc::new(Handle { state, _stop: stop }),
+        })
+    }
+
+    /// Makes the adapter of each namespace; give it to [`sockeye::IoBuilder::adapter`].
+    ///
+    /// [`sockeye::IoBuilder::adapter`]: https://docs.rs/sockeye
+    pub fn factory(&self) -> impl Fn(&str) -> Box<dyn Adapter> + Send + Sync + 'static {
+        let redis = self.clone();
+        move |nsp: &str| -> Box<dyn Adapter> {
+            Box::new(NamespaceAdapter {
+                nsp: nsp.to_owned(),
+                local: MemoryAdapter::new(),
+                redis: redis.clone(),
+            })
+        }
+    }
+
+    /// This node's id in the cluster (6 characters, as Node's).
+    pub fn uid(&self) -> &str {
+        &self.handle.state.uid
+    }
+
+    /// Whether Redis is reachable now (the subscriber is connected).
+    pub fn is_connected(&self) -> bool {
+        self.handle.state.connected.load(Ordering::Acquire)
+    }
+
+    /// How many nodes serve namespace `nsp`, Node ones included: the subscribers of its
+    /// request channel, as Redis counts them now.
+    ///
+    /// # Errors
+    /// [`Error::Unreachable`] while Redis is down, [`Error::Redis`] if it fails the command.
+    pub async fn server_count(&self, nsp: &str) -> Result<usize, Error> {
+        let state = &self.handle.state;
+        let count = state.fetch_server_count(nsp).await?;
+        if nsp == "/" {
+            state.server_count.store(count, Ordering::Relaxed);
+        }
+        Ok(count)
+    }
+}
+
+impl State {
+    fn namespaces(&self) -> MutexGuard<'_, HashMap<String, Weak<dyn LocalNamespace>>> {
+        // Inserts cannot leave the map half-changed: poisoning is harmless.
+        self.namespaces.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn broadcast_channel(&self, nsp: &str) -> String {
+        format!("{}#{}#", self.config.key, nsp)
+    }
+
+    fn request_channel(&self, nsp: &str) -> String {
+        format!("{}-request#{}#", self.config.key, nsp)
+    }
+
+    fn response_channel(&self, nsp: &str) -> String {
+        format!("{}-response#{}#", self.config.key, nsp)
+    }
+
+    fn check_connected(&self) -> Result<(), Error> {
+        if self.connected.load(Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err(Error::Unreachable)
+        }
+    }
+
+    async fn fetch_server_count(&self, nsp: &str) -> Result<usize, Error> {
+        self.check_connected()?;
+        let mut commands = self.commands.clone();
+        let reply: (String, usize) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(self.request_channel(nsp))
+            .query_async(&mut commands)
+            .await
+            .map_err(|e| Error::redis(&e))?;
+        Ok(reply.1)
+    }
+
+    fn queue(&self, channel: String, message: Vec<u8>) -> Result<(), Error> {
+        self.check_connected()?;
+        self.publish
+            .try_send((channel, message))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => {
+                    Error::Redis("the publish queue is full".into())
+                }
+                mpsc::error::TrySendError::Closed(_) => Error::Unreachable,
+            })
+    }
+
+    /// A message from one of the subscribed channels.
+    fn on_message(&self, channel: &str, payload: &[u8]) {
+        let prefix = format!("{}#", self.config.key);
+        if !channel.starts_with(&prefix) {
+            // Requests and responses (the other channels) are not handled yet.
+            tracing::trace!(channel, "ignoring a request or response");
+            return;
+        }
+        let incoming = match wire::decode_broadcast(payload) {
+            Ok(incoming) => incoming,
+            Err(error) => {
+                tracing::debug!(channel, %error, "ignoring a malformed broadcast");
+                return;
+            }
+        };
+        if incoming.uid == self.uid {
+            return;
+        }
+        let nsp = &incoming.broadcast.nsp;
+        if !channel.starts_with(&self.broadcast_channel(nsp)) {
+            tracing::debug!(channel, nsp, "ignoring a broadcast for another namespace");
+            return;
+        }
+        let local = self.namespaces().get(nsp.as_str()).and_then(Weak::upgrade);
+        if let Some(local) = local {
+            local.deliver(&incoming.broadcast);
+        }
+    }
+}
+
+/// A uid like Node's `uid2(6)`: six random alphanumerics.
+fn new_uid() -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..6)
+        .map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())]))
+        .collect()
+}
+
+/// Subscribes the channels of namespace `nsp`.
+async fn subscribe_namespace(
+    state: &State,
+    sink: &mut redis::aio::PubSubSink,
+    nsp: &str,
+) -> redis::RedisResult<()> {
+    sink.psubscribe(format!("{}*", state.broadcast_channel(nsp)))
+        .await?;
+    // Node counts servers by the subscribers of the request channel, so this node subscribes
+    // it to be counted, and the response channels to be answered.
+    let response = state.response_channel(nsp);
+    sink.subscribe(&[
+        state.request_channel(nsp),
+        format!("{response}{}#", state.uid),
+        response,
+    ])
+    .await
+}
+
+/// Keeps a subscribed connection, reconnecting with backoff, and dispatches its messages.
+async fn subscriber(
+    state: Arc<State>,
+    client: redis::Client,
+    mut first: Option<redis::aio::PubSub>,
+    mut subscribe_rx: mpsc::UnboundedReceiver<String>,
+    mut stop: watch::Receiver<()>,
+) {
+    let mut delay = Duration::from_millis(50);
+    loop {
+        let pubsub = match first.take() {
+            Some(pubsub) => Ok(pubsub),
+            None => client.get_async_pubsub().await,
+        };
+        match pubsub {
+            Ok(pubsub) => {
+                let (mut sink, mut stream) = pubsub.split();
+                let names: Vec<String> = state.namespaces().keys().cloned().collect();
+                let mut ok = true;
+                for nsp in &names {
+                    if let Err(error) = subscribe_namespace(&state, &mut sink, nsp).await {
+                        tracing::warn!(%error, nsp, "cannot subscribe");
+                        ok = false;
+                        break;
+                    }
+                }
+                if ok {
+                    state.connected.store(true, Ordering::Release);
+                    if !names.is_empty() {
+                        tracing::info!(uid = %state.uid, "subscribed to Redis");
+                    }
+                    delay = Duration::from_millis(50);
+                    loop {
+                        tokio::select! {
+                            changed = stop.changed() => {
+                                if changed.is_err() {
+                                    state.connected.store(false, Ordering::Release);
+                                    return;
+                                }
+                            }
+                            Some(nsp) = subscribe_rx.recv() => {
+                                if let Err(error) = subscribe_namespace(&state, &mut sink, &nsp).await {
+                                    tracing::warn!(%error, nsp, "cannot subscribe");
+                                    break;
+                                }
+                            }
+                            message = stream.next() => match message {
+                                Some(message) => {
+                                    state.on_message(message.get_channel_name(), message.get_payload_bytes());
+                                }
+                                None => break,
+                            }
+                        }
+                    }
+                }
+                state.connected.store(false, Ordering::Release);
+                tracing::warn!(uid = %state.uid, "lost the Redis subscription; reconnecting");
+            }
+            Err(error) => tracing::debug!(%error, "cannot reach Redis"),
+        }
+        tokio::select! {
+            changed = stop.changed() => if changed.is_err() { return },
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(state.config.reconnect_max_delay);
+    }
+}
+
+/// Publishes what the namespaces queue, in order, and refreshes the server count.
+async fn publisher(
+    state: Arc<State>,
+    mut queue: mpsc::Receiver<(String, Vec<u8>)>,
+    mut stop: watch::Receiver<()>,
+) {
+    let mut commands = state.commands.clone();
+    let mut tick = tokio::time::interval(state.config.server_count_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            changed = stop.changed() => if changed.is_err() { return },
+            _ = tick.tick() => {
+                if let Ok(count) = state.fetch_server_count("/").await {
+                    state.server_count.store(count, Ordering::Relaxed);
+                }
+            }
+            first = queue.recv() => {
+                let Some(first) = first else { return };
+                // What is queued already goes in one pipeline: one round trip for a burst.
+                let mut pipe = redis::pipe();
+                let mut next = Some(first);
+                let mut count = 0;
+                while let Some((channel, message)) = next {
+                    pipe.cmd("PUBLISH").arg(channel).arg(message).ignore();
+                    count += 1;
+                    next = if count < 256 { queue.try_recv().ok() } else { None };
+                }
+                if let Err(error) = pipe.query_async::<()>(&mut commands).await {
+                    tracing::warn!(%error, count, "cannot publish to Redis; messages lost");
+                }
+            }
+        }
+    }
+}
+
+/// The adapter of one namespace: rooms in memory, broadcasts through Redis.
+struct NamespaceAdapter {
+    nsp: String,
+    local: MemoryAdapter,
+    redis: RedisAdapter,
+}
+
+impl NamespaceAdapter {
+    fn state(&self) -> &State {
+        &self.redis.handle.state
+    }
+}
+
+impl Adapter for NamespaceAdapter {
+    fn add_all(&self, sid: SocketId, rooms: &[Room]) {
+        self.local.add_all(sid, rooms);
+    }
+
+    fn del(&self, sid: SocketId, room: &str) {
+        self.local.del(sid, room);
+    }
+
+    fn del_all(&self, sid: SocketId) {
+        self.local.del_all(sid);
+    }
+
+    fn socket_rooms(&self, sid: SocketId) -> Option<Vec<Room>> {
+        self.local.socket_rooms(sid)
+    }
+
+    fn rooms(&self) -> Vec<Room> {
+        self.local.rooms()
+    }
+
+    fn sockets(&self, options: &BroadcastOptions) -> Vec<SocketId> {
+        self.local.sockets(options)
+    }
+
+    fn publish(&self, broadcast: &ClusterBroadcast) -> Result<(), AdapterError> {
+        let state = self.state();
+        let message = wire::encode_broadcast(&state.uid, broadcast)
+            .map_err(|e| AdapterError::Broker(e.to_string()))?;
+        let mut channel = state.broadcast_channel(&self.nsp);
+        // Node publishes a broadcast to one room on a channel of its own, so that nodes
+        // without that room can skip it unread.
+        if let [room] = broadcast.options.rooms.as_slice() {
+            channel.push_str(room);
+            channel.push('#');
+        }
+        state.queue(channel, message).map_err(AdapterError::from)
+    }
+
+    fn server_count(&self) -> usize {
+        self.state().server_count.load(Ordering::Relaxed).max(1)
+    }
+
+    fn is_cluster(&self) -> bool {
+        true
+    }
+
+    fn init(&self, local: Weak<dyn LocalNamespace>) {
+        let state = self.state();
+        state.namespaces().insert(self.nsp.clone(), local);
+        let _ = state.subscribe.send(self.nsp.clone());
+    }
+}
+
+impl fmt::Debug for RedisAdapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = &self.handle.state;
+        f.debug_struct("RedisAdapter")
+            .field("uid", &state.uid)
+            .field("key", &state.config.key)
+            .field("connected", &state.connected.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for NamespaceAdapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NamespaceAdapter")
+            .field("nsp", &self.nsp)
+            .field("local", &self.local)
+            .finish_non_exhaustive()
+    }
+}

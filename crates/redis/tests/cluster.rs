@@ -1,0 +1,137 @@
+//! Two Sockeye nodes sharing a redis-server of the test's own: broadcasts with rooms, except
+//! and binary reach the sockets of the other node, once, and a Redis restart is survived.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use serde_json::json;
+use sockeye_testkit::{QUIET, WAIT};
+
+#[tokio::test]
+async fn broadcasts_reach_the_other_node_with_rooms_and_except() {
+    let redis = Redis::start();
+    let a = Node::start(&redis).await;
+    let b = Node::start(&redis).await;
+    wait_for_nodes(&a.redis, 2).await;
+    assert_ne!(a.redis.uid(), b.redis.uid());
+
+    let (mut a1, _a1) = a.client().await;
+    let (mut b1, b1_socket) = b.client().await;
+    let (mut b2, _b2) = b.client().await;
+    b1_socket.join("red");
+
+    let io = a.io();
+    io.emit("everyone", "hi").unwrap();
+    io.to("red").emit("red-only", &()).unwrap();
+    io.except("red").emit("not-red", &()).unwrap();
+    io.to(b1_socket.id()).emit("to-b1", &()).unwrap();
+    io.to("red")
+        .to("blue")
+        .except(b1_socket.id())
+        .emit("nobody", &())
+        .unwrap();
+    io.local().emit("local", &()).unwrap();
+    io.emit("marker", &()).unwrap();
+
+    assert_eq!(
+        names_until(&mut a1, "marker").await,
+        ["everyone", "not-red", "local"],
+        "the publisher's own messages are not delivered twice"
+    );
+    let b1_events = events_until(&mut b1, "marker").await;
+    let names: Vec<&str> = b1_events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["everyone", "red-only", "to-b1"]);
+    assert_eq!(b1_events[0].1.args().unwrap(), [json!("hi")]);
+    assert_eq!(
+        names_until(&mut b2, "marker").await,
+        ["everyone", "not-red"]
+    );
+
+    // The other way, from a socket: `broadcast` leaves out the sender on every node.
+    let (mut b3, b3_socket) = b.client().await;
+    b3_socket.broadcast().emit("from-b3", &1).unwrap();
+    b.io().emit("marker", &()).unwrap();
+    assert_eq!(names_until(&mut a1, "marker").await, ["from-b3"]);
+    assert_eq!(names_until(&mut b1, "marker").await, ["from-b3"]);
+    assert!(names_until(&mut b3, "marker").await.is_empty());
+}
+
+#[tokio::test]
+async fn binary_attachments_cross_nodes() {
+    let redis = Redis::start();
+    let a = Node::start(&redis).await;
+    let b = Node::start(&redis).await;
+    wait_for_nodes(&a.redis, 2).await;
+    let (mut b1, _b1) = b.client().await;
+
+    let file = Bytes::from_static(&[0, 1, 2, 255]);
+    a.io().emit("file", &json!({"name": "a.bin"})).unwrap();
+    a.io()
+        .emit(
+            "bytes",
+            &("x", file.clone(), vec![file.clone(), Bytes::new()]),
+        )
+        .unwrap();
+    a.io().emit("marker", &()).unwrap();
+    let events = events_until(&mut b1, "marker").await;
+    assert_eq!(events.len(), 2);
+    let (_, packet) = &events[1];
+    assert_eq!(packet.attachments, [file.clone(), file, Bytes::new()]);
+    let args: (String, Bytes, Vec<Bytes>) = packet
+        .args()
+        .unwrap()
+        .deserialize(&packet.attachments)
+        .unwrap();
+    assert_eq!(args.0, "x");
+    assert_eq!(args.2.len(), 2);
+}
+
+#[tokio::test]
+async fn the_server_count_follows_the_nodes() {
+    let redis = Redis::start();
+    let a = Node::start(&redis).await;
+    wait_for_nodes(&a.redis, 1).await;
+    {
+        let b = Node::start(&redis).await;
+        wait_for_nodes(&a.redis, 2).await;
+        wait_for_nodes(&b.redis, 2).await;
+    }
+    // The dropped node's subscriptions go with its connection.
+    wait_for_nodes(&a.redis, 1).await;
+    assert!(a.io().of("/").adapter().server_count() >= 1);
+}
+
+#[tokio::test]
+async fn a_redis_restart_is_survived() {
+    let mut redis = Redis::start();
+    let config = sockeye_redis::RedisConfig::default()
+        .reconnect_max_delay(std::time::Duration::from_millis(200));
+    let a = Node::start_with(&redis, config.clone()).await;
+    let b = Node::start_with(&redis, config).await;
+    wait_for_nodes(&a.redis, 2).await;
+    let (mut a1, _a1) = a.client().await;
+    let (mut b1, _b1) = b.client().await;
+
+    redis.stop();
+    sockeye_testkit::eventually(WAIT, || !a.redis.is_connected()).await;
+    // Local delivery goes on; the cluster part fails at once with an error.
+    let result = a.io().emit("while-down", &());
+    assert!(result.is_err(), "{result:?}");
+    assert!(a.redis.server_count("/").await.is_err());
+    assert_eq!(
+        names_until(&mut a1, "while-down").await,
+        Vec::<String>::new()
+    );
+    b1.expect_no_event(QUIET).await;
+
+    redis.restart();
+    sockeye_testkit::eventually(WAIT, || a.redis.is_connected() && b.redis.is_connected()).await;
+    wait_for_nodes(&a.redis, 2).await;
+    a.io().emit("after", &()).unwrap();
+    a.io().emit("marker", &()).unwrap();
+    assert_eq!(names_until(&mut b1, "marker").await, ["after"]);
+    assert_eq!(names_until(&mut a1, "marker").await, ["after"]);
+}
