@@ -162,3 +162,63 @@ pub async fn names_until(client: &mut TestClient, marker: &str) -> Vec<String> {
         .map(|(name, _)| name)
         .collect()
 }
+
+/// A Node node of the cluster: `node tests/js/redis-node.mjs <redis url>` (socket.io 4.8 with
+/// @socket.io/redis-adapter 8). Killed when dropped. Needs `node` and `tests/js/node_modules`
+/// (`npm ci --prefix tests/js`); without them the test fails, it never passes silently.
+pub struct NodeJs {
+    pub port: u16,
+    child: tokio::process::Child,
+}
+
+impl NodeJs {
+    pub async fn start(redis: &Redis) -> NodeJs {
+        use tokio::io::AsyncBufReadExt;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/js/redis-node.mjs");
+        let mut child = tokio::process::Command::new("node")
+            .arg(script)
+            .arg(redis.url())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node is installed");
+        let stdout = child.stdout.take().expect("piped");
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let line = sockeye_testkit::within(WAIT, lines.next_line())
+            .await
+            .expect("reads the node's output")
+            .expect("the Node node prints its port (is tests/js/node_modules installed?)");
+        let port: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+        let port = port["port"].as_u64().expect("a port") as u16;
+        NodeJs { port, child }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/socket.io/", self.port)
+    }
+
+    pub async fn client(&self) -> TestClient {
+        let mut client = TestClient::connect(&self.url()).await;
+        client.connect_ns("/", None).await.expect("connects");
+        client
+    }
+
+    /// Kills the process (as a crash would).
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// Runs `cmd (op, arg)` on the node of `client` (a Node node) and returns its result.
+pub async fn cmd(client: &mut TestClient, op: &str, arg: serde_json::Value) -> serde_json::Value {
+    let id = client.emit_with_ack("/", "cmd", serde_json::json!([op, arg]), vec![]);
+    let ack = client.expect_ack("/", id, WAIT).await;
+    let mut values = ack.data.expect("ack data").to_value();
+    let value = values
+        .as_array_mut()
+        .and_then(|v| v.pop())
+        .unwrap_or_default();
+    assert!(value.get("error").is_none(), "{op} failed: {value}");
+    value
+}
