@@ -21,6 +21,8 @@
 mod memory;
 mod options;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Weak};
 
 pub use memory::MemoryAdapter;
@@ -34,6 +36,9 @@ pub use sockeye_engineio_proto::BuildSidHasher;
 
 /// A room name. Every socket is also in the room named by its own id.
 pub type Room = Arc<str>;
+
+/// The future of a request to the other nodes of a cluster.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// The rooms and membership of one namespace, and how broadcasts find their targets.
 ///
@@ -85,6 +90,44 @@ pub trait Adapter: Send + Sync + 'static {
         false
     }
 
+    /// Makes the sockets of the other nodes that `options` chooses join `rooms`. The caller
+    /// has done it for the local sockets.
+    fn remote_join(&self, options: &BroadcastOptions, rooms: &[Room]) -> Result<(), AdapterError> {
+        let _ = (options, rooms);
+        Ok(())
+    }
+
+    /// Makes the sockets of the other nodes that `options` chooses leave `rooms`.
+    fn remote_leave(&self, options: &BroadcastOptions, rooms: &[Room]) -> Result<(), AdapterError> {
+        let _ = (options, rooms);
+        Ok(())
+    }
+
+    /// Disconnects the sockets of the other nodes that `options` chooses.
+    fn remote_disconnect(
+        &self,
+        options: &BroadcastOptions,
+        close: bool,
+    ) -> Result<(), AdapterError> {
+        let _ = (options, close);
+        Ok(())
+    }
+
+    /// The sockets of the other nodes that `options` chooses. Fails with
+    /// [`AdapterError::Timeout`] when a node does not answer in time, never hangs.
+    fn fetch_remote(
+        &self,
+        options: &BroadcastOptions,
+    ) -> BoxFuture<Result<Vec<SocketInfo>, AdapterError>> {
+        let _ = options;
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+
+    /// The rooms of the other nodes.
+    fn remote_rooms(&self) -> BoxFuture<Result<Vec<Room>, AdapterError>> {
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+
     /// Called once, right after the namespace that owns this adapter is made, with the way to
     /// reach its local sockets. A cluster adapter keeps it to deliver broadcasts that other
     /// nodes publish. It is weak because the namespace owns the adapter.
@@ -103,6 +146,51 @@ pub trait LocalNamespace: Send + Sync + 'static {
     /// Sends a broadcast that another node published to the local sockets it is for
     /// (`broadcast.options.local` is ignored: it is delivered here and nowhere else).
     fn deliver(&self, broadcast: &ClusterBroadcast);
+
+    /// Makes the local sockets that `options` chooses join `rooms`.
+    fn join(&self, options: &BroadcastOptions, rooms: &[Room]);
+
+    /// Makes the local sockets that `options` chooses leave `rooms`.
+    fn leave(&self, options: &BroadcastOptions, rooms: &[Room]);
+
+    /// Disconnects the local sockets that `options` chooses (`close`: their whole
+    /// connections).
+    fn disconnect(&self, options: &BroadcastOptions, close: bool);
+
+    /// The local sockets that `options` chooses, as other nodes see them.
+    fn fetch(&self, options: &BroadcastOptions) -> Vec<SocketInfo>;
+}
+
+/// A socket as the nodes of a cluster describe it to each other (Node's `fetchSockets`
+/// answer): plain data, with the handshake as Node writes it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SocketInfo {
+    /// The socket id.
+    pub id: String,
+    /// Its rooms, its own included.
+    pub rooms: Vec<Room>,
+    /// Its application data (Node's `socket.data`), `null` when it has none.
+    pub data: serde_json::Value,
+    /// `{headers, time, address, xdomain, secure, issued, url, query, auth}`.
+    pub handshake: serde_json::Value,
+}
+
+impl SocketInfo {
+    /// A socket's description.
+    pub fn new(
+        id: impl Into<String>,
+        rooms: Vec<Room>,
+        data: serde_json::Value,
+        handshake: serde_json::Value,
+    ) -> Self {
+        SocketInfo {
+            id: id.into(),
+            rooms,
+            data,
+            handshake,
+        }
+    }
 }
 
 /// A broadcast as it travels between the nodes of a cluster.

@@ -11,16 +11,28 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
+use serde_json::{Value, json};
+
 use futures_util::StreamExt;
 use rand::Rng;
 use redis::aio::ConnectionManager;
 use sockeye_adapter::{
-    Adapter, AdapterError, BroadcastOptions, ClusterBroadcast, LocalNamespace, MemoryAdapter, Room,
-    SocketId,
+    Adapter, AdapterError, BoxFuture, BroadcastOptions, ClusterBroadcast, LocalNamespace,
+    MemoryAdapter, Room, SocketId, SocketInfo,
 };
 use tokio::sync::{mpsc, watch};
 
+use crate::wire::request_type;
 use crate::{Error, RedisConfig, wire};
+
+/// A namespace served by this adapter: how to reach its sockets, and its room index.
+struct Registered {
+    local: Weak<dyn LocalNamespace>,
+    rooms: Weak<MemoryAdapter>,
+}
+
+/// The most answers one request waits for; more nodes than this is a misconfiguration.
+const MAX_ANSWERS: usize = 1024;
 
 /// A Redis adapter for a Sockeye server, compatible with Node's `@socket.io/redis-adapter` 8.
 ///
@@ -55,7 +67,10 @@ struct State {
     config: RedisConfig,
     /// The namespaces that use this adapter. Locked only to add one or look one up, never
     /// across an `.await`.
-    namespaces: Mutex<HashMap<String, Weak<dyn LocalNamespace>>>,
+    namespaces: Mutex<HashMap<String, Registered>>,
+    /// The requests waiting for answers, by request id. Locked only to add, find or remove
+    /// one, never across an `.await`.
+    pending: Mutex<HashMap<String, mpsc::UnboundedSender<Value>>>,
     /// Namespaces whose channels the subscriber has still to subscribe.
     subscribe: mpsc::UnboundedSender<String>,
     publish: mpsc::Sender<(String, Vec<u8>)>,
@@ -111,6 +126,7 @@ impl RedisAdapter {
             uid: new_uid(),
             config,
             namespaces: Mutex::default(),
+            pending: Mutex::default(),
             subscribe,
             publish,
             connected: AtomicBool::new(false),
@@ -138,7 +154,7 @@ impl RedisAdapter {
         move |nsp: &str| -> Box<dyn Adapter> {
             Box::new(NamespaceAdapter {
                 nsp: nsp.to_owned(),
-                local: MemoryAdapter::new(),
+                local: Arc::new(MemoryAdapter::new()),
                 redis: redis.clone(),
             })
         }
@@ -170,7 +186,7 @@ impl RedisAdapter {
 }
 
 impl State {
-    fn namespaces(&self) -> MutexGuard<'_, HashMap<String, Weak<dyn LocalNamespace>>> {
+    fn namespaces(&self) -> MutexGuard<'_, HashMap<String, Registered>> {
         // Inserts cannot leave the map half-changed: poisoning is harmless.
         self.namespaces.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -223,8 +239,7 @@ impl State {
     fn on_message(&self, channel: &str, payload: &[u8]) {
         let prefix = format!("{}#", self.config.key);
         if !channel.starts_with(&prefix) {
-            // Requests and responses (the other channels) are not handled yet.
-            tracing::trace!(channel, "ignoring a request or response");
+            self.on_request_or_response(channel, payload);
             return;
         }
         let incoming = match wire::decode_broadcast(payload) {
@@ -242,11 +257,204 @@ impl State {
             tracing::debug!(channel, nsp, "ignoring a broadcast for another namespace");
             return;
         }
-        let local = self.namespaces().get(nsp.as_str()).and_then(Weak::upgrade);
+        let local = self.local(nsp);
         if let Some(local) = local {
             local.deliver(&incoming.broadcast);
         }
     }
+
+    fn local(&self, nsp: &str) -> Option<Arc<dyn LocalNamespace>> {
+        self.namespaces()
+            .get(nsp)
+            .and_then(|registered| registered.local.upgrade())
+    }
+
+    fn on_request_or_response(&self, channel: &str, payload: &[u8]) {
+        let message = match wire::decode_request(payload) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::debug!(channel, %error, "ignoring a malformed request or response");
+                return;
+            }
+        };
+        let response_prefix = format!("{}-response#", self.config.key);
+        if channel.starts_with(&response_prefix) {
+            let Some(id) = message["requestId"].as_str() else {
+                return;
+            };
+            let waiting = self.pending().get(id).cloned();
+            if let Some(waiting) = waiting {
+                let _ = waiting.send(message);
+            }
+            return;
+        }
+        let request_prefix = format!("{}-request#", self.config.key);
+        let Some(nsp) = channel
+            .strip_prefix(&request_prefix)
+            .and_then(|rest| rest.strip_suffix('#'))
+        else {
+            return;
+        };
+        if message["uid"].as_str() == Some(self.uid.as_str()) {
+            return;
+        }
+        self.answer(nsp, &message);
+    }
+
+    /// Does what another node asks of this one, and answers when it waits for an answer.
+    fn answer(&self, nsp: &str, request: &Value) {
+        let (local, rooms) = {
+            let namespaces = self.namespaces();
+            let Some(registered) = namespaces.get(nsp) else {
+                return;
+            };
+            (registered.local.upgrade(), registered.rooms.upgrade())
+        };
+        let (Some(local), Some(room_index)) = (local, rooms) else {
+            return;
+        };
+        let request_id = request["requestId"].clone();
+        let options = wire::options_from_json(&request["opts"]);
+        // The older form names one socket and one room, and is answered.
+        let one_socket = request["sid"].as_str().map(|sid| {
+            let rooms = request["room"]
+                .as_str()
+                .map(Room::from)
+                .into_iter()
+                .collect::<Vec<_>>();
+            (BroadcastOptions::default().to(sid), rooms)
+        });
+        let response = match request["type"].as_u64() {
+            Some(request_type::SOCKETS) => {
+                let options = wire::json_rooms(&request["rooms"])
+                    .into_iter()
+                    .fold(BroadcastOptions::default(), BroadcastOptions::to);
+                let ids: Vec<String> = local.fetch(&options).into_iter().map(|s| s.id).collect();
+                Some(json!({"requestId": request_id, "sockets": ids}))
+            }
+            Some(request_type::ALL_ROOMS) => {
+                let rooms: Vec<String> = room_index.rooms().iter().map(|r| r.to_string()).collect();
+                Some(json!({"requestId": request_id, "rooms": rooms}))
+            }
+            Some(kind @ (request_type::REMOTE_JOIN | request_type::REMOTE_LEAVE)) => {
+                let (options, rooms, answer) = match &one_socket {
+                    Some((options, rooms)) => (options.clone(), rooms.clone(), true),
+                    None => (options, wire::json_rooms(&request["rooms"]), false),
+                };
+                if kind == request_type::REMOTE_JOIN {
+                    local.join(&options, &rooms);
+                } else {
+                    local.leave(&options, &rooms);
+                }
+                answer.then(|| json!({"requestId": request_id}))
+            }
+            Some(request_type::REMOTE_DISCONNECT) => {
+                let close = request["close"].as_bool().unwrap_or(false);
+                match &one_socket {
+                    Some((options, _)) => {
+                        local.disconnect(options, close);
+                        Some(json!({"requestId": request_id}))
+                    }
+                    None => {
+                        local.disconnect(&options, close);
+                        None
+                    }
+                }
+            }
+            Some(request_type::REMOTE_FETCH) => {
+                let sockets: Vec<Value> = local
+                    .fetch(&options)
+                    .into_iter()
+                    .map(|s| {
+                        let rooms: Vec<String> = s.rooms.iter().map(|r| r.to_string()).collect();
+                        json!({"id": s.id, "handshake": s.handshake, "rooms": rooms, "data": s.data})
+                    })
+                    .collect();
+                Some(json!({"requestId": request_id, "sockets": sockets}))
+            }
+            other => {
+                tracing::debug!(nsp, kind = ?other, "ignoring a request of a type not handled");
+                None
+            }
+        };
+        if let Some(response) = response {
+            let message = response.to_string().into_bytes();
+            if let Err(error) = self.queue(self.response_channel(nsp), message) {
+                tracing::debug!(%error, "cannot answer a request");
+            }
+        }
+    }
+
+    fn pending(&self) -> MutexGuard<'_, HashMap<String, mpsc::UnboundedSender<Value>>> {
+        // Inserts and removes cannot leave the map half-changed: poisoning is harmless.
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publishes a request that asks nothing back.
+    fn tell(&self, nsp: &str, mut request: Value) -> Result<(), Error> {
+        request["uid"] = Value::from(self.uid.as_str());
+        self.queue(self.request_channel(nsp), request.to_string().into_bytes())
+    }
+
+    /// Publishes a request and collects one answer from every other node, within
+    /// [`RedisConfig::requests_timeout`].
+    async fn ask(&self, nsp: &str, mut request: Value) -> Result<Vec<Value>, Error> {
+        let others = self.fetch_server_count(nsp).await?.saturating_sub(1);
+        if others == 0 {
+            return Ok(Vec::new());
+        }
+        let others = others.min(MAX_ANSWERS);
+        let id = new_uid();
+        request["uid"] = Value::from(self.uid.as_str());
+        request["requestId"] = Value::from(id.as_str());
+        let (sender, mut answers) = mpsc::unbounded_channel();
+        self.pending().insert(id.clone(), sender);
+        // Removes the entry however this ends (answers, timeout, or the caller giving up).
+        struct Forget<'a>(&'a State, String);
+        impl Drop for Forget<'_> {
+            fn drop(&mut self) {
+                self.0.pending().remove(&self.1);
+            }
+        }
+        let _forget = Forget(self, id);
+        self.queue(self.request_channel(nsp), request.to_string().into_bytes())?;
+        let collect = async {
+            let mut collected = Vec::with_capacity(others);
+            while collected.len() < others {
+                match answers.recv().await {
+                    Some(answer) => collected.push(answer),
+                    None => break,
+                }
+            }
+            collected
+        };
+        tokio::time::timeout(self.config.requests_timeout, collect)
+            .await
+            .map_err(|_| Error::Timeout)
+    }
+}
+
+/// The sockets in fetch answers.
+fn fetched_sockets(answers: Vec<Value>) -> Vec<SocketInfo> {
+    let mut sockets = Vec::new();
+    for mut answer in answers {
+        let Some(list) = answer.get_mut("sockets").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for socket in list.drain(..) {
+            let Some(id) = socket["id"].as_str() else {
+                continue;
+            };
+            let rooms = wire::json_rooms(&socket["rooms"]);
+            sockets.push(SocketInfo::new(
+                id,
+                rooms,
+                socket["data"].clone(),
+                socket["handshake"].clone(),
+            ));
+        }
+    }
+    sockets
 }
 
 /// A uid like Node's `uid2(6)`: six random alphanumerics.
@@ -384,7 +592,7 @@ async fn publisher(
 /// The adapter of one namespace: rooms in memory, broadcasts through Redis.
 struct NamespaceAdapter {
     nsp: String,
-    local: MemoryAdapter,
+    local: Arc<MemoryAdapter>,
     redis: RedisAdapter,
 }
 
@@ -441,9 +649,80 @@ impl Adapter for NamespaceAdapter {
         true
     }
 
+    fn remote_join(&self, options: &BroadcastOptions, rooms: &[Room]) -> Result<(), AdapterError> {
+        let rooms: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
+        let request = json!({
+            "type": request_type::REMOTE_JOIN,
+            "opts": wire::options_json(options),
+            "rooms": rooms,
+        });
+        Ok(self.state().tell(&self.nsp, request)?)
+    }
+
+    fn remote_leave(&self, options: &BroadcastOptions, rooms: &[Room]) -> Result<(), AdapterError> {
+        let rooms: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
+        let request = json!({
+            "type": request_type::REMOTE_LEAVE,
+            "opts": wire::options_json(options),
+            "rooms": rooms,
+        });
+        Ok(self.state().tell(&self.nsp, request)?)
+    }
+
+    fn remote_disconnect(
+        &self,
+        options: &BroadcastOptions,
+        close: bool,
+    ) -> Result<(), AdapterError> {
+        let request = json!({
+            "type": request_type::REMOTE_DISCONNECT,
+            "opts": wire::options_json(options),
+            "close": close,
+        });
+        Ok(self.state().tell(&self.nsp, request)?)
+    }
+
+    fn fetch_remote(
+        &self,
+        options: &BroadcastOptions,
+    ) -> BoxFuture<Result<Vec<SocketInfo>, AdapterError>> {
+        let state = self.redis.handle.state.clone();
+        let nsp = self.nsp.clone();
+        let request = json!({
+            "type": request_type::REMOTE_FETCH,
+            "opts": wire::options_json(options),
+        });
+        Box::pin(async move {
+            let answers = state.ask(&nsp, request).await?;
+            Ok(fetched_sockets(answers))
+        })
+    }
+
+    fn remote_rooms(&self) -> BoxFuture<Result<Vec<Room>, AdapterError>> {
+        let state = self.redis.handle.state.clone();
+        let nsp = self.nsp.clone();
+        Box::pin(async move {
+            let answers = state
+                .ask(&nsp, json!({"type": request_type::ALL_ROOMS}))
+                .await?;
+            let mut rooms: Vec<Room> = Vec::new();
+            for answer in &answers {
+                for room in wire::json_rooms(&answer["rooms"]) {
+                    if !rooms.contains(&room) {
+                        rooms.push(room);
+                    }
+                }
+            }
+            Ok(rooms)
+        })
+    }
+
     fn init(&self, local: Weak<dyn LocalNamespace>) {
         let state = self.state();
-        state.namespaces().insert(self.nsp.clone(), local);
+        let rooms = Arc::downgrade(&self.local);
+        state
+            .namespaces()
+            .insert(self.nsp.clone(), Registered { local, rooms });
         let _ = state.subscribe.send(self.nsp.clone());
     }
 }

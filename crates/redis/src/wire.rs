@@ -324,6 +324,62 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Mp, WireError> {
     Ok(value)
 }
 
+/// The request types of `@socket.io/redis-adapter` (its `RequestType` enum).
+pub(crate) mod request_type {
+    pub(crate) const SOCKETS: u64 = 0;
+    pub(crate) const ALL_ROOMS: u64 = 1;
+    pub(crate) const REMOTE_JOIN: u64 = 2;
+    pub(crate) const REMOTE_LEAVE: u64 = 3;
+    pub(crate) const REMOTE_DISCONNECT: u64 = 4;
+    pub(crate) const REMOTE_FETCH: u64 = 5;
+}
+
+/// A request or response: JSON when it starts with `{`, MessagePack otherwise (Node writes
+/// those that carry binary in MessagePack), both read as JSON.
+pub(crate) fn decode_request(bytes: &[u8]) -> Result<Value, WireError> {
+    if bytes.first() == Some(&b'{') {
+        return serde_json::from_slice(bytes).map_err(|e| WireError::new(format!("bad JSON: {e}")));
+    }
+    let value = decode(bytes)?;
+    let mut attachments = Vec::new();
+    mp_to_json(&value, &mut attachments, 0)
+}
+
+/// `{rooms, except}` of a request, as JSON.
+pub(crate) fn options_json(options: &BroadcastOptions) -> Value {
+    let rooms = |rooms: &[Room]| Value::Array(rooms.iter().map(|r| Value::from(&**r)).collect());
+    serde_json::json!({"rooms": rooms(&options.rooms), "except": rooms(&options.except)})
+}
+
+/// The options of a request's `opts` (`{rooms, except}`).
+pub(crate) fn options_from_json(opts: &Value) -> BroadcastOptions {
+    let mut options = BroadcastOptions::default();
+    for room in json_rooms(&opts["rooms"]) {
+        options = options.to(room);
+    }
+    for room in json_rooms(&opts["except"]) {
+        options = options.except(room);
+    }
+    options
+}
+
+/// Room names in a JSON array; numbers name the room of their decimal text, as in Node.
+pub(crate) fn json_rooms(value: &Value) -> Vec<Room> {
+    value
+        .as_array()
+        .map(|rooms| {
+            rooms
+                .iter()
+                .filter_map(|room| match room {
+                    Value::String(s) => Some(Room::from(s.as_str())),
+                    Value::Number(n) => Some(Room::from(n.to_string())),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,6 +471,31 @@ mod tests {
         let incoming = decode_broadcast(&bytes).expect("decodes");
         assert_eq!(incoming.broadcast.nsp, "/chat");
         assert_eq!(incoming.broadcast.text, r#"2/chat,["n",2,-1000]"#);
+    }
+
+    #[test]
+    fn requests_are_json_or_messagepack() {
+        let json = decode_request(br#"{"uid":"abc","type":1,"requestId":"r"}"#).expect("json");
+        assert_eq!(json["type"], 1);
+        // node -e 'console.log(require("notepack.io").encode({uid:"abc",type:5}).toString("hex"))'
+        let bytes = [
+            0x82, 0xa3, b'u', b'i', b'd', 0xa3, b'a', b'b', b'c', 0xa4, b't', b'y', b'p', b'e',
+            0x05,
+        ];
+        assert_eq!(
+            decode_request(&bytes).expect("msgpack"),
+            serde_json::json!({"uid": "abc", "type": 5})
+        );
+        assert!(decode_request(b"{not json").is_err());
+        let options = options_from_json(&serde_json::json!({"rooms": ["a", 7], "except": ["b"]}));
+        assert_eq!(
+            options,
+            BroadcastOptions::default().to("a").to("7").except("b")
+        );
+        assert_eq!(
+            options_json(&options),
+            serde_json::json!({"rooms": ["a", "7"], "except": ["b"]})
+        );
     }
 
     #[test]

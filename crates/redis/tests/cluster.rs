@@ -135,3 +135,43 @@ async fn a_redis_restart_is_survived() {
     assert_eq!(names_until(&mut b1, "marker").await, ["after"]);
     assert_eq!(names_until(&mut a1, "marker").await, ["after"]);
 }
+
+#[tokio::test]
+async fn requests_between_sockeye_nodes_and_their_timeout() {
+    let redis = Redis::start();
+    let config = sockeye_redis::RedisConfig::default()
+        .requests_timeout(std::time::Duration::from_millis(500));
+    let a = Node::start_with(&redis, config.clone()).await;
+    let b = Node::start_with(&redis, config).await;
+    wait_for_nodes(&a.redis, 2).await;
+    let (_a1, a1_socket) = a.client().await;
+    let (mut b1, b1_socket) = b.client().await;
+    b1_socket.join("blue");
+
+    let fetched = a.io().to("blue").try_fetch_sockets().await.unwrap();
+    assert_eq!(fetched.len(), 1);
+    assert_eq!(fetched[0].id, b1_socket.id());
+    let rooms = a.io().of("/").all_rooms().await.unwrap();
+    assert!(rooms.iter().any(|r| &**r == "blue"));
+    assert!(rooms.iter().any(|r| &**r == a1_socket.id().as_str()));
+
+    a.io().to("blue").join("green");
+    sockeye_testkit::eventually(WAIT, || b1_socket.rooms().iter().any(|r| &**r == "green")).await;
+    a.io().to("green").leave("blue");
+    sockeye_testkit::eventually(WAIT, || !b1_socket.rooms().iter().any(|r| &**r == "blue")).await;
+    fetched[0].emit("direct", &()).unwrap();
+    b1.expect_event("/", "direct", WAIT).await;
+    fetched[0].disconnect(false);
+    b1.expect_disconnect("/", WAIT).await;
+
+    // A node that is counted but never answers: the request fails, it does not hang.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut silent = client.get_async_pubsub().await.unwrap();
+    silent.subscribe("socket.io-request#/#").await.unwrap();
+    wait_for_nodes(&a.redis, 3).await;
+    let result = a.io().to("blue").try_fetch_sockets().await;
+    assert!(result.is_err(), "{result:?}");
+    assert!(a.io().of("/").all_rooms().await.is_err());
+    // The plain `fetch_sockets` falls back to this node's sockets.
+    assert_eq!(a.io().fetch_sockets().await.len(), 1);
+}

@@ -129,3 +129,103 @@ async fn a_killed_node_leaves_the_server_count() {
     a.io().emit("marker", &()).unwrap();
     assert_eq!(names_until(&mut a1, "marker").await, ["still"]);
 }
+
+#[tokio::test]
+async fn requests_cross_between_sockeye_and_node() {
+    let redis = Redis::start();
+    let a = Node::start(&redis).await;
+    let b = Node::start(&redis).await;
+    let node = NodeJs::start(&redis).await;
+    wait_for_nodes(&a.redis, 3).await;
+    let (mut a1, a1_socket) = a.client().await;
+    let (_b1, b1_socket) = b.client().await;
+    let mut n1 = node.client().await;
+    a1_socket.insert_data(json!({"kind": "sockeye"}));
+    a1_socket.join("ra");
+    cmd(&mut n1, "join", json!({"room": "rn"})).await;
+    let a1_id = a1_socket.id().to_string();
+
+    // Node asks: fetchSockets and allRooms see the Sockeye sockets.
+    let fetched = cmd(&mut n1, "fetchSockets", json!({})).await;
+    let fetched = fetched.as_array().unwrap();
+    assert_eq!(fetched.len(), 3, "{fetched:?}");
+    let a1_seen = fetched.iter().find(|s| s["id"] == a1_id.as_str()).unwrap();
+    assert_eq!(a1_seen["data"], json!({"kind": "sockeye"}));
+    assert!(a1_seen["rooms"].as_array().unwrap().contains(&json!("ra")));
+    assert!(fetched.iter().any(|s| s["id"] == b1_socket.id().as_str()));
+    let in_ra = cmd(&mut n1, "fetchSockets", json!({"to": ["ra"]})).await;
+    assert_eq!(in_ra.as_array().unwrap().len(), 1);
+    let rooms = cmd(&mut n1, "allRooms", json!({})).await;
+    for room in ["ra", "rn", a1_id.as_str()] {
+        assert!(
+            rooms.as_array().unwrap().contains(&json!(room)),
+            "{room} in {rooms}"
+        );
+    }
+
+    // Node acts on Sockeye sockets.
+    cmd(
+        &mut n1,
+        "socketsJoin",
+        json!({"to": [a1_id], "rooms": ["from-node"]}),
+    )
+    .await;
+    sockeye_testkit::eventually(sockeye_testkit::WAIT, || {
+        a1_socket.rooms().iter().any(|r| &**r == "from-node")
+    })
+    .await;
+    cmd(
+        &mut n1,
+        "socketsLeave",
+        json!({"to": ["ra"], "rooms": ["from-node"]}),
+    )
+    .await;
+    sockeye_testkit::eventually(sockeye_testkit::WAIT, || {
+        !a1_socket.rooms().iter().any(|r| &**r == "from-node")
+    })
+    .await;
+
+    // Sockeye asks: fetch_sockets and all_rooms see the Node socket.
+    let io = a.io();
+    let all = io
+        .to(Vec::<String>::new())
+        .try_fetch_sockets()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    let remote = io.to("rn").try_fetch_sockets().await.unwrap();
+    assert_eq!(remote.len(), 1);
+    let n1_remote = &remote[0];
+    assert!(!n1_remote.is_local());
+    assert_eq!(n1_remote.data, Some(json!({"kind": "node", "n": 1})));
+    assert!(n1_remote.rooms.iter().any(|r| &**r == "rn"));
+    assert!(n1_remote.handshake.uri().path().starts_with("/socket.io/"));
+    let rooms = io.of("/").all_rooms().await.unwrap();
+    assert!(rooms.iter().any(|r| &**r == "rn"));
+    assert!(rooms.iter().any(|r| &**r == "ra"));
+
+    // Sockeye acts on the Node socket, through what it fetched.
+    n1_remote.emit("hello-remote", &1).unwrap();
+    n1.expect_event("/", "hello-remote", sockeye_testkit::WAIT)
+        .await;
+    n1_remote.join("from-sockeye");
+    let deadline = tokio::time::Instant::now() + sockeye_testkit::WAIT;
+    loop {
+        let rooms = cmd(&mut n1, "rooms", json!({})).await;
+        if rooms.as_array().unwrap().contains(&json!("from-sockeye")) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never joined: {rooms}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    io.to("rn").disconnect(false);
+    n1.expect_disconnect("/", sockeye_testkit::WAIT).await;
+
+    // And Node disconnects a Sockeye socket.
+    let mut n2 = node.client().await;
+    cmd(&mut n2, "disconnectSockets", json!({"to": ["ra"]})).await;
+    a1.expect_disconnect("/", sockeye_testkit::WAIT).await;
+}

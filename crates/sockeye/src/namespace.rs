@@ -11,7 +11,10 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use sockeye_adapter::{Adapter, BuildSidHasher, ClusterBroadcast, LocalNamespace, Room, SocketId};
+use sockeye_adapter::{
+    Adapter, BroadcastOptions, BuildSidHasher, ClusterBroadcast, LocalNamespace, Room, SocketId,
+    SocketInfo,
+};
 use sockeye_engineio::{Frame, Str};
 use sockeye_socketio_proto::{Args, Packet, Payload};
 
@@ -202,9 +205,32 @@ impl Namespace {
             .await
     }
 
-    /// Every socket of the namespace, with its id, rooms and handshake.
+    /// Every socket of the namespace, with its id, rooms and handshake (on every node of a
+    /// cluster; the local ones only if the other nodes do not answer).
     pub async fn fetch_sockets(&self) -> Vec<RemoteSocket> {
         BroadcastOperator::new(self.clone()).fetch_sockets().await
+    }
+
+    /// Every room with a socket in it, on every node of a cluster.
+    ///
+    /// # Errors
+    /// [`EmitError::Adapter`] when the other nodes cannot be asked or do not answer in time.
+    pub async fn all_rooms(&self) -> Result<Vec<Room>, EmitError> {
+        let mut rooms = self.rooms();
+        if self.0.adapter.is_cluster() {
+            let remote = self
+                .0
+                .adapter
+                .remote_rooms()
+                .await
+                .map_err(|e| EmitError::Adapter(e.to_string()))?;
+            for room in remote {
+                if !rooms.contains(&room) {
+                    rooms.push(room);
+                }
+            }
+        }
+        Ok(rooms)
     }
 
     /// Makes every socket join rooms.
@@ -325,9 +351,79 @@ impl Namespace {
     }
 }
 
+impl NamespaceInner {
+    fn chosen(&self, options: &BroadcastOptions) -> Vec<Socket> {
+        let ids = self.adapter.sockets(options);
+        let sockets = self.sockets.read().unwrap_or_else(|p| p.into_inner());
+        ids.iter()
+            .filter_map(|id| sockets.get(id).cloned())
+            .collect()
+    }
+}
+
+/// A socket's handshake as Node describes it to other nodes.
+fn handshake_json(socket: &Socket) -> Value {
+    let handshake = socket.handshake();
+    let mut headers = serde_json::Map::new();
+    for (name, value) in handshake.headers() {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        headers.insert(name.as_str().to_owned(), Value::String(value));
+    }
+    let query: serde_json::Map<String, Value> = handshake
+        .query_pairs()
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    serde_json::json!({
+        "xdomain": headers.contains_key("origin"),
+        "headers": headers,
+        "time": "",
+        "address": handshake.remote_addr.map(|a| a.ip().to_string()).unwrap_or_default(),
+        "secure": false,
+        "issued": handshake.issued_millis(),
+        "url": handshake.uri().to_string(),
+        "query": query,
+        "auth": socket.auth_value(),
+    })
+}
+
 impl LocalNamespace for NamespaceInner {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn join(&self, options: &BroadcastOptions, rooms: &[Room]) {
+        for socket in self.chosen(options) {
+            socket.join(rooms.to_vec());
+        }
+    }
+
+    fn leave(&self, options: &BroadcastOptions, rooms: &[Room]) {
+        for socket in self.chosen(options) {
+            socket.leave(rooms.to_vec());
+        }
+    }
+
+    fn disconnect(&self, options: &BroadcastOptions, close: bool) {
+        for socket in self.chosen(options) {
+            socket.disconnect(close);
+        }
+    }
+
+    fn fetch(&self, options: &BroadcastOptions) -> Vec<SocketInfo> {
+        self.chosen(options)
+            .iter()
+            .map(|socket| {
+                // Node's `socket.data` is JSON; here it is the `Value` kept with the socket.
+                let data = socket.data::<Value>().unwrap_or(Value::Null);
+                SocketInfo::new(
+                    socket.id().as_str(),
+                    socket.rooms(),
+                    data,
+                    handshake_json(socket),
+                )
+            })
+            .collect()
     }
 
     fn deliver(&self, broadcast: &ClusterBroadcast) {
@@ -341,14 +437,7 @@ impl LocalNamespace for NamespaceInner {
         let mut frames = Vec::with_capacity(1 + broadcast.attachments.len());
         frames.push(Frame::Text(text));
         frames.extend(broadcast.attachments.iter().cloned().map(Frame::Binary));
-        let ids = self.adapter.sockets(&broadcast.options);
-        let targets: Vec<Socket> = {
-            let sockets = self.sockets.read().unwrap_or_else(|p| p.into_inner());
-            ids.iter()
-                .filter_map(|id| sockets.get(id).cloned())
-                .collect()
-        };
-        for socket in targets {
+        for socket in self.chosen(&broadcast.options) {
             // A socket that fails is disconnected by `send_frames`; the others still get it.
             let _ = socket.send_frames(&frames, broadcast.options.volatile);
         }
