@@ -106,7 +106,7 @@ async function run(socket, op, arg) {
       io.serverSideEmit(arg.event, ...decode(arg.args || []));
       return true;
     case "serverSideEmitWithAck": {
-      const replies = await io.timeout(arg.timeout || 3000).serverSideEmitWithAck(arg.event, ...decode(arg.args || []));
+      const replies = await io.serverSideEmitWithAck(arg.event, ...decode(arg.args || []));
       return encode(replies);
     }
     case "emitWithAck": {

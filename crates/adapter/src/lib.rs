@@ -128,6 +128,23 @@ pub trait Adapter: Send + Sync + 'static {
         Box::pin(std::future::ready(Ok(Vec::new())))
     }
 
+    /// Sends `data` (`[event, ...args]`) to the server-side handlers of the other nodes.
+    fn server_side_emit(&self, data: &[serde_json::Value]) -> Result<(), AdapterError> {
+        let _ = data;
+        Ok(())
+    }
+
+    /// Sends `data` (`[event, ...args]`) to the server-side handlers of the other nodes and
+    /// collects one answer from each. Fails with [`AdapterError::Timeout`] when some node does
+    /// not answer in time.
+    fn server_side_emit_with_ack(
+        &self,
+        data: Vec<serde_json::Value>,
+    ) -> BoxFuture<Result<Vec<serde_json::Value>, AdapterError>> {
+        let _ = data;
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+
     /// Called once, right after the namespace that owns this adapter is made, with the way to
     /// reach its local sockets. A cluster adapter keeps it to deliver broadcasts that other
     /// nodes publish. It is weak because the namespace owns the adapter.
@@ -159,6 +176,14 @@ pub trait LocalNamespace: Send + Sync + 'static {
 
     /// The local sockets that `options` chooses, as other nodes see them.
     fn fetch(&self, options: &BroadcastOptions) -> Vec<SocketInfo>;
+
+    /// Gives `data` (`[event, ...args]`), sent by another node's `server_side_emit`, to the
+    /// namespace's server-side handler. Returns the handler's answer to come, or `None` when
+    /// the namespace has no handler (then, as in Node, nothing is answered).
+    fn server_side_event(
+        &self,
+        data: Vec<serde_json::Value>,
+    ) -> Option<BoxFuture<serde_json::Value>>;
 }
 
 /// A socket as the nodes of a cluster describe it to each other (Node's `fetchSockets`

@@ -372,6 +372,29 @@ impl State {
                     .collect();
                 Some(json!({"requestId": request_id, "sockets": sockets}))
             }
+            Some(request_type::SERVER_SIDE_EMIT) => {
+                let Some(data) = request["data"].as_array().cloned() else {
+                    return;
+                };
+                // The handler may take its time: it runs apart, and answers when it is done.
+                if let Some(reply) = local.server_side_event(data) {
+                    let wants_answer = request_id.is_string();
+                    let publish = self.publish.clone();
+                    let channel = self.response_channel(nsp);
+                    tokio::spawn(async move {
+                        let reply = reply.await;
+                        if wants_answer {
+                            let answer = json!({
+                                "type": request_type::SERVER_SIDE_EMIT,
+                                "requestId": request_id,
+                                "data": reply,
+                            });
+                            let _ = publish.try_send((channel, answer.to_string().into_bytes()));
+                        }
+                    });
+                }
+                None
+            }
             other => {
                 tracing::debug!(nsp, kind = ?other, "ignoring a request of a type not handled");
                 None
@@ -680,6 +703,27 @@ impl Adapter for NamespaceAdapter {
             "close": close,
         });
         Ok(self.state().tell(&self.nsp, request)?)
+    }
+
+    fn server_side_emit(&self, data: &[Value]) -> Result<(), AdapterError> {
+        let request = json!({"type": request_type::SERVER_SIDE_EMIT, "data": data});
+        Ok(self.state().tell(&self.nsp, request)?)
+    }
+
+    fn server_side_emit_with_ack(
+        &self,
+        data: Vec<Value>,
+    ) -> BoxFuture<Result<Vec<Value>, AdapterError>> {
+        let state = self.redis.handle.state.clone();
+        let nsp = self.nsp.clone();
+        Box::pin(async move {
+            let request = json!({"type": request_type::SERVER_SIDE_EMIT, "data": data});
+            let answers = state.ask(&nsp, request).await?;
+            Ok(answers
+                .into_iter()
+                .map(|mut answer| answer["data"].take())
+                .collect())
+        })
     }
 
     fn fetch_remote(

@@ -332,6 +332,7 @@ pub(crate) mod request_type {
     pub(crate) const REMOTE_LEAVE: u64 = 3;
     pub(crate) const REMOTE_DISCONNECT: u64 = 4;
     pub(crate) const REMOTE_FETCH: u64 = 5;
+    pub(crate) const SERVER_SIDE_EMIT: u64 = 6;
 }
 
 /// A request or response: JSON when it starts with `{`, MessagePack otherwise (Node writes

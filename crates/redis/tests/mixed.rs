@@ -229,3 +229,81 @@ async fn requests_cross_between_sockeye_and_node() {
     cmd(&mut n2, "disconnectSockets", json!({"to": ["ra"]})).await;
     a1.expect_disconnect("/", sockeye_testkit::WAIT).await;
 }
+
+#[tokio::test]
+async fn server_side_emit_with_acks_across_sockeye_and_node() {
+    let redis = Redis::start();
+    let a = Node::start(&redis).await;
+    let b = Node::start(&redis).await;
+    let node = NodeJs::start(&redis).await;
+    wait_for_nodes(&a.redis, 3).await;
+    let (seen, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+    for (name, sockeye) in [("a", &a), ("b", &b)] {
+        let seen = seen.clone();
+        sockeye.io().of("/").on_server_side_emit(
+            move |event: String, args: Vec<serde_json::Value>| {
+                let _ = seen.send((name, event.clone(), args.clone()));
+                async move { json!({"from": name, "event": event, "args": args}) }
+            },
+        );
+    }
+
+    // Node asks, both Sockeye nodes answer.
+    let mut n1 = node.client().await;
+    let replies = cmd(
+        &mut n1,
+        "serverSideEmitWithAck",
+        json!({"event": "serverSideEmit-test", "args": [1, "two"]}),
+    )
+    .await;
+    let mut from: Vec<String> = replies
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["from"].as_str().unwrap().to_owned())
+        .collect();
+    from.sort();
+    assert_eq!(from, ["a", "b"], "{replies}");
+    assert_eq!(replies[0]["args"], json!([1, "two"]));
+    for _ in 0..2 {
+        seen_rx.recv().await.unwrap();
+    }
+
+    // Sockeye asks, the other Sockeye node and the Node node answer.
+    let replies: Vec<serde_json::Value> = a
+        .io()
+        .of("/")
+        .server_side_emit_with_ack("serverSideEmit-test", &("x", 3))
+        .await
+        .unwrap();
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    assert!(
+        replies.contains(&json!({"from": "node", "got": ["x", 3]})),
+        "{replies:?}"
+    );
+    assert!(replies.iter().any(|r| r["from"] == "b"));
+    let (who, event, args) = seen_rx.recv().await.unwrap();
+    assert_eq!(
+        (who, event.as_str(), args),
+        ("b", "serverSideEmit-test", vec![json!("x"), json!(3)])
+    );
+
+    // Without acknowledgement: only the handlers of the other nodes run.
+    cmd(
+        &mut n1,
+        "serverSideEmit",
+        json!({"event": "plain", "args": ["p"]}),
+    )
+    .await;
+    let mut got: Vec<&str> = Vec::new();
+    for _ in 0..2 {
+        let (who, event, args) = seen_rx.recv().await.unwrap();
+        assert_eq!((event.as_str(), args), ("plain", vec![json!("p")]));
+        got.push(who);
+    }
+    got.sort();
+    assert_eq!(got, ["a", "b"]);
+    a.io().of("/").server_side_emit("plain", "q").unwrap();
+    let (who, _, args) = seen_rx.recv().await.unwrap();
+    assert_eq!((who, args), ("b", vec![json!("q")]));
+}

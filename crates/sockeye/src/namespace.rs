@@ -28,12 +28,14 @@ use crate::{ConnectError, EmitError, Io, Socket};
 
 type Middleware =
     Arc<dyn Fn(Socket) -> BoxFuture<Result<(), ConnectError>> + Send + Sync + 'static>;
+type ServerSideHandler = Arc<dyn Fn(String, Vec<Value>) -> BoxFuture<Value> + Send + Sync>;
 
 /// What a namespace does with connections; shared by the children of a dynamic namespace.
 #[derive(Default)]
 pub(crate) struct NamespaceHandlers {
     connection: RwLock<Option<ErasedHandler>>,
     middlewares: RwLock<Vec<Middleware>>,
+    server_side: RwLock<Option<ServerSideHandler>>,
 }
 
 /// A namespace (`/`, `/chat`...). Cheap to clone.
@@ -109,6 +111,80 @@ impl Namespace {
             .connection
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Some(handler::erase(handler));
+    }
+
+    /// Calls `handler` with the event and arguments that another node of the cluster sends
+    /// with `server_side_emit` (Node's `io.serverSideEmit`). What it returns answers an emit
+    /// that waits for acknowledgements, and is ignored otherwise.
+    ///
+    /// ```no_run
+    /// # let io = sockeye::Io::builder().build();
+    /// io.of("/").on_server_side_emit(|event: String, args: Vec<sockeye::Value>| async move {
+    ///     tracing::info!(event, ?args, "from another node");
+    ///     sockeye::Value::from("done")
+    /// });
+    /// ```
+    pub fn on_server_side_emit<F, Fut>(&self, handler: F)
+    where
+        F: Fn(String, Vec<Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Value> + Send + 'static,
+    {
+        let handler: ServerSideHandler =
+            Arc::new(move |event, args| Box::pin(handler(event, args)));
+        *self
+            .0
+            .handlers
+            .server_side
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(handler);
+    }
+
+    /// Sends an event to the server-side handlers of the other nodes of the cluster
+    /// ([`Namespace::on_server_side_emit`], or Node's `io.on(event)`); not to clients.
+    ///
+    /// # Errors
+    /// [`EmitError::Serialize`] for data that is not JSON, [`EmitError::Adapter`] when the
+    /// broker cannot take it.
+    pub fn server_side_emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), EmitError> {
+        let data = server_side_data(event, data)?;
+        self.0
+            .adapter
+            .server_side_emit(&data)
+            .map_err(|e| EmitError::Adapter(e.to_string()))
+    }
+
+    /// Sends an event to the server-side handlers of the other nodes and collects their
+    /// answers, one a node.
+    ///
+    /// # Errors
+    /// As [`Namespace::server_side_emit`]; [`EmitError::Adapter`] also when some node does not
+    /// answer within the adapter's request timeout.
+    pub async fn server_side_emit_with_ack<T, R>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<Vec<R>, EmitError>
+    where
+        T: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let data = server_side_data(event, data)?;
+        let answers = self
+            .0
+            .adapter
+            .server_side_emit_with_ack(data)
+            .await
+            .map_err(|e| EmitError::Adapter(e.to_string()))?;
+        answers
+            .into_iter()
+            .map(|answer| {
+                serde_json::from_value(answer).map_err(|e| EmitError::Serialize(e.to_string()))
+            })
+            .collect()
     }
 
     /// Adds a middleware that runs, in order, before a socket connects; an `Err` refuses the
@@ -351,6 +427,21 @@ impl Namespace {
     }
 }
 
+/// `[event, ...args]`: a tuple's items are the arguments, anything else is one argument.
+fn server_side_data<T: Serialize + ?Sized>(event: &str, data: &T) -> Result<Vec<Value>, EmitError> {
+    // Binary has no place in the JSON these requests travel in.
+    let mut attachments = Vec::new();
+    let args = crate::args::to_args(data, &mut attachments).map_err(EmitError::Serialize)?;
+    if !attachments.is_empty() {
+        return Err(EmitError::Serialize(
+            "server_side_emit carries no binary data".into(),
+        ));
+    }
+    let mut values = vec![Value::from(event)];
+    values.extend(args.into_values());
+    Ok(values)
+}
+
 impl NamespaceInner {
     fn chosen(&self, options: &BroadcastOptions) -> Vec<Socket> {
         let ids = self.adapter.sockets(options);
@@ -408,6 +499,23 @@ impl LocalNamespace for NamespaceInner {
         for socket in self.chosen(options) {
             socket.disconnect(close);
         }
+    }
+
+    fn server_side_event(&self, mut data: Vec<Value>) -> Option<sockeye_adapter::BoxFuture<Value>> {
+        let handler = self
+            .handlers
+            .server_side
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()?;
+        if data.is_empty() {
+            return None;
+        }
+        let event = match data.remove(0) {
+            Value::String(event) => event,
+            other => other.to_string(),
+        };
+        Some(handler(event, data))
     }
 
     fn fetch(&self, options: &BroadcastOptions) -> Vec<SocketInfo> {
