@@ -128,6 +128,18 @@ pub trait Adapter: Send + Sync + 'static {
         Box::pin(std::future::ready(Ok(Vec::new())))
     }
 
+    /// Hands a broadcast that asks for acknowledgements to the other nodes, and collects the
+    /// acknowledgements of their sockets (the first argument of each) for at most `timeout`.
+    /// The caller has delivered it to the local targets already.
+    fn broadcast_with_ack(
+        &self,
+        broadcast: &ClusterBroadcast,
+        timeout: std::time::Duration,
+    ) -> BoxFuture<Result<RemoteAcks, AdapterError>> {
+        let _ = (broadcast, timeout);
+        Box::pin(std::future::ready(Ok(RemoteAcks::default())))
+    }
+
     /// Sends `data` (`[event, ...args]`) to the server-side handlers of the other nodes.
     fn server_side_emit(&self, data: &[serde_json::Value]) -> Result<(), AdapterError> {
         let _ = data;
@@ -177,6 +189,17 @@ pub trait LocalNamespace: Send + Sync + 'static {
     /// The local sockets that `options` chooses, as other nodes see them.
     fn fetch(&self, options: &BroadcastOptions) -> Vec<SocketInfo>;
 
+    /// Sends a broadcast from another node that asks for acknowledgements to the local sockets
+    /// it is for, with an ack id of this namespace, and calls `on_ack` with the first argument
+    /// of each acknowledgement that arrives within `timeout`. Returns how many sockets it was
+    /// sent to.
+    fn deliver_with_ack(
+        &self,
+        broadcast: &ClusterBroadcast,
+        timeout: std::time::Duration,
+        on_ack: Box<dyn Fn(serde_json::Value) + Send + Sync>,
+    ) -> usize;
+
     /// Gives `data` (`[event, ...args]`), sent by another node's `server_side_emit`, to the
     /// namespace's server-side handler. Returns the handler's answer to come, or `None` when
     /// the namespace has no handler (then, as in Node, nothing is answered).
@@ -184,6 +207,18 @@ pub trait LocalNamespace: Send + Sync + 'static {
         &self,
         data: Vec<serde_json::Value>,
     ) -> Option<BoxFuture<serde_json::Value>>;
+}
+
+/// The acknowledgements that the sockets of other nodes sent for a broadcast.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct RemoteAcks {
+    /// The first argument of each acknowledgement.
+    pub acks: Vec<serde_json::Value>,
+    /// Whether every node told how many sockets it reached and all of them answered in time.
+    pub complete: bool,
+    /// How many sockets the nodes that told reached.
+    pub expected: usize,
 }
 
 /// A socket as the nodes of a cluster describe it to each other (Node's `fetchSockets`

@@ -270,6 +270,15 @@ impl State {
     }
 
     fn on_request_or_response(&self, channel: &str, payload: &[u8]) {
+        // A broadcast that asks for acks is MessagePack with binary in place: read as such.
+        if let Some(request) = wire::decode_ack_request(payload) {
+            match request {
+                Ok(request) if request.uid != self.uid => self.answer_ack(channel, request),
+                Ok(_) => {}
+                Err(error) => tracing::debug!(channel, %error, "ignoring a malformed request"),
+            }
+            return;
+        }
         let message = match wire::decode_request(payload) {
             Ok(message) => message,
             Err(error) => {
@@ -406,6 +415,90 @@ impl State {
                 tracing::debug!(%error, "cannot answer a request");
             }
         }
+    }
+
+    /// Delivers another node's broadcast that asks for acks, tells it how many sockets it
+    /// reached, then forwards each acknowledgement.
+    fn answer_ack(&self, channel: &str, request: wire::AckRequest) {
+        let nsp = request.broadcast.nsp.clone();
+        if channel != self.request_channel(&nsp) {
+            return;
+        }
+        let Some(local) = self.local(&nsp) else {
+            return;
+        };
+        let response_channel = self.response_channel(&nsp);
+        let publish = self.publish.clone();
+        let (id, channel) = (request.request_id.clone(), response_channel.clone());
+        let on_ack = Box::new(move |ack: Value| {
+            let message = wire::encode_ack_response(&id, &ack);
+            let _ = publish.try_send((channel.clone(), message));
+        });
+        let timeout = Duration::from_millis(request.timeout_ms.unwrap_or(10_000));
+        let count = local.deliver_with_ack(&request.broadcast, timeout, on_ack);
+        let answer = json!({
+            "type": request_type::BROADCAST_CLIENT_COUNT,
+            "requestId": request.request_id,
+            "clientCount": count,
+        });
+        if let Err(error) = self.queue(response_channel, answer.to_string().into_bytes()) {
+            tracing::debug!(%error, "cannot answer a broadcast with acks");
+        }
+    }
+
+    /// Publishes a broadcast that asks for acks and collects what the other nodes answer, until
+    /// every node has told its count and every socket counted has answered, or `timeout`.
+    async fn broadcast_with_ack(
+        &self,
+        broadcast: ClusterBroadcast,
+        timeout: Duration,
+    ) -> Result<sockeye_adapter::RemoteAcks, Error> {
+        let mut result = sockeye_adapter::RemoteAcks::default();
+        let others = self
+            .fetch_server_count(&broadcast.nsp)
+            .await?
+            .saturating_sub(1)
+            .min(MAX_ANSWERS);
+        if others == 0 {
+            result.complete = true;
+            return Ok(result);
+        }
+        let id = new_uid();
+        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        let message = wire::encode_ack_request(&self.uid, &id, &broadcast, timeout_ms)
+            .map_err(|e| Error::Redis(e.to_string()))?;
+        let (sender, mut answers) = mpsc::unbounded_channel();
+        self.pending().insert(id.clone(), sender);
+        struct Forget<'a>(&'a State, String);
+        impl Drop for Forget<'_> {
+            fn drop(&mut self) {
+                self.0.pending().remove(&self.1);
+            }
+        }
+        let _forget = Forget(self, id);
+        self.queue(self.request_channel(&broadcast.nsp), message)?;
+        let mut counted = 0;
+        let deadline = tokio::time::Instant::now() + timeout;
+        while counted < others || result.acks.len() < result.expected {
+            let answer = match tokio::time::timeout_at(deadline, answers.recv()).await {
+                Ok(Some(answer)) => answer,
+                Ok(None) | Err(_) => return Ok(result),
+            };
+            match answer["type"].as_u64() {
+                Some(request_type::BROADCAST_CLIENT_COUNT) => {
+                    counted += 1;
+                    let count = answer["clientCount"].as_u64().unwrap_or(0);
+                    result.expected += usize::try_from(count).unwrap_or(0);
+                }
+                Some(request_type::BROADCAST_ACK) => {
+                    let mut answer = answer;
+                    result.acks.push(answer["packet"].take());
+                }
+                _ => {}
+            }
+        }
+        result.complete = true;
+        Ok(result)
     }
 
     fn pending(&self) -> MutexGuard<'_, HashMap<String, mpsc::UnboundedSender<Value>>> {
@@ -703,6 +796,16 @@ impl Adapter for NamespaceAdapter {
             "close": close,
         });
         Ok(self.state().tell(&self.nsp, request)?)
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        broadcast: &ClusterBroadcast,
+        timeout: Duration,
+    ) -> BoxFuture<Result<sockeye_adapter::RemoteAcks, AdapterError>> {
+        let state = self.redis.handle.state.clone();
+        let broadcast = broadcast.clone();
+        Box::pin(async move { Ok(state.broadcast_with_ack(broadcast, timeout).await?) })
     }
 
     fn server_side_emit(&self, data: &[Value]) -> Result<(), AdapterError> {

@@ -46,6 +46,100 @@ pub(crate) fn encode_broadcast(
     uid: &str,
     broadcast: &ClusterBroadcast,
 ) -> Result<Vec<u8>, WireError> {
+    let message = Mp::Array(vec![
+        Mp::from(uid),
+        packet_to_mp(broadcast, true)?,
+        options_to_mp(&broadcast.options, true),
+    ]);
+    Ok(encode(&message))
+}
+
+/// A broadcast that asks for acknowledgements, as a BROADCAST request (MessagePack, as Node
+/// writes it): `{uid, requestId, type, packet, opts: {rooms, except, flags: {timeout}}}`.
+pub(crate) fn encode_ack_request(
+    uid: &str,
+    request_id: &str,
+    broadcast: &ClusterBroadcast,
+    timeout_ms: u64,
+) -> Result<Vec<u8>, WireError> {
+    let mut opts = options_to_mp(&broadcast.options, true);
+    if let Mp::Map(fields) = &mut opts {
+        for (key, flags) in fields.iter_mut() {
+            if key.as_str() == Some("flags") {
+                if let Mp::Map(flags) = flags {
+                    flags.push((Mp::from("timeout"), Mp::from(timeout_ms)));
+                }
+            }
+        }
+    }
+    let message = Mp::Map(vec![
+        (Mp::from("uid"), Mp::from(uid)),
+        (Mp::from("requestId"), Mp::from(request_id)),
+        (Mp::from("type"), Mp::from(request_type::BROADCAST)),
+        // Every node gives the packet an ack id of its own.
+        (Mp::from("packet"), packet_to_mp(broadcast, false)?),
+        (Mp::from("opts"), opts),
+    ]);
+    Ok(encode(&message))
+}
+
+/// A BROADCAST request of another node.
+#[derive(Debug)]
+pub(crate) struct AckRequest {
+    pub(crate) uid: String,
+    pub(crate) request_id: String,
+    pub(crate) broadcast: ClusterBroadcast,
+    /// `opts.flags.timeout`, in milliseconds.
+    pub(crate) timeout_ms: Option<u64>,
+}
+
+/// A BROADCAST request, or `None` for a message of another kind.
+pub(crate) fn decode_ack_request(bytes: &[u8]) -> Option<Result<AckRequest, WireError>> {
+    if bytes.first() == Some(&b'{') {
+        return None;
+    }
+    let value = decode(bytes).ok()?;
+    if field(&value, "type").and_then(Mp::as_u64) != Some(request_type::BROADCAST) {
+        return None;
+    }
+    Some((|| {
+        let text = |key: &str| {
+            field(&value, key)
+                .and_then(as_string)
+                .ok_or_else(|| WireError::new(format!("no {key}")))
+        };
+        let (uid, request_id) = (text("uid")?, text("requestId")?);
+        let packet = field(&value, "packet").ok_or_else(|| WireError::new("no packet"))?;
+        let (nsp, mut packet) = packet_from_mp(packet)?;
+        packet.id = None;
+        let opts = field(&value, "opts").cloned().unwrap_or(Mp::Nil);
+        let options = options_from_mp(&opts)?;
+        let timeout_ms = field(&opts, "flags")
+            .and_then(|flags| field(flags, "timeout"))
+            .and_then(Mp::as_u64);
+        let encoded = packet.encode();
+        let mut broadcast = ClusterBroadcast::new(&nsp, options, encoded.text);
+        broadcast.attachments = encoded.attachments;
+        Ok(AckRequest {
+            uid,
+            request_id,
+            broadcast,
+            timeout_ms,
+        })
+    })())
+}
+
+/// A BROADCAST_ACK response: `{type, requestId, packet}` in MessagePack, as Node writes it.
+pub(crate) fn encode_ack_response(request_id: &str, ack: &Value) -> Vec<u8> {
+    encode(&Mp::Map(vec![
+        (Mp::from("type"), Mp::from(request_type::BROADCAST_ACK)),
+        (Mp::from("requestId"), Mp::from(request_id)),
+        (Mp::from("packet"), json_to_mp(ack, &[])),
+    ]))
+}
+
+/// A Node packet object `{type, data, nsp}` (and `id` when `with_id`) for a broadcast.
+fn packet_to_mp(broadcast: &ClusterBroadcast, with_id: bool) -> Result<Mp, WireError> {
     let packet = decode_packet(broadcast)?;
     // Node's packets are EVENTs (the BINARY_ type is chosen when a packet is written to a
     // client), and carry no ack id on this channel.
@@ -59,15 +153,10 @@ pub(crate) fn encode_broadcast(
         (Mp::from("data"), data),
         (Mp::from("nsp"), Mp::from(packet.nsp.as_str())),
     ];
-    if let Some(id) = packet.id {
+    if let Some(id) = packet.id.filter(|_| with_id) {
         fields.push((Mp::from("id"), Mp::from(id)));
     }
-    let message = Mp::Array(vec![
-        Mp::from(uid),
-        Mp::Map(fields),
-        options_to_mp(&broadcast.options, true),
-    ]);
-    Ok(encode(&message))
+    Ok(Mp::Map(fields))
 }
 
 /// `{rooms, except, flags}` as Node writes it (`flags` only when `with_flags`).
@@ -333,6 +422,9 @@ pub(crate) mod request_type {
     pub(crate) const REMOTE_DISCONNECT: u64 = 4;
     pub(crate) const REMOTE_FETCH: u64 = 5;
     pub(crate) const SERVER_SIDE_EMIT: u64 = 6;
+    pub(crate) const BROADCAST: u64 = 7;
+    pub(crate) const BROADCAST_CLIENT_COUNT: u64 = 8;
+    pub(crate) const BROADCAST_ACK: u64 = 9;
 }
 
 /// A request or response: JSON when it starts with `{`, MessagePack otherwise (Node writes

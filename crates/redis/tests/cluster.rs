@@ -175,3 +175,28 @@ async fn requests_between_sockeye_nodes_and_their_timeout() {
     // The plain `fetch_sockets` falls back to this node's sockets.
     assert_eq!(a.io().fetch_sockets().await.len(), 1);
 }
+
+#[tokio::test]
+async fn broadcast_acks_from_another_node_and_those_missing() {
+    let redis = Redis::start();
+    let a = Node::start(&redis).await;
+    let b = Node::start(&redis).await;
+    wait_for_nodes(&a.redis, 2).await;
+    let (mut b1, _b1) = b.client().await;
+    let (mut b2, _b2) = b.client().await;
+    let io = a.io();
+    let asking = tokio::spawn(async move {
+        io.timeout(std::time::Duration::from_millis(700))
+            .emit_with_ack::<_, String>("ask", &())
+            .await
+    });
+    let ask = b1.expect_event("/", "ask", WAIT).await;
+    b1.ack("/", ask.id.unwrap(), json!(["yes"]), vec![]);
+    // b2 never answers.
+    b2.expect_event("/", "ask", WAIT).await;
+    let responses = asking.await.unwrap().unwrap();
+    assert!(responses.responses.is_empty());
+    assert_eq!(responses.remote.len(), 1);
+    assert_eq!(responses.remote[0].as_deref(), Ok("yes"));
+    assert_eq!(responses.remote_missing, 1);
+}

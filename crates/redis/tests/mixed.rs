@@ -307,3 +307,66 @@ async fn server_side_emit_with_acks_across_sockeye_and_node() {
     let (who, _, args) = seen_rx.recv().await.unwrap();
     assert_eq!((who, args), ("b", vec![json!("q")]));
 }
+
+/// Answers the next `ask` event of `client` with `reply`.
+async fn answer_ask(client: &mut sockeye_testkit::TestClient, reply: &str) {
+    let ask = client.expect_event("/", "ask", sockeye_testkit::WAIT).await;
+    let id = ask.id.expect("asks for an ack");
+    client.ack("/", id, json!([reply]), vec![]);
+}
+
+#[tokio::test]
+async fn broadcasts_with_acks_cross_sockeye_and_node() {
+    let redis = Redis::start();
+    let a = Node::start(&redis).await;
+    let b = Node::start(&redis).await;
+    let node = NodeJs::start(&redis).await;
+    wait_for_nodes(&a.redis, 3).await;
+    let (mut a1, _a1) = a.client().await;
+    let (mut b1, _b1) = b.client().await;
+    let mut n1 = node.client().await;
+
+    // Sockeye asks every socket of the cluster.
+    let io = a.io();
+    let asking = tokio::spawn(async move {
+        io.timeout(std::time::Duration::from_secs(5))
+            .emit_with_ack::<_, serde_json::Value>("ask", "q")
+            .await
+    });
+    answer_ask(&mut a1, "a1").await;
+    answer_ask(&mut b1, "b1").await;
+    answer_ask(&mut n1, "n1").await;
+    let responses = asking.await.unwrap().unwrap();
+    assert_eq!(responses.responses.len(), 1);
+    let mut remote: Vec<String> = responses
+        .remote
+        .iter()
+        .map(|r| r.as_ref().unwrap().as_str().unwrap().to_owned())
+        .collect();
+    remote.sort();
+    assert_eq!(remote, ["b1", "n1"]);
+    assert_eq!(responses.remote_missing, 0);
+    assert_eq!(responses.len(), 3);
+
+    // Node asks every socket of the cluster: the Sockeye nodes tell their counts and forward
+    // their sockets' acks, so Node's emitWithAck completes.
+    let id = n1.emit_with_ack(
+        "/",
+        "cmd",
+        json!(["emitWithAck", {"event": "ask", "args": ["q"], "timeout": 5000}]),
+        vec![],
+    );
+    answer_ask(&mut a1, "a1").await;
+    answer_ask(&mut b1, "b1").await;
+    answer_ask(&mut n1, "n1").await;
+    let ack = n1.expect_ack("/", id, sockeye_testkit::WAIT).await;
+    let replies = ack.data.unwrap().to_value();
+    let mut replies: Vec<String> = replies[0]
+        .as_array()
+        .unwrap_or_else(|| panic!("{replies}"))
+        .iter()
+        .map(|r| r.as_str().unwrap().to_owned())
+        .collect();
+    replies.sort();
+    assert_eq!(replies, ["a1", "b1", "n1"]);
+}

@@ -427,6 +427,16 @@ impl Namespace {
     }
 }
 
+/// The packet of an encoded broadcast, with its attachments.
+fn decode_broadcast(broadcast: &ClusterBroadcast) -> Option<Packet> {
+    let mut decoder = sockeye_socketio_proto::Decoder::new(broadcast.attachments.len());
+    let mut packet = decoder.feed_text(&broadcast.text).ok()?;
+    for attachment in &broadcast.attachments {
+        packet = decoder.feed_binary(attachment.clone()).ok()?;
+    }
+    packet
+}
+
 /// `[event, ...args]`: a tuple's items are the arguments, anything else is one argument.
 fn server_side_data<T: Serialize + ?Sized>(event: &str, data: &T) -> Result<Vec<Value>, EmitError> {
     // Binary has no place in the JSON these requests travel in.
@@ -499,6 +509,58 @@ impl LocalNamespace for NamespaceInner {
         for socket in self.chosen(options) {
             socket.disconnect(close);
         }
+    }
+
+    fn deliver_with_ack(
+        &self,
+        broadcast: &ClusterBroadcast,
+        timeout: Duration,
+        on_ack: Box<dyn Fn(Value) + Send + Sync>,
+    ) -> usize {
+        let Some(mut packet) = decode_broadcast(broadcast) else {
+            return 0;
+        };
+        let id = self.next_ack.fetch_add(1, Ordering::Relaxed);
+        packet.id = Some(id);
+        let frames = crate::socket::frames(&packet);
+        let mut pending = Vec::new();
+        for socket in self.chosen(&broadcast.options) {
+            let Ok(receiver) = socket.expect_ack(id) else {
+                continue;
+            };
+            if socket
+                .send_frames(&frames, broadcast.options.volatile)
+                .is_ok()
+            {
+                pending.push((socket, receiver));
+            } else {
+                socket.forget_ack(id);
+            }
+        }
+        let count = pending.len();
+        let deadline = tokio::time::Instant::now() + timeout;
+        let on_ack: Arc<dyn Fn(Value) + Send + Sync> = Arc::from(on_ack);
+        // Each ack is forwarded as soon as it comes: the other node counts them as they do.
+        for (socket, receiver) in pending {
+            let on_ack = on_ack.clone();
+            tokio::spawn(async move {
+                match tokio::time::timeout_at(deadline, receiver).await {
+                    Ok(Ok(reply)) => {
+                        on_ack(
+                            reply
+                                .args
+                                .into_values()
+                                .into_iter()
+                                .next()
+                                .unwrap_or_default(),
+                        );
+                    }
+                    Ok(Err(_)) => {}
+                    Err(_) => socket.forget_ack(id),
+                }
+            });
+        }
+        count
     }
 
     fn server_side_event(&self, mut data: Vec<Value>) -> Option<sockeye_adapter::BoxFuture<Value>> {

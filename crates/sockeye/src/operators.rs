@@ -173,21 +173,72 @@ impl BroadcastOperator {
                 Err(error) => responses.push((socket.id(), Err(error))),
             }
         }
-        // All share one deadline, so waiting for them in turn takes no longer than the timeout.
-        for (socket, receiver) in pending {
-            let result = match tokio::time::timeout_at(deadline, receiver).await {
-                Ok(Ok(reply)) => {
-                    from_args(&reply.args, &reply.attachments).map_err(AckError::Deserialize)
-                }
-                Ok(Err(_)) => Err(AckError::Disconnected),
-                Err(_) => {
-                    socket.forget_ack(id);
-                    Err(AckError::Timeout)
-                }
-            };
-            responses.push((socket.id(), result));
-        }
-        Ok(AckResponses { responses })
+        let remote = async {
+            if !self.is_clustered() {
+                return None;
+            }
+            let mut cluster_packet = packet.clone();
+            // Each node gives the packet an ack id of its own.
+            cluster_packet.id = None;
+            let encoded = cluster_packet.encode();
+            let mut broadcast =
+                ClusterBroadcast::new(self.ns.name(), self.cluster_options(), encoded.text);
+            broadcast.attachments = encoded.attachments;
+            Some(
+                self.ns
+                    .adapter()
+                    .broadcast_with_ack(&broadcast, timeout)
+                    .await,
+            )
+        };
+        let local = async {
+            let mut responses = Vec::new();
+            // All share one deadline, so waiting in turn takes no longer than the timeout.
+            for (socket, receiver) in pending {
+                let result = match tokio::time::timeout_at(deadline, receiver).await {
+                    Ok(Ok(reply)) => {
+                        from_args(&reply.args, &reply.attachments).map_err(AckError::Deserialize)
+                    }
+                    Ok(Err(_)) => Err(AckError::Disconnected),
+                    Err(_) => {
+                        socket.forget_ack(id);
+                        Err(AckError::Timeout)
+                    }
+                };
+                responses.push((socket.id(), result));
+            }
+            responses
+        };
+        let (waited, remote) = tokio::join!(local, remote);
+        responses.extend(waited);
+        let (remote, remote_missing) = match remote {
+            None => (Vec::new(), 0),
+            Some(Ok(acks)) => {
+                let missing = acks.expected.saturating_sub(acks.acks.len());
+                let remote = acks
+                    .acks
+                    .into_iter()
+                    .map(|ack| {
+                        serde_json::from_value(ack)
+                            .map_err(|e| AckError::Deserialize(e.to_string()))
+                    })
+                    .collect();
+                (
+                    remote,
+                    if acks.complete {
+                        missing
+                    } else {
+                        missing.max(1)
+                    },
+                )
+            }
+            Some(Err(error)) => return Err(EmitError::Adapter(error.to_string())),
+        };
+        Ok(AckResponses {
+            responses,
+            remote,
+            remote_missing,
+        })
     }
 
     /// The sockets chosen, with their rooms and handshakes: on every node of a cluster, or
@@ -305,16 +356,23 @@ impl fmt::Debug for BroadcastOperator {
 /// The acknowledgements of a broadcast, one per socket reached.
 #[derive(Debug)]
 pub struct AckResponses<R> {
-    /// Each socket's answer, or why there is none.
+    /// Each local socket's answer, or why there is none.
     pub responses: Vec<(SocketId, Result<R, AckError>)>,
+    /// The answers of the sockets of other nodes (their first argument; the other nodes do
+    /// not tell which socket answered).
+    pub remote: Vec<Result<R, AckError>>,
+    /// How many sockets of other nodes did not answer in time (at least 1 when some node did
+    /// not even tell how many it reached).
+    pub remote_missing: usize,
 }
 
 impl<R> AckResponses<R> {
-    /// The answers that arrived.
+    /// The answers that arrived, from every node.
     pub fn ok(&self) -> impl Iterator<Item = &R> {
         self.responses
             .iter()
             .filter_map(|(_, result)| result.as_ref().ok())
+            .chain(self.remote.iter().filter_map(|result| result.as_ref().ok()))
     }
 
     /// The sockets that did not answer in time, or failed.
@@ -324,14 +382,15 @@ impl<R> AckResponses<R> {
             .filter_map(|(id, result)| result.as_ref().err().map(|e| (id, e)))
     }
 
-    /// How many sockets were reached.
+    /// How many sockets answered or were waited for: the local ones, and the answers of other
+    /// nodes' sockets.
     pub fn len(&self) -> usize {
-        self.responses.len()
+        self.responses.len() + self.remote.len()
     }
 
     /// Whether no socket was reached.
     pub fn is_empty(&self) -> bool {
-        self.responses.is_empty()
+        self.len() == 0
     }
 }
 
