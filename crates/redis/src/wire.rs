@@ -566,6 +566,42 @@ mod tests {
         assert_eq!(incoming.broadcast.text, r#"2/chat,["n",2,-1000]"#);
     }
 
+    //   node -e 'const m=require("notepack.io");
+    //     console.log(m.encode({uid:"abc123",requestId:"req001",type:7,
+    //       packet:{type:2,data:["ask","q"],nsp:"/"},
+    //       opts:{rooms:["r"],except:[],flags:{timeout:5000}}}).toString("hex"));
+    //     console.log(m.encode({type:9,requestId:"req001",packet:"yes"}).toString("hex"))'
+    #[test]
+    fn broadcasts_with_acks_are_written_as_notepack_writes_them() {
+        let b = broadcast(
+            r#"212["ask","q"]"#,
+            vec![],
+            BroadcastOptions::default().to("r"),
+        );
+        let bytes = encode_ack_request("abc123", "req001", &b, 5000).expect("encodes");
+        assert_eq!(
+            hex(&bytes),
+            "85a3756964a6616263313233a9726571756573744964a6726571303031a47479706507\
+             a67061636b657483a47479706502a46461746192a361736ba171a36e7370a12f\
+             a46f70747383a5726f6f6d7391a172a665786365707490a5666c61677381a774696d656f7574cd1388"
+        );
+        let request = decode_ack_request(&bytes)
+            .expect("a request")
+            .expect("decodes");
+        assert_eq!(
+            (request.uid.as_str(), request.request_id.as_str()),
+            ("abc123", "req001")
+        );
+        assert_eq!(request.timeout_ms, Some(5000));
+        assert_eq!(request.broadcast.text, r#"2["ask","q"]"#);
+        assert_eq!(request.broadcast.options.rooms, [Room::from("r")]);
+        assert_eq!(
+            hex(&encode_ack_response("req001", &Value::from("yes"))),
+            "83a47479706509a9726571756573744964a6726571303031a67061636b6574a3796573"
+        );
+        assert!(decode_ack_request(br#"{"type":7}"#).is_none());
+    }
+
     #[test]
     fn requests_are_json_or_messagepack() {
         let json = decode_request(br#"{"uid":"abc","type":1,"requestId":"r"}"#).expect("json");

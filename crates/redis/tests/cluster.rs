@@ -200,3 +200,69 @@ async fn broadcast_acks_from_another_node_and_those_missing() {
     assert_eq!(responses.remote[0].as_deref(), Ok("yes"));
     assert_eq!(responses.remote_missing, 1);
 }
+
+#[tokio::test]
+async fn redis_killed_and_restarted_mid_traffic() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    let mut redis = Redis::start();
+    let config = sockeye_redis::RedisConfig::default()
+        .reconnect_max_delay(std::time::Duration::from_millis(200));
+    let a = Node::start_with(&redis, config.clone()).await;
+    let b = Node::start_with(&redis, config).await;
+    wait_for_nodes(&a.redis, 2).await;
+    let (mut a1, _a1) = a.client().await;
+    let (mut b1, _b1) = b.client().await;
+
+    let (stop, sent, failed) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let traffic = {
+        let (io, stop, sent, failed) = (a.io(), stop.clone(), sent.clone(), failed.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let n = sent.fetch_add(1, Ordering::Relaxed);
+                if io.emit("tick", &n).is_err() {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+    };
+    // Ticks after `after` arrive at `client`.
+    async fn tick_after(client: &mut sockeye_testkit::TestClient, after: u64) {
+        loop {
+            let packet = client.expect_event("/", "tick", WAIT).await;
+            let n: u64 = packet.args().unwrap().deserialize(&[]).unwrap();
+            if n > after {
+                return;
+            }
+        }
+    }
+    tick_after(&mut b1, 0).await;
+
+    redis.stop();
+    sockeye_testkit::eventually(WAIT, || !a.redis.is_connected()).await;
+    // Local delivery goes on; what needs the other nodes fails at once.
+    tick_after(&mut a1, sent.load(Ordering::Relaxed)).await;
+    let fetched = sockeye_testkit::within(WAIT, a.io().to("x").try_fetch_sockets()).await;
+    assert!(fetched.is_err());
+    assert!(a.io().of("/").server_side_emit("e", &()).is_err());
+    let with_ack = a
+        .io()
+        .timeout(std::time::Duration::from_secs(1))
+        .emit_with_ack::<_, u8>("ask", &())
+        .await;
+    assert!(with_ack.is_err(), "{with_ack:?}");
+    sockeye_testkit::eventually(WAIT, || failed.load(Ordering::Relaxed) > 0).await;
+
+    redis.restart();
+    sockeye_testkit::eventually(WAIT, || a.redis.is_connected() && b.redis.is_connected()).await;
+    wait_for_nodes(&a.redis, 2).await;
+    tick_after(&mut b1, sent.load(Ordering::Relaxed)).await;
+    stop.store(true, Ordering::Relaxed);
+    traffic.await.unwrap();
+}
