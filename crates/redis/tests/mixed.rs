@@ -370,3 +370,118 @@ async fn broadcasts_with_acks_cross_sockeye_and_node() {
     replies.sort();
     assert_eq!(replies, ["a1", "b1", "n1"]);
 }
+
+/// The `cmd (op, arg)` of `tests/js/redis-node.mjs`, on a Sockeye node.
+fn install_cmd(io: &sockeye::Io) {
+    use serde_json::Value;
+    use sockeye::{AckSender, Data, Socket};
+
+    fn strings(value: &Value) -> Vec<String> {
+        value
+            .as_array()
+            .map(|v| {
+                v.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    fn bytes(value: &Value) -> Option<Bytes> {
+        let hex = value.get("$bin")?.as_str()?;
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+            .collect::<Option<Vec<u8>>>()
+            .map(Bytes::from)
+    }
+    fn emit(operator: sockeye::BroadcastOperator, event: &str, arg: &Value) -> bool {
+        match bytes(arg) {
+            Some(bytes) => operator.emit(event, &bytes).is_ok(),
+            None => operator.emit(event, arg).is_ok(),
+        }
+    }
+
+    io.on_connection(|socket: Socket| async move {
+        socket.on(
+            "cmd",
+            |socket: Socket, Data((op, arg)): Data<(String, Value)>, ack: AckSender| async move {
+                let io = socket.io();
+                let event = arg["event"].as_str().unwrap_or_default().to_owned();
+                let arg0 = arg["args"][0].clone();
+                let target = io.to(strings(&arg["to"])).except(strings(&arg["except"]));
+                let reply = match op.as_str() {
+                    "emit" => json!(emit(target, &event, &arg0)),
+                    "broadcast" => json!(emit(socket.broadcast(), &event, &arg0)),
+                    "join" => {
+                        socket.join(arg["room"].as_str().unwrap_or_default());
+                        json!(true)
+                    }
+                    "emitWithAck" => {
+                        let timeout = arg["timeout"].as_u64().unwrap_or(3000);
+                        match target
+                            .timeout(std::time::Duration::from_millis(timeout))
+                            .emit_with_ack::<_, Value>(&event, &arg0)
+                            .await
+                        {
+                            Ok(responses) => json!(responses.ok().cloned().collect::<Vec<_>>()),
+                            Err(error) => json!({"error": error.to_string()}),
+                        }
+                    }
+                    "fetchSockets" => {
+                        let sockets: Vec<Value> = target
+                            .fetch_sockets()
+                            .await
+                            .iter()
+                            .map(|s| json!({"id": s.id.as_str()}))
+                            .collect();
+                        json!(sockets)
+                    }
+                    "disconnectSockets" => {
+                        target.disconnect(arg["close"].as_bool().unwrap_or(false));
+                        json!(true)
+                    }
+                    other => json!({"error": format!("unknown op {other}")}),
+                };
+                let _ = ack.send(&reply);
+            },
+        );
+    });
+}
+
+#[tokio::test]
+async fn npm_socket_io_clients_on_every_node() {
+    let redis = Redis::start();
+    let a = Node::start(&redis).await;
+    let b = Node::start(&redis).await;
+    install_cmd(&a.io());
+    install_cmd(&b.io());
+    let node = NodeJs::start(&redis).await;
+    wait_for_nodes(&a.redis, 3).await;
+    let origin = |server: &sockeye_testkit::TestServer| {
+        let url = server.url();
+        url.trim_end_matches("/socket.io/").to_owned()
+    };
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/js/redis-clients.mjs"
+    );
+    let output = tokio::process::Command::new("node")
+        .arg(script)
+        .arg(origin(&a.server))
+        .arg(origin(&b.server))
+        .arg(format!("http://127.0.0.1:{}", node.port))
+        .kill_on_drop(true)
+        .output();
+    let output = sockeye_testkit::within(std::time::Duration::from_secs(90), output)
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    let result: serde_json::Value = serde_json::from_str(last).unwrap_or_else(|_| {
+        panic!(
+            "no result line; stdout {stdout}, stderr {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    assert_eq!(result["ok"], true, "{result}");
+}
