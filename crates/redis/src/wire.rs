@@ -646,4 +646,37 @@ mod tests {
             assert!(decode_broadcast(&case).is_err(), "{}", hex(&case));
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_decode_or_fail_without_panicking(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let _ = decode_broadcast(&bytes);
+            let _ = decode_request(&bytes);
+            let _ = decode_ack_request(&bytes);
+        }
+
+        #[test]
+        fn broadcasts_round_trip(
+            words in proptest::collection::vec("[a-z\\u{e9}\"]{0,40}", 1..5),
+            numbers in proptest::collection::vec(proptest::num::i64::ANY, 0..4),
+            blob in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+            rooms in proptest::collection::vec("[a-z0-9]{1,8}", 0..3),
+            volatile in proptest::bool::ANY,
+        ) {
+            let mut data: Vec<Value> = words.into_iter().map(Value::from).collect();
+            data.extend(numbers.into_iter().map(Value::from));
+            data.push(placeholder(0));
+            let packet = Packet::event("/", Value::Array(data), vec![Bytes::from(blob)]);
+            let encoded = packet.encode();
+            let mut options = BroadcastOptions::default().volatile(volatile);
+            for room in &rooms {
+                options = options.to(room.as_str());
+            }
+            let b = broadcast(&encoded.text, encoded.attachments.clone(), options.clone());
+            let incoming = decode_broadcast(&encode_broadcast("u", &b).expect("encodes")).expect("decodes");
+            proptest::prop_assert_eq!(incoming.broadcast.text, encoded.text);
+            proptest::prop_assert_eq!(incoming.broadcast.attachments, encoded.attachments);
+            proptest::prop_assert_eq!(incoming.broadcast.options, options);
+        }
+    }
 }
