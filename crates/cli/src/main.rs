@@ -79,6 +79,12 @@ struct ServeArgs {
     /// PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert. Needs --tls-cert.
     #[arg(long, value_name = "PATH", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+
+    /// Cluster adapter, e.g. redis://127.0.0.1:6379: broadcasts and rooms are shared with the
+    /// other servers (Sockeye or Node with @socket.io/redis-adapter) on that Redis. Clients
+    /// need sticky sessions behind a load balancer (docs/cluster.md).
+    #[arg(long, value_name = "URL", env = "SOCKEYE_ADAPTER")]
+    adapter: Option<String>,
 }
 
 impl From<ServeArgs> for Config {
@@ -94,6 +100,7 @@ impl From<ServeArgs> for Config {
             client_dir: args.client_dir,
             tls_cert: args.tls_cert,
             tls_key: args.tls_key,
+            adapter: args.adapter,
         }
     }
 }

@@ -11,7 +11,7 @@ use axum::extract::Request;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use http::HeaderMap;
-use sockeye::{AllowOrigin, Cors, EngineConfig, Io};
+use sockeye::{AdapterFactory, AllowOrigin, Cors, EngineConfig, Io};
 use sockeye_upload::UploadDir;
 use tower_layer::Layer;
 
@@ -54,6 +54,8 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     /// The PEM private key of [`tls_cert`](Config::tls_cert).
     pub tls_key: Option<PathBuf>,
+    /// The cluster adapter's URL (`redis://host:port`); the in-memory adapter when `None`.
+    pub adapter: Option<String>,
 }
 
 impl Default for Config {
@@ -69,6 +71,7 @@ impl Default for Config {
             client_dir: None,
             tls_cert: None,
             tls_key: None,
+            adapter: None,
         }
     }
 }
@@ -89,6 +92,12 @@ pub struct App {
 /// Builds the app: the demo's Socket.IO server mounted with `Io::builder().build_layer()` in
 /// an axum router that serves the pages, with the client bundle routes in front of it.
 pub fn app(config: &Config) -> anyhow::Result<App> {
+    app_with(config, None)
+}
+
+/// Builds the app as [`app`] does, with `adapter` making the adapter of each namespace (the
+/// in-memory one when `None`).
+pub fn app_with(config: &Config, adapter: Option<AdapterFactory>) -> anyhow::Result<App> {
     let mut engine = EngineConfig::default().path(config.path.clone());
     if let Some(cors) = cors(&config.cors_origins) {
         engine = engine.cors(cors);
@@ -101,7 +110,11 @@ pub fn app(config: &Config) -> anyhow::Result<App> {
             )
         })?
         .max_size(config.max_upload_size);
-    let (layer, io) = Io::builder().engine(engine).build_layer();
+    let mut builder = Io::builder().engine(engine);
+    if let Some(adapter) = adapter {
+        builder = builder.adapter(move |nsp: &str| adapter(nsp));
+    }
+    let (layer, io) = builder.build_layer();
     let state = DemoState::new(uploads.clone());
     demo::install(&io, state.clone());
     let socket_path = io.config().engine.path.clone();
@@ -165,6 +178,22 @@ pub fn app(config: &Config) -> anyhow::Result<App> {
         bundle,
         uploads,
     })
+}
+
+/// The adapter `--adapter` names: Redis for a `redis://` or `rediss://` URL.
+pub async fn adapter(url: Option<&str>) -> anyhow::Result<Option<AdapterFactory>> {
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        anyhow::bail!("--adapter {url}: only redis:// and rediss:// URLs are supported");
+    }
+    let redis = sockeye_redis::RedisAdapter::connect(url)
+        .await
+        .with_context(|| format!("connecting to the Redis adapter at {url}"))?;
+    tracing::info!(url, uid = redis.uid(), "cluster adapter: Redis");
+    let factory: AdapterFactory = Arc::new(redis.factory());
+    Ok(Some(factory))
 }
 
 fn cors(origins: &[String]) -> Option<Cors> {
@@ -235,7 +264,8 @@ pub async fn run_on(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let tls = tls_config(&config)?;
-    let app = app(&config)?;
+    let adapter = adapter(config.adapter.as_deref()).await?;
+    let app = app_with(&config, adapter)?;
     log_bundle(&app.bundle);
     let local = listener.local_addr()?;
     let shown = if local.ip().is_unspecified() {

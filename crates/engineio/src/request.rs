@@ -133,7 +133,8 @@ impl Handshake {
     ///
     /// hyper parses them as slices of the connection's read buffer (8 KiB or more); kept as
     /// they are for the life of a session, they would pin that whole buffer per connection.
-    pub(crate) fn new(
+    /// Public so that a cluster adapter can describe a socket of another node.
+    pub fn new(
         headers: &HeaderMap,
         uri: &Uri,
         remote_addr: Option<SocketAddr>,

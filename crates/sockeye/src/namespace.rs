@@ -11,7 +11,11 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use sockeye_adapter::{Adapter, BuildSidHasher, Room, SocketId};
+use sockeye_adapter::{
+    Adapter, BroadcastOptions, BuildSidHasher, ClusterBroadcast, LocalNamespace, Room, SocketId,
+    SocketInfo,
+};
+use sockeye_engineio::{Frame, Str};
 use sockeye_socketio_proto::{Args, Packet, Payload};
 
 use crate::client::Connection;
@@ -25,12 +29,14 @@ use crate::{ConnectError, EmitError, Io, Socket};
 
 type Middleware =
     Arc<dyn Fn(Socket) -> BoxFuture<Result<(), ConnectError>> + Send + Sync + 'static>;
+type ServerSideHandler = Arc<dyn Fn(String, Vec<Value>) -> BoxFuture<Value> + Send + Sync>;
 
 /// What a namespace does with connections; shared by the children of a dynamic namespace.
 #[derive(Default)]
 pub(crate) struct NamespaceHandlers {
     connection: RwLock<Option<ErasedHandler>>,
     middlewares: RwLock<Vec<Middleware>>,
+    server_side: RwLock<Option<ServerSideHandler>>,
 }
 
 /// A namespace (`/`, `/chat`...). Cheap to clone.
@@ -57,7 +63,7 @@ impl Namespace {
         adapter: Box<dyn Adapter>,
         recovery: Option<Recovery>,
     ) -> Self {
-        Namespace(Arc::new(NamespaceInner {
+        let inner = Arc::new(NamespaceInner {
             name,
             io,
             handlers,
@@ -65,7 +71,10 @@ impl Namespace {
             adapter,
             next_ack: AtomicU64::new(0),
             recovery,
-        }))
+        });
+        let local: Weak<NamespaceInner> = Arc::downgrade(&inner);
+        inner.adapter.init(local);
+        Namespace(inner)
     }
 
     pub(crate) fn handlers(&self) -> &Arc<NamespaceHandlers> {
@@ -106,6 +115,80 @@ impl Namespace {
             .connection
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Some(handler::erase(handler));
+    }
+
+    /// Calls `handler` with the event and arguments that another node of the cluster sends
+    /// with `server_side_emit` (Node's `io.serverSideEmit`). What it returns answers an emit
+    /// that waits for acknowledgements, and is ignored otherwise.
+    ///
+    /// ```no_run
+    /// # let io = sockeye::Io::builder().build();
+    /// io.of("/").on_server_side_emit(|event: String, args: Vec<sockeye::Value>| async move {
+    ///     tracing::info!(event, ?args, "from another node");
+    ///     sockeye::Value::from("done")
+    /// });
+    /// ```
+    pub fn on_server_side_emit<F, Fut>(&self, handler: F)
+    where
+        F: Fn(String, Vec<Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Value> + Send + 'static,
+    {
+        let handler: ServerSideHandler =
+            Arc::new(move |event, args| Box::pin(handler(event, args)));
+        *self
+            .0
+            .handlers
+            .server_side
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(handler);
+    }
+
+    /// Sends an event to the server-side handlers of the other nodes of the cluster
+    /// ([`Namespace::on_server_side_emit`], or Node's `io.on(event)`); not to clients.
+    ///
+    /// # Errors
+    /// [`EmitError::Serialize`] for data that is not JSON, [`EmitError::Adapter`] when the
+    /// broker cannot take it.
+    pub fn server_side_emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), EmitError> {
+        let data = server_side_data(event, data)?;
+        self.0
+            .adapter
+            .server_side_emit(&data)
+            .map_err(|e| EmitError::Adapter(e.to_string()))
+    }
+
+    /// Sends an event to the server-side handlers of the other nodes and collects their
+    /// answers, one a node.
+    ///
+    /// # Errors
+    /// As [`Namespace::server_side_emit`]; [`EmitError::Adapter`] also when some node does not
+    /// answer within the adapter's request timeout.
+    pub async fn server_side_emit_with_ack<T, R>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<Vec<R>, EmitError>
+    where
+        T: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let data = server_side_data(event, data)?;
+        let answers = self
+            .0
+            .adapter
+            .server_side_emit_with_ack(data)
+            .await
+            .map_err(|e| EmitError::Adapter(e.to_string()))?;
+        answers
+            .into_iter()
+            .map(|answer| {
+                serde_json::from_value(answer).map_err(|e| EmitError::Serialize(e.to_string()))
+            })
+            .collect()
     }
 
     /// Adds a middleware that runs, in order, before a socket connects; an `Err` refuses the
@@ -202,9 +285,32 @@ impl Namespace {
             .await
     }
 
-    /// Every socket of the namespace, with its id, rooms and handshake.
+    /// Every socket of the namespace, with its id, rooms and handshake (on every node of a
+    /// cluster; the local ones only if the other nodes do not answer).
     pub async fn fetch_sockets(&self) -> Vec<RemoteSocket> {
         BroadcastOperator::new(self.clone()).fetch_sockets().await
+    }
+
+    /// Every room with a socket in it, on every node of a cluster.
+    ///
+    /// # Errors
+    /// [`EmitError::Adapter`] when the other nodes cannot be asked or do not answer in time.
+    pub async fn all_rooms(&self) -> Result<Vec<Room>, EmitError> {
+        let mut rooms = self.rooms();
+        if self.0.adapter.is_cluster() {
+            let remote = self
+                .0
+                .adapter
+                .remote_rooms()
+                .await
+                .map_err(|e| EmitError::Adapter(e.to_string()))?;
+            for room in remote {
+                if !rooms.contains(&room) {
+                    rooms.push(room);
+                }
+            }
+        }
+        Ok(rooms)
     }
 
     /// Makes every socket join rooms.
@@ -358,6 +464,193 @@ impl Namespace {
                 Ok(future) => handler::run(future),
                 Err(message) => socket.report("connection", message, None),
             }
+        }
+    }
+}
+
+/// The packet of an encoded broadcast, with its attachments.
+fn decode_broadcast(broadcast: &ClusterBroadcast) -> Option<Packet> {
+    let mut decoder = sockeye_socketio_proto::Decoder::new(broadcast.attachments.len());
+    let mut packet = decoder.feed_text(&broadcast.text).ok()?;
+    for attachment in &broadcast.attachments {
+        packet = decoder.feed_binary(attachment.clone()).ok()?;
+    }
+    packet
+}
+
+/// `[event, ...args]`: a tuple's items are the arguments, anything else is one argument.
+fn server_side_data<T: Serialize + ?Sized>(event: &str, data: &T) -> Result<Vec<Value>, EmitError> {
+    // Binary has no place in the JSON these requests travel in.
+    let mut attachments = Vec::new();
+    let args = crate::args::to_args(data, &mut attachments).map_err(EmitError::Serialize)?;
+    if !attachments.is_empty() {
+        return Err(EmitError::Serialize(
+            "server_side_emit carries no binary data".into(),
+        ));
+    }
+    let mut values = vec![Value::from(event)];
+    values.extend(args.into_values());
+    Ok(values)
+}
+
+impl NamespaceInner {
+    fn chosen(&self, options: &BroadcastOptions) -> Vec<Socket> {
+        let ids = self.adapter.sockets(options);
+        let sockets = self.sockets.read().unwrap_or_else(|p| p.into_inner());
+        ids.iter()
+            .filter_map(|id| sockets.get(id).cloned())
+            .collect()
+    }
+}
+
+/// A socket's handshake as Node describes it to other nodes.
+fn handshake_json(socket: &Socket) -> Value {
+    let handshake = socket.handshake();
+    let mut headers = serde_json::Map::new();
+    for (name, value) in handshake.headers() {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        headers.insert(name.as_str().to_owned(), Value::String(value));
+    }
+    let query: serde_json::Map<String, Value> = handshake
+        .query_pairs()
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    serde_json::json!({
+        "xdomain": headers.contains_key("origin"),
+        "headers": headers,
+        "time": "",
+        "address": handshake.remote_addr.map(|a| a.ip().to_string()).unwrap_or_default(),
+        "secure": false,
+        "issued": handshake.issued_millis(),
+        "url": handshake.uri().to_string(),
+        "query": query,
+        "auth": socket.auth_value(),
+    })
+}
+
+impl LocalNamespace for NamespaceInner {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn join(&self, options: &BroadcastOptions, rooms: &[Room]) {
+        for socket in self.chosen(options) {
+            socket.join(rooms.to_vec());
+        }
+    }
+
+    fn leave(&self, options: &BroadcastOptions, rooms: &[Room]) {
+        for socket in self.chosen(options) {
+            socket.leave(rooms.to_vec());
+        }
+    }
+
+    fn disconnect(&self, options: &BroadcastOptions, close: bool) {
+        for socket in self.chosen(options) {
+            socket.disconnect(close);
+        }
+    }
+
+    fn deliver_with_ack(
+        &self,
+        broadcast: &ClusterBroadcast,
+        timeout: Duration,
+        on_ack: Box<dyn Fn(Value) + Send + Sync>,
+    ) -> usize {
+        let Some(mut packet) = decode_broadcast(broadcast) else {
+            return 0;
+        };
+        let id = self.next_ack.fetch_add(1, Ordering::Relaxed);
+        packet.id = Some(id);
+        let frames = crate::socket::frames(&packet);
+        let mut pending = Vec::new();
+        for socket in self.chosen(&broadcast.options) {
+            let Ok(receiver) = socket.expect_ack(id) else {
+                continue;
+            };
+            if socket
+                .send_frames(&frames, broadcast.options.volatile)
+                .is_ok()
+            {
+                pending.push((socket, receiver));
+            } else {
+                socket.forget_ack(id);
+            }
+        }
+        let count = pending.len();
+        let deadline = tokio::time::Instant::now() + timeout;
+        let on_ack: Arc<dyn Fn(Value) + Send + Sync> = Arc::from(on_ack);
+        // Each ack is forwarded as soon as it comes: the other node counts them as they do.
+        for (socket, receiver) in pending {
+            let on_ack = on_ack.clone();
+            tokio::spawn(async move {
+                match tokio::time::timeout_at(deadline, receiver).await {
+                    Ok(Ok(reply)) => {
+                        on_ack(
+                            reply
+                                .args
+                                .into_values()
+                                .into_iter()
+                                .next()
+                                .unwrap_or_default(),
+                        );
+                    }
+                    Ok(Err(_)) => {}
+                    Err(_) => socket.forget_ack(id),
+                }
+            });
+        }
+        count
+    }
+
+    fn server_side_event(&self, mut data: Vec<Value>) -> Option<sockeye_adapter::BoxFuture<Value>> {
+        let handler = self
+            .handlers
+            .server_side
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()?;
+        if data.is_empty() {
+            return None;
+        }
+        let event = match data.remove(0) {
+            Value::String(event) => event,
+            other => other.to_string(),
+        };
+        Some(handler(event, data))
+    }
+
+    fn fetch(&self, options: &BroadcastOptions) -> Vec<SocketInfo> {
+        self.chosen(options)
+            .iter()
+            .map(|socket| {
+                // Node's `socket.data` is JSON; here it is the `Value` kept with the socket.
+                let data = socket.data::<Value>().unwrap_or(Value::Null);
+                SocketInfo::new(
+                    socket.id().as_str(),
+                    socket.rooms(),
+                    data,
+                    handshake_json(socket),
+                )
+            })
+            .collect()
+    }
+
+    fn deliver(&self, broadcast: &ClusterBroadcast) {
+        // The packet arrives encoded: it is framed as it is, once for every target.
+        let mut text = Vec::with_capacity(1 + broadcast.text.len());
+        text.push(b'4');
+        text.extend_from_slice(broadcast.text.as_bytes());
+        let Ok(text) = Str::try_from(text) else {
+            return;
+        };
+        let mut frames = Vec::with_capacity(1 + broadcast.attachments.len());
+        frames.push(Frame::Text(text));
+        frames.extend(broadcast.attachments.iter().cloned().map(Frame::Binary));
+        for socket in self.chosen(&broadcast.options) {
+            // A socket that fails is disconnected by `send_frames`; the others still get it.
+            let _ = socket.send_frames(&frames, broadcast.options.volatile);
         }
     }
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sockeye_adapter::{BroadcastOptions, ClusterBroadcast, Room, SocketId};
+use serde_json::Value;
+use sockeye_adapter::{BroadcastOptions, ClusterBroadcast, Room, SocketId, SocketInfo};
 use sockeye_engineio::Handshake;
 
 use crate::args::from_args;
@@ -120,19 +121,30 @@ impl BroadcastOperator {
 
     fn publish(&self, packet: &sockeye_socketio_proto::Packet) -> Result<(), EmitError> {
         let adapter = self.ns.adapter();
-        if self.options.local || adapter.server_count() <= 1 {
+        if self.options.local || !adapter.is_cluster() {
             return Ok(());
         }
         let encoded = packet.encode();
-        let mut options = self.options.clone();
-        if let Some(id) = self.except_socket {
-            options = options.except(Room::from(id.as_str()));
-        }
-        let mut broadcast = ClusterBroadcast::new(self.ns.name(), options, encoded.text);
+        let mut broadcast =
+            ClusterBroadcast::new(self.ns.name(), self.cluster_options(), encoded.text);
         broadcast.attachments = encoded.attachments;
         adapter
             .publish(&broadcast)
             .map_err(|e| EmitError::Adapter(e.to_string()))
+    }
+
+    /// The options as other nodes see them: the socket left out is one more exception.
+    fn cluster_options(&self) -> BroadcastOptions {
+        let mut options = self.options.clone();
+        if let Some(id) = self.except_socket {
+            options = options.except(Room::from(id.as_str()));
+        }
+        options
+    }
+
+    /// Whether the operation goes to the other nodes too.
+    fn is_clustered(&self) -> bool {
+        !self.options.local && self.ns.adapter().is_cluster()
     }
 
     /// Sends an event to every socket chosen and waits for each acknowledgement, until the
@@ -170,56 +182,171 @@ impl BroadcastOperator {
                 Err(error) => responses.push((socket.id(), Err(error))),
             }
         }
-        // All share one deadline, so waiting for them in turn takes no longer than the timeout.
-        for (socket, receiver) in pending {
-            let result = match tokio::time::timeout_at(deadline, receiver).await {
-                Ok(Ok(reply)) => {
-                    from_args(&reply.args, &reply.attachments).map_err(AckError::Deserialize)
-                }
-                Ok(Err(_)) => Err(AckError::Disconnected),
-                Err(_) => {
-                    socket.forget_ack(id);
-                    Err(AckError::Timeout)
-                }
-            };
-            responses.push((socket.id(), result));
-        }
-        Ok(AckResponses { responses })
+        let remote = async {
+            if !self.is_clustered() {
+                return None;
+            }
+            let mut cluster_packet = packet.clone();
+            // Each node gives the packet an ack id of its own.
+            cluster_packet.id = None;
+            let encoded = cluster_packet.encode();
+            let mut broadcast =
+                ClusterBroadcast::new(self.ns.name(), self.cluster_options(), encoded.text);
+            broadcast.attachments = encoded.attachments;
+            Some(
+                self.ns
+                    .adapter()
+                    .broadcast_with_ack(&broadcast, timeout)
+                    .await,
+            )
+        };
+        let local = async {
+            let mut responses = Vec::new();
+            // All share one deadline, so waiting in turn takes no longer than the timeout.
+            for (socket, receiver) in pending {
+                let result = match tokio::time::timeout_at(deadline, receiver).await {
+                    Ok(Ok(reply)) => {
+                        from_args(&reply.args, &reply.attachments).map_err(AckError::Deserialize)
+                    }
+                    Ok(Err(_)) => Err(AckError::Disconnected),
+                    Err(_) => {
+                        socket.forget_ack(id);
+                        Err(AckError::Timeout)
+                    }
+                };
+                responses.push((socket.id(), result));
+            }
+            responses
+        };
+        let (waited, remote) = tokio::join!(local, remote);
+        responses.extend(waited);
+        let (remote, remote_missing) = match remote {
+            None => (Vec::new(), 0),
+            Some(Ok(acks)) => {
+                let missing = acks.expected.saturating_sub(acks.acks.len());
+                let remote = acks
+                    .acks
+                    .into_iter()
+                    .map(|ack| {
+                        serde_json::from_value(ack)
+                            .map_err(|e| AckError::Deserialize(e.to_string()))
+                    })
+                    .collect();
+                (
+                    remote,
+                    if acks.complete {
+                        missing
+                    } else {
+                        missing.max(1)
+                    },
+                )
+            }
+            Some(Err(error)) => return Err(EmitError::Adapter(error.to_string())),
+        };
+        Ok(AckResponses {
+            responses,
+            remote,
+            remote_missing,
+        })
     }
 
-    /// The sockets chosen, with their rooms and handshakes.
+    /// The sockets chosen, with their rooms and handshakes: on every node of a cluster, or
+    /// only the local ones when the other nodes cannot be asked or do not answer in time
+    /// ([`BroadcastOperator::try_fetch_sockets`] reports that instead).
     pub async fn fetch_sockets(&self) -> Vec<RemoteSocket> {
+        match self.try_fetch_sockets().await {
+            Ok(sockets) => sockets,
+            Err(error) => {
+                tracing::warn!(nsp = self.ns.name(), %error, "fetch_sockets: local sockets only");
+                self.local_sockets()
+            }
+        }
+    }
+
+    /// The sockets chosen on every node of a cluster.
+    ///
+    /// # Errors
+    /// [`EmitError::Adapter`] when the other nodes cannot be asked (the broker is down) or do
+    /// not all answer within the adapter's request timeout.
+    pub async fn try_fetch_sockets(&self) -> Result<Vec<RemoteSocket>, EmitError> {
+        let mut sockets = self.local_sockets();
+        if self.is_clustered() {
+            let remote = self
+                .ns
+                .adapter()
+                .fetch_remote(&self.cluster_options())
+                .await
+                .map_err(|e| EmitError::Adapter(e.to_string()))?;
+            sockets.extend(
+                remote
+                    .into_iter()
+                    .filter_map(|info| RemoteSocket::remote(&self.ns, info)),
+            );
+        }
+        Ok(sockets)
+    }
+
+    fn local_sockets(&self) -> Vec<RemoteSocket> {
         self.sockets()
             .into_iter()
             .map(|socket| RemoteSocket {
                 id: socket.id(),
                 rooms: socket.rooms(),
                 handshake: socket.handshake().clone(),
-                socket,
+                data: socket.data::<Value>(),
+                target: Target::Local(socket),
             })
             .collect()
     }
 
-    /// Makes the sockets chosen join rooms.
+    /// Makes the sockets chosen join rooms (on every node of a cluster).
     pub fn join(&self, rooms: impl IntoRooms) {
         let rooms = rooms.into_rooms();
         for socket in self.sockets() {
             socket.join(rooms.clone());
         }
+        if self.is_clustered() {
+            if let Err(error) = self
+                .ns
+                .adapter()
+                .remote_join(&self.cluster_options(), &rooms)
+            {
+                tracing::warn!(nsp = self.ns.name(), %error, "join: local sockets only");
+            }
+        }
     }
 
-    /// Makes the sockets chosen leave rooms.
+    /// Makes the sockets chosen leave rooms (on every node of a cluster).
     pub fn leave(&self, rooms: impl IntoRooms) {
         let rooms = rooms.into_rooms();
         for socket in self.sockets() {
             socket.leave(rooms.clone());
         }
+        if self.is_clustered() {
+            if let Err(error) = self
+                .ns
+                .adapter()
+                .remote_leave(&self.cluster_options(), &rooms)
+            {
+                tracing::warn!(nsp = self.ns.name(), %error, "leave: local sockets only");
+            }
+        }
     }
 
-    /// Disconnects the sockets chosen (closing their connections with `close`).
+    /// Disconnects the sockets chosen (closing their connections with `close`), on every
+    /// node of a cluster.
     pub fn disconnect(&self, close: bool) {
         for socket in self.sockets() {
             socket.disconnect(close);
+        }
+        if self.is_clustered() {
+            if let Err(error) = self
+                .ns
+                .adapter()
+                .remote_disconnect(&self.cluster_options(), close)
+            {
+                tracing::warn!(nsp = self.ns.name(), %error, "disconnect: local sockets only");
+            }
         }
     }
 }
@@ -238,16 +365,23 @@ impl fmt::Debug for BroadcastOperator {
 /// The acknowledgements of a broadcast, one per socket reached.
 #[derive(Debug)]
 pub struct AckResponses<R> {
-    /// Each socket's answer, or why there is none.
+    /// Each local socket's answer, or why there is none.
     pub responses: Vec<(SocketId, Result<R, AckError>)>,
+    /// The answers of the sockets of other nodes (their first argument; the other nodes do
+    /// not tell which socket answered).
+    pub remote: Vec<Result<R, AckError>>,
+    /// How many sockets of other nodes did not answer in time (at least 1 when some node did
+    /// not even tell how many it reached).
+    pub remote_missing: usize,
 }
 
 impl<R> AckResponses<R> {
-    /// The answers that arrived.
+    /// The answers that arrived, from every node.
     pub fn ok(&self) -> impl Iterator<Item = &R> {
         self.responses
             .iter()
             .filter_map(|(_, result)| result.as_ref().ok())
+            .chain(self.remote.iter().filter_map(|result| result.as_ref().ok()))
     }
 
     /// The sockets that did not answer in time, or failed.
@@ -257,52 +391,142 @@ impl<R> AckResponses<R> {
             .filter_map(|(id, result)| result.as_ref().err().map(|e| (id, e)))
     }
 
-    /// How many sockets were reached.
+    /// How many sockets answered or were waited for: the local ones, and the answers of other
+    /// nodes' sockets.
     pub fn len(&self) -> usize {
-        self.responses.len()
+        self.responses.len() + self.remote.len()
     }
 
     /// Whether no socket was reached.
     pub fn is_empty(&self) -> bool {
-        self.responses.is_empty()
+        self.len() == 0
     }
 }
 
-/// A socket found by `fetch_sockets`: its id, rooms and handshake, and what can be done to it.
+/// A socket found by `fetch_sockets`, on this node or another of the cluster: its id, rooms
+/// and handshake, and what can be done to it.
 #[derive(Debug, Clone)]
 pub struct RemoteSocket {
     /// The socket id.
     pub id: SocketId,
     /// Its rooms when it was fetched.
     pub rooms: Vec<Room>,
-    /// The request that opened its connection.
+    /// The request that opened its connection (for a socket of another node, rebuilt from
+    /// its URL, headers and address).
     pub handshake: Handshake,
-    socket: Socket,
+    /// Its JSON data: Node's `socket.data`, or the [`Value`] kept with a Sockeye socket
+    /// ([`Socket::insert_data`]).
+    pub data: Option<Value>,
+    target: Target,
+}
+
+#[derive(Debug, Clone)]
+enum Target {
+    Local(Socket),
+    /// On another node: reached through the adapter, by its own room.
+    Remote(Namespace),
 }
 
 impl RemoteSocket {
+    fn remote(ns: &Namespace, info: SocketInfo) -> Option<RemoteSocket> {
+        let Ok(id) = info.id.parse::<SocketId>() else {
+            tracing::debug!(
+                id = info.id,
+                "fetch_sockets: a socket id of another form, left out"
+            );
+            return None;
+        };
+        Some(RemoteSocket {
+            id,
+            rooms: info.rooms,
+            handshake: remote_handshake(&info.handshake),
+            data: (!info.data.is_null()).then_some(info.data),
+            target: Target::Remote(ns.clone()),
+        })
+    }
+
+    fn operator(ns: &Namespace, id: SocketId) -> BroadcastOperator {
+        BroadcastOperator::new(ns.clone()).to(id)
+    }
+
+    /// Whether it is connected to this node.
+    pub fn is_local(&self) -> bool {
+        matches!(self.target, Target::Local(_))
+    }
+
     /// Sends it an event.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
-        self.socket.emit(event, data)
+        match &self.target {
+            Target::Local(socket) => socket.emit(event, data),
+            Target::Remote(ns) => Self::operator(ns, self.id).emit(event, data),
+        }
     }
 
     /// Makes it join rooms.
     pub fn join(&self, rooms: impl IntoRooms) {
-        self.socket.join(rooms);
+        match &self.target {
+            Target::Local(socket) => socket.join(rooms),
+            Target::Remote(ns) => Self::operator(ns, self.id).join(rooms),
+        }
     }
 
     /// Makes it leave rooms.
     pub fn leave(&self, rooms: impl IntoRooms) {
-        self.socket.leave(rooms);
+        match &self.target {
+            Target::Local(socket) => socket.leave(rooms),
+            Target::Remote(ns) => Self::operator(ns, self.id).leave(rooms),
+        }
     }
 
     /// Disconnects it.
     pub fn disconnect(&self, close: bool) {
-        self.socket.disconnect(close);
+        match &self.target {
+            Target::Local(socket) => socket.disconnect(close),
+            Target::Remote(ns) => Self::operator(ns, self.id).disconnect(close),
+        }
     }
 
-    /// The value of type `T` kept with it ([`Socket::insert_data`]).
+    /// The value of type `T` kept with it ([`Socket::insert_data`]); `None` for a socket of
+    /// another node (see [`RemoteSocket::data`] for its JSON data).
     pub fn data<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
-        self.socket.data()
+        match &self.target {
+            Target::Local(socket) => socket.data(),
+            Target::Remote(_) => None,
+        }
     }
+}
+
+/// A handshake from Node's description `{headers, address, issued, url, ...}`.
+fn remote_handshake(json: &Value) -> Handshake {
+    let mut headers = http::HeaderMap::new();
+    if let Some(map) = json["headers"].as_object() {
+        for (name, value) in map {
+            let (Ok(name), Some(Ok(value))) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                value.as_str().map(http::HeaderValue::from_str),
+            ) else {
+                continue;
+            };
+            headers.append(name, value);
+        }
+    }
+    let uri = json["url"]
+        .as_str()
+        .and_then(|url| url.parse::<http::Uri>().ok())
+        .unwrap_or_else(|| http::Uri::from_static("/"));
+    let addr = json["address"]
+        .as_str()
+        .and_then(|a| a.parse::<std::net::IpAddr>().ok())
+        .map(|ip| std::net::SocketAddr::new(ip, 0));
+    let mut handshake = Handshake::new(
+        &headers,
+        &uri,
+        addr,
+        sockeye_engineio::ProtocolVersion::V4,
+        sockeye_engineio::TransportKind::WebSocket,
+    );
+    if let Some(issued) = json["issued"].as_u64() {
+        handshake.issued = std::time::UNIX_EPOCH + Duration::from_millis(issued);
+    }
+    handshake
 }
