@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use sockeye_cli::serve::{self, Config};
 
 mod bench;
+mod connect;
 
 /// Socket.IO for Rust, on the command line.
 #[derive(Debug, Parser)]
@@ -31,6 +32,9 @@ enum Command {
     /// Measures any Socket.IO server that implements the bench app contract (bench/README.md):
     /// connect storm, echo with acks, room fan-out, long-polling and binary echo.
     Bench(bench::BenchArgs),
+    /// Connects to a Socket.IO server: prints received events and lifecycle changes as JSON
+    /// lines, and emits each line typed on standard input (`event [json args]`).
+    Connect(connect::ConnectArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -125,6 +129,7 @@ async fn main() -> std::process::ExitCode {
             }
         },
         Command::Bench(args) => bench::run(args).await,
+        Command::Connect(args) => connect::run(args).await,
     }
 }
 

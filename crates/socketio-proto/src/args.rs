@@ -119,6 +119,26 @@ impl Args {
         Ok(Args::raw(Str::from(text), 1))
     }
 
+    /// Serialises the data of an emit as arguments: a tuple is several (`("a", 1)` two, `()`
+    /// none), any other value one, as a JavaScript `emit(event, ...args)` would send them.
+    ///
+    /// ```
+    /// use sockeye_socketio_proto::Args;
+    /// let mut attachments = Vec::new();
+    /// assert_eq!(Args::from_data(&("a", 1), &mut attachments)?.to_json(), r#"["a",1]"#);
+    /// assert_eq!(Args::from_data(&vec![1, 2], &mut attachments)?.to_json(), "[[1,2]]");
+    /// # Ok::<(), sockeye_socketio_proto::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Serialize`] when `data` cannot be serialised.
+    pub fn from_data<T: Serialize + ?Sized>(
+        data: &T,
+        attachments: &mut Vec<Bytes>,
+    ) -> Result<Args, Error> {
+        Args::from_serialize(data, crate::tuple::is_tuple(data), attachments)
+    }
+
     /// The arguments held as values.
     pub fn from_values(values: Vec<Value>) -> Args {
         Args { raw: None, values }

@@ -37,6 +37,7 @@ mod json;
 mod packet;
 mod parse;
 mod payload;
+mod tuple;
 pub mod v4;
 mod validate;
 

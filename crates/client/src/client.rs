@@ -1,0 +1,137 @@
+//! [`Client`]: one Engine.IO connection shared by the sockets of its namespaces (the
+//! JavaScript client's `Manager`).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::{broadcast, mpsc};
+
+use crate::config::Config;
+use crate::driver::{Command, Driver};
+use crate::socket::{AnyHandler, Handler};
+use crate::{ClientBuilder, Lifecycle, Socket};
+
+/// How many lifecycle events a slow [`Client::lifecycle`] receiver may fall behind.
+const LIFECYCLE_CAPACITY: usize = 1024;
+
+/// A Socket.IO client: one connection to a server, multiplexing a [`Socket`] per namespace.
+///
+/// Cheap to clone; clones share the connection.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: Arc<Config>,
+    pub(crate) commands: mpsc::UnboundedSender<Command>,
+    pub(crate) lifecycle: broadcast::Sender<Lifecycle>,
+    // A std mutex: every critical section is a few map operations, and none awaits.
+    shared: Mutex<Shared>,
+}
+
+/// What sockets and the driver both see.
+#[derive(Default)]
+pub(crate) struct Shared {
+    pub(crate) namespaces: HashMap<String, NsShared>,
+    /// The driver's command receiver, until the first connection starts it.
+    pub(crate) pending_driver: Option<mpsc::UnboundedReceiver<Command>>,
+}
+
+#[derive(Default)]
+pub(crate) struct NsShared {
+    pub(crate) handlers: HashMap<String, Handler>,
+    pub(crate) any: Vec<AnyHandler>,
+    pub(crate) id: Option<String>,
+    pub(crate) connected: bool,
+    pub(crate) recovered: bool,
+}
+
+impl Inner {
+    pub(crate) fn shared(&self) -> MutexGuard<'_, Shared> {
+        // A panicking handler runs outside the lock, so poisoning cannot leave it half-updated.
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn emit_lifecycle(&self, event: Lifecycle) {
+        let _ = self.lifecycle.send(event);
+    }
+}
+
+impl Client {
+    /// Starts building a client for `url` (`http://`, `https://`, `ws://` or `wss://`). A path
+    /// in the URL names the namespace of [`Client::main_socket`]; the query is sent with
+    /// every request.
+    pub fn builder(url: &str) -> ClientBuilder {
+        ClientBuilder::new(url)
+    }
+
+    pub(crate) fn new(config: Config) -> Client {
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let (lifecycle, _) = broadcast::channel(LIFECYCLE_CAPACITY);
+        let shared = Shared {
+            pending_driver: Some(receiver),
+            ..Shared::default()
+        };
+        Client {
+            inner: Arc::new(Inner {
+                config: Arc::new(config),
+                commands,
+                lifecycle,
+                shared: Mutex::new(shared),
+            }),
+        }
+    }
+
+    /// The socket of `namespace` (the same one on every call). It does not connect before
+    /// [`Socket::connect`], so that handlers can be set first.
+    pub fn socket(&self, namespace: &str) -> Socket {
+        let namespace = if namespace.starts_with('/') {
+            namespace.to_owned()
+        } else {
+            format!("/{namespace}")
+        };
+        self.inner
+            .shared()
+            .namespaces
+            .entry(namespace.clone())
+            .or_default();
+        Socket::new(self.clone(), namespace)
+    }
+
+    /// The socket of the namespace the URL names (`/` when it names none).
+    pub fn main_socket(&self) -> Socket {
+        let namespace = self.inner.config.namespace.clone();
+        self.socket(&namespace)
+    }
+
+    /// Lifecycle events from now on: connections, disconnections, reconnection attempts.
+    pub fn lifecycle(&self) -> broadcast::Receiver<Lifecycle> {
+        self.inner.lifecycle.subscribe()
+    }
+
+    /// Disconnects every socket and closes the connection; nothing reconnects.
+    pub fn close(&self) {
+        let _ = self.inner.commands.send(Command::CloseAll);
+    }
+
+    /// Sends a command, starting the driver task on first use.
+    pub(crate) fn command(&self, command: Command) {
+        let receiver = self.inner.shared().pending_driver.take();
+        if let Some(receiver) = receiver {
+            tokio::spawn(Driver::new(Arc::clone(&self.inner), receiver).run());
+        }
+        let _ = self.inner.commands.send(command);
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("host", &self.inner.config.host)
+            .field("port", &self.inner.config.port)
+            .field("path", &self.inner.config.path)
+            .finish_non_exhaustive()
+    }
+}

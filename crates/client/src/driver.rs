@@ -1,0 +1,567 @@
+//! The client's task: it owns the connection and every namespace's protocol state, so that
+//! no lock is needed to keep packets in order.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+use sockeye_engineio_proto::{Frame, Packet as EioPacket, Str};
+use sockeye_socketio_proto::{Args, Decoder, Packet, PacketType};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::backoff::Backoff;
+use crate::client::Inner;
+use crate::engine::{CloseReason, Engine, EngineEvent};
+use crate::socket::{Ack, Event};
+use crate::{DisconnectReason, Error, Lifecycle};
+
+pub(crate) type AckReply = Result<(Args, Vec<Bytes>), Error>;
+
+/// An emit on its way.
+pub(crate) struct Outgoing {
+    pub(crate) event: String,
+    pub(crate) args: Args,
+    pub(crate) attachments: Vec<Bytes>,
+    pub(crate) volatile: bool,
+    pub(crate) ack: Option<oneshot::Sender<AckReply>>,
+}
+
+pub(crate) enum Command {
+    Connect(String),
+    Disconnect(String),
+    Emit {
+        namespace: String,
+        outgoing: Outgoing,
+    },
+    Ack {
+        namespace: String,
+        id: u64,
+        args: Args,
+        attachments: Vec<Bytes>,
+    },
+    CloseAll,
+}
+
+#[derive(Default)]
+struct NsState {
+    active: bool,
+    connected: bool,
+    connect_sent: bool,
+    pid: Option<String>,
+    offset: Option<String>,
+    send_buffer: Vec<Vec<Frame>>,
+    /// Ack ids of emits still in `send_buffer`: their waits survive a disconnection.
+    buffered_acks: Vec<u64>,
+    receive_buffer: Vec<Packet>,
+    acks: HashMap<u64, oneshot::Sender<AckReply>>,
+    next_id: u64,
+}
+
+pub(crate) struct Driver {
+    inner: Arc<Inner>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    sockets: HashMap<String, NsState>,
+    engine: Option<Engine>,
+    decoder: Decoder,
+    backoff: Backoff,
+    reconnecting: bool,
+    next_attempt: Option<Instant>,
+}
+
+impl Driver {
+    pub(crate) fn new(inner: Arc<Inner>, commands: mpsc::UnboundedReceiver<Command>) -> Driver {
+        let config = &inner.config;
+        let backoff = Backoff::new(
+            config.reconnection_delay,
+            config.reconnection_delay_max,
+            config.randomization_factor,
+        );
+        Driver {
+            inner,
+            commands,
+            sockets: HashMap::new(),
+            engine: None,
+            decoder: Decoder::default(),
+            backoff,
+            reconnecting: false,
+            next_attempt: None,
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        loop {
+            let engine = self.engine.as_mut();
+            let next_attempt = self.next_attempt;
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(command) => self.command(command).await,
+                    None => return,
+                },
+                event = async {
+                    match engine {
+                        Some(engine) => engine.events.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => match event {
+                    Some(EngineEvent::Message(packet)) => self.message(packet).await,
+                    Some(EngineEvent::Closed(reason)) => self.closed(reason),
+                    None => self.closed(CloseReason::TransportClose),
+                },
+                () = async {
+                    match next_attempt {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    self.next_attempt = None;
+                    self.attempt().await;
+                }
+            }
+        }
+    }
+
+    fn any_active(&self) -> bool {
+        self.sockets.values().any(|ns| ns.active)
+    }
+
+    fn update_shared(&self, namespace: &str) {
+        let Some(state) = self.sockets.get(namespace) else {
+            return;
+        };
+        let mut shared = self.inner.shared();
+        let ns = shared.namespaces.entry(namespace.to_owned()).or_default();
+        ns.connected = state.connected;
+        if !state.connected {
+            ns.id = None;
+        }
+    }
+
+    async fn command(&mut self, command: Command) {
+        match command {
+            Command::Connect(namespace) => {
+                let state = self.sockets.entry(namespace.clone()).or_default();
+                state.active = true;
+                if self.engine.is_some() {
+                    self.send_connect(&namespace).await;
+                } else if !self.reconnecting && self.next_attempt.is_none() {
+                    self.next_attempt = Some(Instant::now());
+                }
+            }
+            Command::Disconnect(namespace) => self.disconnect(&namespace).await,
+            Command::CloseAll => {
+                let names: Vec<String> = self.sockets.keys().cloned().collect();
+                for namespace in names {
+                    self.disconnect(&namespace).await;
+                }
+            }
+            Command::Emit {
+                namespace,
+                outgoing,
+            } => self.emit(&namespace, outgoing),
+            Command::Ack {
+                namespace,
+                id,
+                args,
+                attachments,
+            } => {
+                let connected = self.sockets.get(&namespace).is_some_and(|s| s.connected);
+                if let (true, Some(engine)) = (connected, &self.engine) {
+                    let data = Value::Array(args.into_values());
+                    engine.send(frames(&Packet::ack(&namespace, id, data, attachments)));
+                }
+            }
+        }
+    }
+
+    fn emit(&mut self, namespace: &str, outgoing: Outgoing) {
+        let state = self.sockets.entry(namespace.to_owned()).or_default();
+        let sendable = state.connected && self.engine.is_some();
+        if outgoing.volatile && !sendable {
+            return;
+        }
+        let mut packet = Packet::event_with_args(
+            namespace,
+            &outgoing.event,
+            &outgoing.args,
+            outgoing.attachments,
+        );
+        if let Some(ack) = outgoing.ack {
+            let id = state.next_id;
+            state.next_id = state.next_id.wrapping_add(1);
+            packet.id = Some(id);
+            // Waits that timed out leave a closed sender behind.
+            state.acks.retain(|_, sender| !sender.is_closed());
+            state.acks.insert(id, ack);
+            if !sendable {
+                state.buffered_acks.push(id);
+            }
+        }
+        match (&self.engine, sendable) {
+            (Some(engine), true) => engine.send(frames(&packet)),
+            _ => state.send_buffer.push(frames(&packet)),
+        }
+    }
+
+    async fn disconnect(&mut self, namespace: &str) {
+        let Some(state) = self.sockets.get_mut(namespace) else {
+            return;
+        };
+        let was_connected = state.connected;
+        state.active = false;
+        state.connected = false;
+        state.connect_sent = false;
+        state.pid = None;
+        state.offset = None;
+        state.send_buffer.clear();
+        if let (true, Some(engine)) = (was_connected, &self.engine) {
+            engine.send(frames(&Packet::disconnect(namespace)));
+        }
+        self.fail_acks(namespace);
+        self.update_shared(namespace);
+        if was_connected {
+            self.inner.emit_lifecycle(Lifecycle::Disconnect {
+                namespace: namespace.to_owned(),
+                reason: DisconnectReason::IoClientDisconnect,
+            });
+        }
+        self.close_if_unused().await;
+    }
+
+    /// As the JavaScript manager does: the connection closes once no socket uses it.
+    async fn close_if_unused(&mut self) {
+        if self.any_active() {
+            return;
+        }
+        self.next_attempt = None;
+        self.reconnecting = false;
+        self.backoff.reset();
+        if let Some(engine) = self.engine.take() {
+            engine.close().await;
+        }
+    }
+
+    /// Fails the acknowledgement waits of emits already sent (socket.io-client 4.x: "socket
+    /// has been disconnected"); those still buffered wait for the next connection.
+    fn fail_acks(&mut self, namespace: &str) {
+        let Some(state) = self.sockets.get_mut(namespace) else {
+            return;
+        };
+        let buffered = std::mem::take(&mut state.buffered_acks);
+        let acks = std::mem::take(&mut state.acks);
+        for (id, sender) in acks {
+            if buffered.contains(&id) && state.active {
+                state.acks.insert(id, sender);
+            } else {
+                let _ = sender.send(Err(Error::Disconnected));
+            }
+        }
+        if state.active {
+            state.buffered_acks = buffered;
+        }
+    }
+
+    async fn attempt(&mut self) {
+        if !self.any_active() {
+            self.reconnecting = false;
+            return;
+        }
+        if self.reconnecting {
+            self.inner
+                .emit_lifecycle(Lifecycle::ReconnectAttempt(self.backoff.attempts));
+        }
+        let config = Arc::clone(&self.inner.config);
+        let limit = config.connect_timeout;
+        let result = match tokio::time::timeout(limit, Engine::open(config)).await {
+            Ok(result) => result,
+            Err(_) => Err("timeout".to_owned()),
+        };
+        match result {
+            Ok(engine) => {
+                self.engine = Some(engine);
+                self.decoder.reset();
+                if self.reconnecting {
+                    let attempt = self.backoff.attempts;
+                    self.reconnecting = false;
+                    self.backoff.reset();
+                    self.inner.emit_lifecycle(Lifecycle::Reconnect(attempt));
+                }
+                let names: Vec<String> = self
+                    .sockets
+                    .iter()
+                    .filter(|(_, s)| s.active)
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                for namespace in names {
+                    self.send_connect(&namespace).await;
+                }
+            }
+            Err(error) => {
+                tracing::debug!(%error, "connection failed");
+                for (namespace, state) in &self.sockets {
+                    if state.active {
+                        self.inner.emit_lifecycle(Lifecycle::ConnectError {
+                            namespace: namespace.clone(),
+                            message: error.clone(),
+                            data: None,
+                        });
+                    }
+                }
+                if self.reconnecting {
+                    self.inner.emit_lifecycle(Lifecycle::ReconnectError(error));
+                }
+                self.schedule_reconnect();
+            }
+        }
+    }
+
+    fn schedule_reconnect(&mut self) {
+        if !self.inner.config.reconnection || !self.any_active() {
+            self.reconnecting = false;
+            return;
+        }
+        if let Some(max) = self.inner.config.reconnection_attempts {
+            if self.backoff.attempts >= max {
+                self.backoff.reset();
+                self.reconnecting = false;
+                self.inner.emit_lifecycle(Lifecycle::ReconnectFailed);
+                return;
+            }
+        }
+        let delay = self.backoff.duration();
+        self.reconnecting = true;
+        self.next_attempt = Some(Instant::now() + delay);
+    }
+
+    async fn send_connect(&mut self, namespace: &str) {
+        let Some(state) = self.sockets.get(namespace) else {
+            return;
+        };
+        if state.connect_sent || state.connected {
+            return;
+        }
+        let mut auth = self.inner.config.auth.resolve().await;
+        let Some(state) = self.sockets.get_mut(namespace) else {
+            return;
+        };
+        if let Some(pid) = &state.pid {
+            // Recovery: the server looks the session up by pid and replays what came after
+            // offset; the caller's own auth keys win, as in socket.io-client.
+            let mut object = Map::new();
+            object.insert("pid".to_owned(), Value::String(pid.clone()));
+            if let Some(offset) = &state.offset {
+                object.insert("offset".to_owned(), Value::String(offset.clone()));
+            }
+            if let Some(Value::Object(own)) = auth.take() {
+                object.extend(own);
+            }
+            auth = Some(Value::Object(object));
+        }
+        state.connect_sent = true;
+        if let Some(engine) = &self.engine {
+            engine.send(frames(&Packet::connect(namespace, auth)));
+        }
+    }
+
+    fn closed(&mut self, reason: CloseReason) {
+        self.engine = None;
+        self.decoder.reset();
+        let reason = match reason {
+            CloseReason::PingTimeout => DisconnectReason::PingTimeout,
+            CloseReason::TransportClose => DisconnectReason::TransportClose,
+            CloseReason::TransportError(_) => DisconnectReason::TransportError,
+        };
+        self.lost(reason);
+    }
+
+    /// The connection is gone: every socket is disconnected, and may reconnect.
+    fn lost(&mut self, reason: DisconnectReason) {
+        let names: Vec<String> = self.sockets.keys().cloned().collect();
+        for namespace in names {
+            let Some(state) = self.sockets.get_mut(&namespace) else {
+                continue;
+            };
+            let was_connected = state.connected;
+            state.connected = false;
+            state.connect_sent = false;
+            if was_connected {
+                self.fail_acks(&namespace);
+                self.update_shared(&namespace);
+                self.inner.emit_lifecycle(Lifecycle::Disconnect {
+                    namespace: namespace.clone(),
+                    reason,
+                });
+            }
+        }
+        self.backoff.reset();
+        self.schedule_reconnect();
+    }
+
+    async fn message(&mut self, message: EioPacket) {
+        let decoded = match message {
+            EioPacket::Message(text) => self.decoder.feed_str(text),
+            EioPacket::Binary(data) => self.decoder.feed_binary(data),
+            _ => return,
+        };
+        match decoded {
+            Ok(Some(packet)) => self.packet(packet).await,
+            Ok(None) => {}
+            Err(error) => {
+                tracing::debug!(%error, "undecodable packet; closing");
+                self.engine = None;
+                self.decoder.reset();
+                self.lost(DisconnectReason::ParseError);
+            }
+        }
+    }
+
+    async fn packet(&mut self, packet: Packet) {
+        let namespace = packet.nsp.clone();
+        let Some(state) = self.sockets.get_mut(&namespace) else {
+            return;
+        };
+        match packet.kind {
+            PacketType::Connect => {
+                let data = packet.data.as_ref().map(|d| d.to_value());
+                let field = |name: &str| {
+                    data.as_ref()
+                        .and_then(|d| d.get(name))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                };
+                let (sid, pid) = (field("sid"), field("pid"));
+                let recovered = pid.is_some() && state.pid == pid;
+                state.pid = pid;
+                state.connected = true;
+                state.connect_sent = false;
+                {
+                    let mut shared = self.inner.shared();
+                    let ns = shared.namespaces.entry(namespace.clone()).or_default();
+                    ns.id = sid;
+                    ns.connected = true;
+                    ns.recovered = recovered;
+                }
+                // socket.io-client's order: events that came early, then buffered emits,
+                // then the connect event.
+                let received = std::mem::take(&mut state.receive_buffer);
+                let buffered = std::mem::take(&mut state.send_buffer);
+                state.buffered_acks.clear();
+                for packet in received {
+                    self.dispatch(&namespace, packet);
+                }
+                if let Some(engine) = &self.engine {
+                    for frames in buffered {
+                        engine.send(frames);
+                    }
+                }
+                self.inner.emit_lifecycle(Lifecycle::Connect {
+                    namespace,
+                    recovered,
+                });
+            }
+            PacketType::Disconnect => {
+                state.active = false;
+                state.connected = false;
+                state.connect_sent = false;
+                state.pid = None;
+                state.send_buffer.clear();
+                self.fail_acks(&namespace);
+                self.update_shared(&namespace);
+                self.inner.emit_lifecycle(Lifecycle::Disconnect {
+                    namespace,
+                    reason: DisconnectReason::IoServerDisconnect,
+                });
+                self.close_if_unused().await;
+            }
+            PacketType::ConnectError => {
+                state.active = false;
+                state.connect_sent = false;
+                let data = packet.data.as_ref().map(|d| d.to_value());
+                let (message, data) = match data {
+                    Some(Value::Object(mut object)) => (
+                        object
+                            .get("message")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        object.remove("data"),
+                    ),
+                    Some(Value::String(message)) => (message, None),
+                    _ => (String::new(), None),
+                };
+                self.inner.emit_lifecycle(Lifecycle::ConnectError {
+                    namespace,
+                    message,
+                    data,
+                });
+                self.close_if_unused().await;
+            }
+            PacketType::Event | PacketType::BinaryEvent => {
+                if state.connected {
+                    self.dispatch(&namespace, packet);
+                } else {
+                    state.receive_buffer.push(packet);
+                }
+            }
+            PacketType::Ack | PacketType::BinaryAck => {
+                let waiter = packet.id.and_then(|id| state.acks.remove(&id));
+                if let (Some(waiter), Some(args)) = (waiter, packet.args()) {
+                    let _ = waiter.send(Ok((args, packet.attachments)));
+                }
+            }
+        }
+    }
+
+    fn dispatch(&mut self, namespace: &str, packet: Packet) {
+        let (Some(name), Some(mut args)) = (packet.event_name(), packet.args()) else {
+            return;
+        };
+        let Some(state) = self.sockets.get_mut(namespace) else {
+            return;
+        };
+        if state.pid.is_some() && packet.id.is_none() {
+            // With connection-state recovery the server appends each event's offset as a
+            // last argument; it is the client's bookmark, not the application's data.
+            let mut values = args.into_values();
+            if let Some(Value::String(offset)) = values.last() {
+                state.offset = Some(offset.clone());
+                values.pop();
+            }
+            args = Args::from_values(values);
+        }
+        let event = Event {
+            namespace: namespace.to_owned(),
+            name: Str::as_str(&name).to_owned(),
+            args,
+            attachments: packet.attachments,
+        };
+        let ack = Ack {
+            target: packet
+                .id
+                .map(|id| (self.inner.commands.clone(), namespace.to_owned(), id)),
+        };
+        let (any, handler) = {
+            let shared = self.inner.shared();
+            match shared.namespaces.get(namespace) {
+                Some(ns) => (ns.any.clone(), ns.handlers.get(&event.name).cloned()),
+                None => (Vec::new(), None),
+            }
+        };
+        for any in any {
+            any(&event);
+        }
+        if let Some(handler) = handler {
+            handler(event, ack);
+        }
+    }
+}
+
+/// A packet as Engine.IO messages: the text, then one binary message per attachment.
+fn frames(packet: &Packet) -> Vec<Frame> {
+    let encoded = packet.encode();
+    let mut frames = Vec::with_capacity(1 + encoded.attachments.len());
+    frames.push(Frame::message(&encoded.text));
+    frames.extend(encoded.attachments.into_iter().map(Frame::Binary));
+    frames
+}

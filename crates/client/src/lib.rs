@@ -1,0 +1,42 @@
+//! A Socket.IO client (protocol v5 over Engine.IO v4) on tokio: long-polling, WebSocket, or
+//! polling then an upgrade (the JavaScript client's default); a [`Socket`] per namespace on
+//! one connection; events with serde-typed arguments and binary attachments anywhere inside;
+//! acknowledgements both ways; reconnection with the JavaScript client's backoff; emits
+//! buffered while offline; connection-state recovery.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use sockeye_client::{Ack, Client};
+//!
+//! # async fn run() -> Result<(), sockeye_client::Error> {
+//! let client = Client::builder("http://localhost:8080").build()?;
+//! let socket = client.socket("/");
+//! socket.on("motd", |motd: String, _ack: Ack| println!("motd: {motd}"));
+//! socket.connect();
+//! socket.emit("message", "'ello friends, I am here.")?;
+//! let reply: String = socket
+//!     .timeout(Duration::from_secs(5))
+//!     .emit_with_ack("important_message", &serde_json::json!({"alias": "me", "message": "hi"}))
+//!     .await?;
+//! println!("ack: {reply}");
+//! socket.disconnect();
+//! # Ok(())
+//! # }
+//! ```
+
+mod backoff;
+mod client;
+mod config;
+mod driver;
+mod engine;
+mod error;
+mod lifecycle;
+mod socket;
+mod transport;
+
+pub use crate::client::Client;
+pub use crate::config::{ClientBuilder, Transports};
+pub use crate::error::Error;
+pub use crate::lifecycle::{DisconnectReason, Lifecycle};
+pub use crate::socket::{Ack, Emitter, Event, Socket};
+pub use bytes::Bytes;

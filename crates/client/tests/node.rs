@@ -1,0 +1,144 @@
+//! The client against Node's socket.io 4.8 server (`tests/js/rust-client-server.mjs`), on
+//! each transport. Needs `node` and `npm ci --prefix tests/js`.
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use sockeye_client::Transports;
+use sockeye_testkit::{WAIT, within};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+mod common;
+
+/// A running Node server; killed when dropped.
+struct NodeServer {
+    _child: Child,
+    url: String,
+}
+
+async fn node_server() -> NodeServer {
+    let js = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/js");
+    assert!(
+        js.join("node_modules/socket.io/package.json").is_file(),
+        "run `npm ci --prefix tests/js` first"
+    );
+    let mut child = Command::new("node")
+        .arg(js.join("rust-client-server.mjs"))
+        .current_dir(&js)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("cannot run node");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let line = within(WAIT, lines.next_line()).await.unwrap().unwrap();
+    let port: serde_json::Value = serde_json::from_str(&line).unwrap();
+    NodeServer {
+        _child: child,
+        url: format!("http://127.0.0.1:{}", port["port"]),
+    }
+}
+
+#[tokio::test]
+async fn polling() {
+    let node = node_server().await;
+    common::scenario(&node.url, Transports::Polling, || {}).await;
+}
+
+#[tokio::test]
+async fn websocket() {
+    let node = node_server().await;
+    common::scenario(&node.url, Transports::WebSocket, || {}).await;
+}
+
+#[tokio::test]
+async fn upgrade() {
+    let node = node_server().await;
+    common::scenario(&node.url, Transports::PollingThenUpgrade, || {}).await;
+}
+
+#[tokio::test]
+async fn connection_state_recovery() {
+    use sockeye_client::{Client, Lifecycle};
+    use std::time::Duration;
+    let node = node_server().await;
+    let client = Client::builder(&node.url)
+        .transports(Transports::WebSocket)
+        .reconnection_delay(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let mut lifecycle = client.lifecycle();
+    let socket = client.socket("/");
+    socket.connect();
+    common::wait_for(&mut lifecycle, |e| matches!(e, Lifecycle::Connect { .. })).await;
+    assert!(!socket.recovered());
+    let id = socket.id();
+    socket.emit("drop_me", &()).unwrap();
+    let reason = common::wait_for(&mut lifecycle, |e| {
+        matches!(e, Lifecycle::Disconnect { .. })
+    })
+    .await;
+    assert!(matches!(reason, Lifecycle::Disconnect { reason, .. } if reason.reconnects()));
+    let connect =
+        common::wait_for(&mut lifecycle, |e| matches!(e, Lifecycle::Connect { .. })).await;
+    assert_eq!(
+        connect,
+        Lifecycle::Connect {
+            namespace: "/".into(),
+            recovered: true
+        }
+    );
+    assert!(socket.recovered());
+    assert_eq!(socket.id(), id);
+    socket.disconnect();
+}
+
+#[tokio::test]
+async fn auth_and_connect_error() {
+    use serde_json::{Value, json};
+    use sockeye_client::{Ack, Client, Lifecycle};
+    let node = node_server().await;
+    let refused = Client::builder(&node.url)
+        .auth(json!({"token": "bad"}))
+        .build()
+        .unwrap();
+    let mut lifecycle = refused.lifecycle();
+    refused.socket("/private").connect();
+    let event = common::wait_for(&mut lifecycle, |e| {
+        matches!(e, Lifecycle::ConnectError { .. })
+    })
+    .await;
+    assert_eq!(
+        event,
+        Lifecycle::ConnectError {
+            namespace: "/private".into(),
+            message: "not authorized".into(),
+            data: Some(json!({"token": "bad"})),
+        }
+    );
+
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = calls.clone();
+    let client = Client::builder(&node.url)
+        .auth_with(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { json!({"token": "good"}) }
+        })
+        .build()
+        .unwrap();
+    let socket = client.socket("/private");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    socket.on("auth_was", move |auth: Value, _: Ack| {
+        let _ = tx.send(auth);
+    });
+    socket.connect();
+    assert_eq!(
+        within(WAIT, rx.recv()).await.unwrap(),
+        json!({"token": "good"})
+    );
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    socket.disconnect();
+}

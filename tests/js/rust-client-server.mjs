@@ -1,0 +1,32 @@
+// A socket.io 4.8 server for the Rust client's interop tests (crates/client/tests/node.rs):
+// motd on connection, "echo" answered with "echoed", "important_message" acknowledged with
+// "Roger that", "binary" acknowledged with [name, length, Buffer], "/admin" greets with
+// "hello_admin"; connection-state recovery on. Listens on port 0 and prints {"port": N}.
+import { createServer } from "node:http";
+import { Server } from "socket.io";
+
+const refuse = (socket, next) => {
+  if (socket.handshake.auth?.token === "good") return next();
+  const error = new Error("not authorized");
+  error.data = { token: socket.handshake.auth?.token ?? null };
+  next(error);
+};
+const httpServer = createServer();
+const io = new Server(httpServer, { connectionStateRecovery: { maxDisconnectionDuration: 60000 } });
+io.on("connection", (socket) => {
+  socket.emit("motd", "Welcome to my server!");
+  socket.on("echo", (value) => socket.emit("echoed", value));
+  socket.on("important_message", (_message, ack) => ack("Roger that"));
+  socket.on("binary", (name, data, ack) => ack(name, data.length, Buffer.from([9, 8, 7])));
+  // Closes the transport under the socket, which then reconnects and recovers its session.
+  socket.on("drop_me", () => socket.conn.close());
+  socket.on("ask_me", async () => {
+    const reply = await socket.timeout(5000).emitWithAck("question", "who?");
+    socket.emit("answer_was", reply);
+  });
+});
+io.of("/private").use(refuse).on("connection", (socket) => socket.emit("auth_was", socket.handshake.auth));
+io.of("/admin").on("connection", (socket) => socket.emit("hello_admin", "admin here"));
+httpServer.listen(0, "127.0.0.1", () => console.log(JSON.stringify({ port: httpServer.address().port })));
+process.stdin.on("end", () => process.exit(0));
+process.stdin.resume();
