@@ -16,5 +16,6 @@
 mod assets;
 pub mod client;
 pub mod demo;
+pub mod metrics;
 pub mod serve;
 pub mod tls;

@@ -1,6 +1,7 @@
 //! `sockeye`: Socket.IO for Rust, on the command line.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use sockeye_cli::serve::{self, Config};
@@ -89,6 +90,25 @@ struct ServeArgs {
     /// need sticky sessions behind a load balancer (docs/cluster.md).
     #[arg(long, value_name = "URL", env = "SOCKEYE_ADAPTER")]
     adapter: Option<String>,
+
+    /// Serve Prometheus metrics at /metrics on this server's listener (docs/metrics.md lists
+    /// them): sessions by transport, connects, disconnects by reason, events, ping round trips.
+    #[arg(long)]
+    metrics: bool,
+
+    /// Serve /metrics on a listener of its own instead, e.g. 127.0.0.1:9464, so that it is
+    /// not exposed with the app (implies --metrics).
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
+
+    /// Engine.IO ping interval, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 25_000)]
+    ping_interval: u64,
+
+    /// How long a client may take to answer a ping, in milliseconds, before it is
+    /// disconnected ("ping timeout").
+    #[arg(long, value_name = "MS", default_value_t = 20_000)]
+    ping_timeout: u64,
 }
 
 impl From<ServeArgs> for Config {
@@ -105,6 +125,10 @@ impl From<ServeArgs> for Config {
             tls_cert: args.tls_cert,
             tls_key: args.tls_key,
             adapter: args.adapter,
+            metrics: args.metrics,
+            metrics_addr: args.metrics_addr,
+            ping_interval: Some(Duration::from_millis(args.ping_interval)),
+            ping_timeout: Some(Duration::from_millis(args.ping_timeout)),
         }
     }
 }

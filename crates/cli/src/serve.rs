@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
@@ -56,6 +57,14 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// The cluster adapter's URL (`redis://host:port`); the in-memory adapter when `None`.
     pub adapter: Option<String>,
+    /// Serve Prometheus metrics at `/metrics` on the main listener (`--metrics`).
+    pub metrics: bool,
+    /// Serve them on a listener of their own instead (`--metrics-addr`; implies `metrics`).
+    pub metrics_addr: Option<SocketAddr>,
+    /// The Engine.IO ping interval; Node's default (25 s) when `None`.
+    pub ping_interval: Option<Duration>,
+    /// How long a pong may take; Node's default (20 s) when `None`.
+    pub ping_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -72,6 +81,10 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             adapter: None,
+            metrics: false,
+            metrics_addr: None,
+            ping_interval: None,
+            ping_timeout: None,
         }
     }
 }
@@ -99,6 +112,12 @@ pub fn app(config: &Config) -> anyhow::Result<App> {
 /// in-memory one when `None`).
 pub fn app_with(config: &Config, adapter: Option<AdapterFactory>) -> anyhow::Result<App> {
     let mut engine = EngineConfig::default().path(config.path.clone());
+    if let Some(interval) = config.ping_interval {
+        engine = engine.ping_interval(interval);
+    }
+    if let Some(timeout) = config.ping_timeout {
+        engine = engine.ping_timeout(timeout);
+    }
     if let Some(cors) = cors(&config.cors_origins) {
         engine = engine.cors(cors);
     }
@@ -264,8 +283,36 @@ pub async fn run_on(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let tls = tls_config(&config)?;
+    // Before the server is built: the handles it registers would be no-ops otherwise.
+    let metrics = if config.metrics || config.metrics_addr.is_some() {
+        Some(crate::metrics::install()?)
+    } else {
+        None
+    };
     let adapter = adapter(config.adapter.as_deref()).await?;
-    let app = app_with(&config, adapter)?;
+    let mut app = app_with(&config, adapter)?;
+    let mut metrics_server = None;
+    if let Some(handle) = metrics {
+        let router = crate::metrics::router(handle);
+        match config.metrics_addr {
+            Some(addr) => {
+                let listener = sockeye::bind(addr)
+                    .await
+                    .with_context(|| format!("listening on --metrics-addr {addr}"))?;
+                let local = listener.local_addr()?;
+                tracing::info!("metrics at http://{local}{}", crate::metrics::PATH);
+                metrics_server = Some(tokio::spawn(sockeye::serve(
+                    listener,
+                    router,
+                    std::future::pending(),
+                )));
+            }
+            None => {
+                tracing::info!("metrics at {}", crate::metrics::PATH);
+                app.router = router.merge(app.router);
+            }
+        }
+    }
     log_bundle(&app.bundle);
     let local = listener.local_addr()?;
     let shown = if local.ip().is_unspecified() {
@@ -298,6 +345,9 @@ pub async fn run_on(
         None => sockeye::serve(listener, app.router, graceful).await?,
     }
     app.io.close();
+    if let Some(server) = metrics_server {
+        server.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -8,12 +8,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use sockeye_engineio_proto::{BuildSidHasher, Sid};
 
 use crate::handler::EngineHandler;
+use crate::metrics::EngineMetrics;
 use crate::socket::Shared;
 use crate::{CloseReason, EngineConfig, Socket};
 
 pub(crate) struct Engine {
     pub(crate) config: EngineConfig,
     pub(crate) handler: Arc<dyn EngineHandler>,
+    pub(crate) metrics: EngineMetrics,
     /// The open sessions. Locked briefly to look up, insert or remove one; never held across
     /// an `.await`, and never while a session's own lock is held.
     sessions: Mutex<HashMap<Sid, Arc<Shared>, BuildSidHasher>>,
@@ -30,6 +32,7 @@ impl Engine {
         Engine {
             config,
             handler,
+            metrics: EngineMetrics::new(),
             sessions: Mutex::new(HashMap::default()),
             admitting: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),

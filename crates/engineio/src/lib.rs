@@ -36,6 +36,7 @@ mod cors;
 mod engine;
 mod error;
 mod handler;
+mod metrics;
 mod polling;
 mod request;
 mod serve;

@@ -12,6 +12,7 @@ use tokio::sync::oneshot;
 
 use crate::compression::Compress;
 use crate::engine::{Admission, Engine};
+use crate::metrics::Direction;
 use crate::request::{Handshake, ProtocolVersion, RemoteAddr, TransportKind};
 use crate::service::{BoxError, ResponseBody, open_frame};
 use crate::session::{Command, PollReply, Session};
@@ -51,12 +52,16 @@ pub(crate) fn handshake<B>(
     let max_bytes = engine.config.outbox_max_bytes;
     let socket = admission.insert(|sid| Shared::new(sid, handshake, capacity, max_bytes));
     let open = open_frame(&engine.config, socket.id().as_str(), TransportKind::Polling);
-    tokio::spawn(Session::new(engine.clone(), socket, None).run(None));
-    payload_response(&[open], encoding)
+    Session::new(engine.clone(), socket, None).spawn(None);
+    let (body, content_type) = payload_body(&[open], encoding);
+    let metrics = &engine.metrics;
+    metrics.packets(Direction::Out, TransportKind::Polling, 1, body.len());
+    body_response(body, content_type)
 }
 
 /// A GET: waits until the session has frames for the client.
 pub(crate) async fn get(
+    engine: &Engine,
     socket: &Socket,
     encoding: &Encoding,
 ) -> Result<Response<ResponseBody>, RequestError> {
@@ -68,6 +73,13 @@ pub(crate) async fn get(
     match answer.await {
         Ok(PollReply::Frames(frames)) => {
             let (body, content_type) = payload_body(&frames, encoding);
+            let metrics = &engine.metrics;
+            metrics.packets(
+                Direction::Out,
+                TransportKind::Polling,
+                frames.len(),
+                body.len(),
+            );
             let mut headers = http::HeaderMap::new();
             let body = match encoding.compress {
                 Some(compress) => compress.apply(body, &mut headers).await,
@@ -128,6 +140,7 @@ where
         None => body,
     };
     let max_packets = config.max_packets_per_payload;
+    let body_len = body.len();
     let decoded = match encoding.protocol {
         ProtocolVersion::V3 => v3::payload::decode(body, max_packets),
         _ => payload::decode(body, max_packets),
@@ -137,6 +150,13 @@ where
         socket.close_with(CloseReason::TransportError);
         return Err(RequestError::BadRequest);
     };
+    let metrics = &engine.metrics;
+    metrics.packets(
+        Direction::In,
+        TransportKind::Polling,
+        packets.len(),
+        body_len,
+    );
     let (reply, answer) = oneshot::channel();
     socket
         .shared
@@ -183,12 +203,6 @@ fn too_large(socket: &Socket) -> Response<ResponseBody> {
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
     response
-}
-
-/// Encodes frames as a polling body in the client's encoding.
-fn payload_response(frames: &[Frame], encoding: &Encoding) -> Response<ResponseBody> {
-    let (body, content_type) = payload_body(frames, encoding);
-    body_response(body, content_type)
 }
 
 /// Frames as a polling body in the client's encoding, and its content type.

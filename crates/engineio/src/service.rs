@@ -136,7 +136,11 @@ impl EngineService {
         } else {
             match self.route(request).await {
                 Ok(response) => response,
-                Err(error) => refuse(&error),
+                Err(error) => {
+                    self.engine.metrics.refused(&error);
+                    tracing::debug!(code = error.code(), %error, "request refused");
+                    refuse(&error)
+                }
             }
         };
         if let (Some(cors), Some(headers)) = (&config.cors, &request_headers) {
@@ -187,7 +191,7 @@ impl EngineService {
                         compress: Compress::negotiate(config.http_compression, request.headers()),
                     };
                     match *request.method() {
-                        Method::GET => polling::get(&socket, &encoding).await,
+                        Method::GET => polling::get(&self.engine, &socket, &encoding).await,
                         Method::POST => {
                             polling::post(&self.engine, &socket, request, &encoding).await
                         }

@@ -22,6 +22,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use crate::codec_io::{self, CodecIo};
 use crate::engine::Engine;
 use crate::handler::Message;
+use crate::metrics::Direction;
 use crate::request::{ProtocolVersion, TransportKind};
 use crate::{CloseReason, RequestError, Socket};
 
@@ -131,6 +132,21 @@ impl Session {
         }
     }
 
+    /// Runs the session to its end on a task of its own, in a span (`engine` with `sid` and
+    /// `transport`) when a subscriber wants one: without one, the task holds no span at all.
+    pub(crate) fn spawn(self, open: Option<Frame>) {
+        let span = tracing::debug_span!(
+            "engine",
+            sid = %self.socket.id(),
+            transport = self.socket.handshake().transport.as_str()
+        );
+        if span.is_disabled() {
+            tokio::spawn(self.run(open));
+        } else {
+            tokio::spawn(tracing::Instrument::instrument(self.run(open), span));
+        }
+    }
+
     /// Runs the session to its end. `open` is the open packet still to be written first on a
     /// WebSocket-only session (a polling handshake answers it in the HTTP response); it goes
     /// out with the first flush, ahead of anything the handler queues when told of the session.
@@ -138,10 +154,13 @@ impl Session {
     /// Every session keeps this future for its whole life, so it is kept small: the session is
     /// held once (an `async fn` taking `self` would hold it twice), and the closing steps, which
     /// run once, are boxed rather than sized into it.
-    pub(crate) fn run(mut self, open: Option<Frame>) -> impl Future<Output = ()> + Send + 'static {
+    fn run(mut self, open: Option<Frame>) -> impl Future<Output = ()> + Send + 'static {
         self.priority.extend(open);
         let mut session = self;
         async move {
+            let transport = session.socket.handshake().transport;
+            session.engine.metrics.opened(transport);
+            tracing::debug!("session opened");
             session.engine.handler.on_open(&session.socket);
             let reason = session.run_loop().await.unwrap_or_else(|reason| reason);
             Box::pin(session.finish(reason)).await;
@@ -383,8 +402,21 @@ impl Session {
     fn on_packet(&mut self, packet: Packet) -> Result<(), CloseReason> {
         match packet {
             Packet::Pong(_) if self.protocol == ProtocolVersion::V4 => {
+                let now = Instant::now();
+                let config = &self.engine.config;
+                // The ping went out when it was due (the timer fired then), and its deadline
+                // was set from that moment: no field per session is needed to remember it.
+                if let Some(due) = self
+                    .heartbeat
+                    .deadline
+                    .and_then(|d| d.checked_sub(config.ping_timeout))
+                {
+                    self.engine
+                        .metrics
+                        .ping_rtt(now.saturating_duration_since(due));
+                }
                 self.heartbeat.deadline = None;
-                self.heartbeat.next_ping = Some(Instant::now() + self.engine.config.ping_interval);
+                self.heartbeat.next_ping = Some(now + config.ping_interval);
             }
             Packet::Ping(data) if self.protocol == ProtocolVersion::V3 => {
                 self.priority.push(Packet::Pong(data).encode());
@@ -421,10 +453,15 @@ impl Session {
                 return Err(CloseReason::TransportClose);
             }
             Some(Err(error)) => {
-                tracing::debug!(sid = %self.socket.id(), %error, "websocket error");
-                return Err(read_error_reason(&error));
+                let reason = read_error_reason(&error);
+                if reason == CloseReason::TransportError {
+                    tracing::warn!(sid = %self.socket.id(), %error, "websocket error");
+                } else {
+                    tracing::debug!(sid = %self.socket.id(), %error, "websocket closed");
+                }
+                return Err(reason);
             }
-            Some(Ok(message)) => match decode_ws(message, self.protocol) {
+            Some(Ok(message)) => match decode_ws(message, self.protocol, &self.engine) {
                 Ok(Some(packet)) => packet,
                 Ok(None) => return Ok(()),
                 Err(()) => return Err(CloseReason::TransportError),
@@ -438,7 +475,7 @@ impl Session {
         message: Option<Result<tungstenite::Message, tungstenite::Error>>,
     ) -> Result<(), CloseReason> {
         let packet = match message {
-            Some(Ok(message)) => decode_ws(message, self.protocol),
+            Some(Ok(message)) => decode_probe(message, self.protocol),
             _ => Err(()),
         };
         match packet {
@@ -462,6 +499,8 @@ impl Session {
                 self.answer_pending_with_noop();
                 self.transport = Transport::WebSocket(probe.ws);
                 self.socket.shared.lock().transport = Some(TransportKind::WebSocket);
+                self.engine.metrics.upgraded();
+                tracing::Span::current().record("transport", "websocket");
                 tracing::debug!(sid = %self.socket.id(), "upgraded to websocket");
             }
             Ok(Some(_)) | Err(()) => {
@@ -561,6 +600,14 @@ impl Session {
     /// One `poll_fn` rather than nested futures: every session's future has room for this
     /// one, idle or not. The guards of a write that has to wait are boxed, made only then.
     async fn write_ws(&mut self, frames: Vec<Frame>) -> Result<(), CloseReason> {
+        let bytes = frames.iter().map(Frame::len).sum();
+        let metrics = &self.engine.metrics;
+        metrics.packets(
+            Direction::Out,
+            TransportKind::WebSocket,
+            frames.len(),
+            bytes,
+        );
         let mut frames = frames.into_iter();
         let mut stalled: Option<Pin<Box<dyn Future<Output = CloseReason> + Send>>> = None;
         std::future::poll_fn(|cx| {
@@ -612,7 +659,16 @@ impl Session {
             (mem::take(&mut state.outbox), mem::take(&mut state.commands))
         };
         self.engine.remove(self.socket.id());
-        tracing::debug!(sid = %self.socket.id(), %reason, "session closed");
+        let transport = match self.transport {
+            Transport::Polling { .. } => TransportKind::Polling,
+            Transport::WebSocket(_) => TransportKind::WebSocket,
+        };
+        self.engine.metrics.closed(transport, reason);
+        if reason == CloseReason::TransportError {
+            tracing::warn!(sid = %self.socket.id(), %reason, "session closed");
+        } else {
+            tracing::debug!(sid = %self.socket.id(), %reason, "session closed");
+        }
 
         for command in commands {
             match command {
@@ -763,8 +819,25 @@ async fn next_probe(
     }
 }
 
-/// Decodes a WebSocket message; `Ok(None)` for control frames, `Err` for garbage.
+/// Decodes a WebSocket message of the session's transport, counting it; `Ok(None)` for
+/// control frames, `Err` for garbage.
 fn decode_ws(
+    message: tungstenite::Message,
+    protocol: ProtocolVersion,
+    engine: &Engine,
+) -> Result<Option<Packet>, ()> {
+    if matches!(
+        message,
+        tungstenite::Message::Text(_) | tungstenite::Message::Binary(_)
+    ) {
+        let metrics = &engine.metrics;
+        metrics.packets(Direction::In, TransportKind::WebSocket, 1, message.len());
+    }
+    decode_probe(message, protocol)
+}
+
+/// Decodes a WebSocket message; `Ok(None)` for control frames, `Err` for garbage.
+fn decode_probe(
     message: tungstenite::Message,
     protocol: ProtocolVersion,
 ) -> Result<Option<Packet>, ()> {

@@ -120,7 +120,7 @@ pub(crate) fn upgrade<B>(
                     admission.insert(|sid| Shared::new(sid, handshake, capacity, max_bytes));
                 let open = open_frame(config, socket.id().as_str(), TransportKind::WebSocket);
                 // A task of its own: this one (and its state) ends with the handshake.
-                tokio::spawn(Session::new(engine.clone(), socket, Some(ws)).run(Some(open)));
+                Session::new(engine.clone(), socket, Some(ws)).spawn(Some(open));
             }
         }
     });

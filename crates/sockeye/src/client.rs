@@ -114,7 +114,7 @@ impl Connection {
             Ok(Some(packet)) => self.on_packet(io, packet),
             Ok(None) => {}
             Err(error) => {
-                tracing::debug!(sid = %self.engine.id(), %error, "undecodable packet");
+                tracing::warn!(sid = %self.engine.id(), %error, "undecodable packet: closing");
                 self.close(DisconnectReason::ParseError);
             }
         }
@@ -130,6 +130,8 @@ impl Connection {
                 match io.namespace_for_connect(&packet.nsp) {
                     Some(ns) => ns.connect(self, packet.data),
                     None => {
+                        io.0.metrics.invalid_namespace.increment(1);
+                        tracing::debug!(nsp = %packet.nsp, "CONNECT to an unknown namespace");
                         let refusal = Packet::connect_error(&packet.nsp, "Invalid namespace", None);
                         let _ = self.engine.send_all(&crate::socket::frames(&refusal));
                     }

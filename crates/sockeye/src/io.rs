@@ -10,6 +10,7 @@ use sockeye_engineio::{EngineConfig, EngineService};
 
 use crate::client::IoHandler;
 use crate::layer::{IoLayer, IoService};
+use crate::metrics::{IoMetrics, NamespaceMetrics};
 use crate::namespace::NamespaceHandlers;
 use crate::operators::{AckResponses, BroadcastOperator, RemoteSocket};
 use crate::recovery::{Recovery, RecoveryConfig};
@@ -147,6 +148,7 @@ impl IoBuilder {
                 namespaces: RwLock::default(),
                 dynamic: RwLock::default(),
                 error_hook: OnceLock::new(),
+                metrics: IoMetrics::new(),
             }
         });
         let io = Io(inner);
@@ -203,6 +205,7 @@ pub(crate) struct IoInner {
     namespaces: RwLock<HashMap<String, Namespace>>,
     dynamic: RwLock<Vec<(Matcher, Namespace)>>,
     error_hook: OnceLock<ErrorHook>,
+    pub(crate) metrics: IoMetrics,
 }
 
 impl Io {
@@ -240,7 +243,7 @@ impl Io {
         let mut namespaces = self.0.namespaces.write().unwrap_or_else(|p| p.into_inner());
         namespaces
             .entry(name.clone())
-            .or_insert_with(|| self.new_namespace(name, Arc::default()))
+            .or_insert_with(|| self.new_namespace(name.clone(), Arc::default(), &name))
             .clone()
     }
 
@@ -258,12 +261,19 @@ impl Io {
     /// ```
     pub fn dynamic(&self, accepts: impl Fn(&str) -> bool + Send + Sync + 'static) -> Namespace {
         let mut dynamic = self.0.dynamic.write().unwrap_or_else(|p| p.into_inner());
-        let parent = self.new_namespace(format!("/_{}", dynamic.len()), Arc::default());
+        let name = format!("/_{}", dynamic.len());
+        let parent = self.new_namespace(name.clone(), Arc::default(), &name);
         dynamic.push((Arc::new(accepts), parent.clone()));
         parent
     }
 
-    fn new_namespace(&self, name: String, handlers: Arc<NamespaceHandlers>) -> Namespace {
+    /// A namespace whose metrics carry `label` (its own name, or its dynamic parent's).
+    fn new_namespace(
+        &self,
+        name: String,
+        handlers: Arc<NamespaceHandlers>,
+        label: &str,
+    ) -> Namespace {
         let adapter = (self.0.adapter)(&name);
         let recovery = self
             .0
@@ -271,7 +281,15 @@ impl Io {
             .connection_state_recovery
             .clone()
             .map(Recovery::new);
-        Namespace::new(name, Arc::downgrade(&self.0), handlers, adapter, recovery)
+        let metrics = NamespaceMetrics::new(label);
+        Namespace::new(
+            name,
+            Arc::downgrade(&self.0),
+            handlers,
+            adapter,
+            recovery,
+            metrics,
+        )
     }
 
     /// The namespace a CONNECT asks for: a static one, or a new child of a dynamic one.
@@ -293,9 +311,10 @@ impl Io {
                 .map(|(_, parent)| parent.clone())
         }?;
         let mut namespaces = self.0.namespaces.write().unwrap_or_else(|p| p.into_inner());
-        let child = namespaces
-            .entry(name.to_owned())
-            .or_insert_with(|| self.new_namespace(name.to_owned(), parent.handlers().clone()));
+        let child = namespaces.entry(name.to_owned()).or_insert_with(|| {
+            let handlers = parent.handlers().clone();
+            self.new_namespace(name.to_owned(), handlers, parent.name())
+        });
         Some(child.clone())
     }
 

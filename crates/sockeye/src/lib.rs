@@ -31,6 +31,7 @@ mod extract;
 mod handler;
 mod io;
 mod layer;
+mod metrics;
 mod namespace;
 mod operators;
 mod recovery;

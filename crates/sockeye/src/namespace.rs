@@ -22,6 +22,7 @@ use crate::client::Connection;
 use crate::extract::{Event, EventContext};
 use crate::handler::{self, BoxFuture, ErasedHandler, Handler};
 use crate::io::IoInner;
+use crate::metrics::NamespaceMetrics;
 use crate::operators::{AckResponses, BroadcastOperator, RemoteSocket};
 use crate::recovery::{Recovery, Restored};
 use crate::rooms::IntoRooms;
@@ -53,6 +54,7 @@ pub(crate) struct NamespaceInner {
     adapter: Box<dyn Adapter>,
     next_ack: AtomicU64,
     recovery: Option<Recovery>,
+    metrics: NamespaceMetrics,
 }
 
 impl Namespace {
@@ -62,6 +64,7 @@ impl Namespace {
         handlers: Arc<NamespaceHandlers>,
         adapter: Box<dyn Adapter>,
         recovery: Option<Recovery>,
+        metrics: NamespaceMetrics,
     ) -> Self {
         let inner = Arc::new(NamespaceInner {
             name,
@@ -71,10 +74,15 @@ impl Namespace {
             adapter,
             next_ack: AtomicU64::new(0),
             recovery,
+            metrics,
         });
         let local: Weak<NamespaceInner> = Arc::downgrade(&inner);
         inner.adapter.init(local);
         Namespace(inner)
+    }
+
+    pub(crate) fn metrics(&self) -> &NamespaceMetrics {
+        &self.0.metrics
     }
 
     pub(crate) fn handlers(&self) -> &Arc<NamespaceHandlers> {
@@ -378,6 +386,12 @@ impl Namespace {
         handler::run(async move {
             for middleware in middlewares {
                 if let Err(error) = middleware(socket.clone()).await {
+                    ns.metrics().refused();
+                    tracing::debug!(
+                        nsp = ns.name(),
+                        error = %error.message,
+                        "a middleware refused a connection"
+                    );
                     let packet = Packet::connect_error(ns.name(), &error.message, error.data);
                     let _ = socket.send_packet(&packet, false);
                     socket.discard();
@@ -420,6 +434,9 @@ impl Namespace {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id, socket.clone());
+        self.metrics().connected();
+        let _span = socket.span().map(|span| span.enter());
+        tracing::debug!(recovered = socket.recovered(), "socket connected");
         let (rooms, missed) = resumed.unwrap_or_default();
         if rooms.is_empty() {
             self.0.adapter.add_all(id, &[Room::from(id.as_str())]);
@@ -579,6 +596,7 @@ impl LocalNamespace for NamespaceInner {
             }
         }
         let count = pending.len();
+        self.metrics.events_out(count);
         let deadline = tokio::time::Instant::now() + timeout;
         let on_ack: Arc<dyn Fn(Value) + Send + Sync> = Arc::from(on_ack);
         // Each ack is forwarded as soon as it comes: the other node counts them as they do.
@@ -597,7 +615,10 @@ impl LocalNamespace for NamespaceInner {
                         );
                     }
                     Ok(Err(_)) => {}
-                    Err(_) => socket.forget_ack(id),
+                    Err(_) => {
+                        socket.ns().metrics().ack_timeout();
+                        socket.forget_ack(id);
+                    }
                 }
             });
         }
@@ -648,10 +669,16 @@ impl LocalNamespace for NamespaceInner {
         let mut frames = Vec::with_capacity(1 + broadcast.attachments.len());
         frames.push(Frame::Text(text));
         frames.extend(broadcast.attachments.iter().cloned().map(Frame::Binary));
+        let mut sent = 0;
         for socket in self.chosen(&broadcast.options) {
             // A socket that fails is disconnected by `send_frames`; the others still get it.
-            let _ = socket.send_frames(&frames, broadcast.options.volatile);
+            sent += usize::from(
+                socket
+                    .send_frames(&frames, broadcast.options.volatile)
+                    .is_ok(),
+            );
         }
+        self.metrics.events_out(sent);
     }
 }
 

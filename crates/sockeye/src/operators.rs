@@ -111,11 +111,13 @@ impl BroadcastOperator {
             }
             recovery.record(n, options, frames.clone());
         }
+        let mut sent = 0;
         for socket in self.sockets() {
             socket.notify_outgoing(&packet);
             // A socket that fails is disconnected by `send_frames`; the others still get it.
-            let _ = socket.send_frames(&frames, self.options.volatile);
+            sent += usize::from(socket.send_frames(&frames, self.options.volatile).is_ok());
         }
+        self.ns.metrics().events_out(sent);
         self.publish(&packet)
     }
 
@@ -182,6 +184,7 @@ impl BroadcastOperator {
                 Err(error) => responses.push((socket.id(), Err(error))),
             }
         }
+        self.ns.metrics().events_out(pending.len());
         let remote = async {
             if !self.is_clustered() {
                 return None;
@@ -210,6 +213,7 @@ impl BroadcastOperator {
                     }
                     Ok(Err(_)) => Err(AckError::Disconnected),
                     Err(_) => {
+                        self.ns.metrics().ack_timeout();
                         socket.forget_ack(id);
                         Err(AckError::Timeout)
                     }

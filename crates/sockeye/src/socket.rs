@@ -76,6 +76,9 @@ pub(crate) struct SocketInner {
     pid: Option<SocketId>,
     /// Whether this socket took over the session of one that dropped.
     recovered: bool,
+    /// The socket's span, only when a subscriber wants it: boxed, so that sockets without
+    /// one pay a pointer, not a span.
+    span: Option<Box<tracing::Span>>,
 }
 
 impl Socket {
@@ -93,6 +96,13 @@ impl Socket {
                 (SocketId::random(), pid, http::Extensions::new(), false)
             }
         };
+        let span = tracing::debug_span!(
+            "socket",
+            id = %id,
+            nsp = ns.name(),
+            transport = conn.engine.transport().as_str()
+        );
+        let span = (!span.is_disabled()).then(|| Box::new(span));
         Socket(Arc::new(SocketInner {
             id,
             ns,
@@ -108,7 +118,21 @@ impl Socket {
             data: Mutex::new(data),
             pid,
             recovered,
+            span,
         }))
+    }
+
+    /// The socket's span, when a subscriber is interested.
+    pub(crate) fn span(&self) -> Option<&tracing::Span> {
+        self.0.span.as_deref()
+    }
+
+    /// Counts an event queued for the client.
+    fn counted(&self, sent: Result<(), EmitError>) -> Result<(), EmitError> {
+        if sent.is_ok() {
+            self.ns().metrics().events_out(1);
+        }
+        sent
     }
 
     /// Whether this socket is a client's earlier one, recovered after a lost connection with
@@ -253,7 +277,7 @@ impl Socket {
             let options = BroadcastOptions::default().to(Room::from(self.id().as_str()));
             recovery.record(n, options, frames.clone());
         }
-        self.send_frames(&frames, false)
+        self.counted(self.send_frames(&frames, false))
     }
 
     /// Sends an event whose arguments are already JSON, with binary values as placeholders
@@ -289,9 +313,9 @@ impl Socket {
             let frames = text_and_attachments(text, attachments);
             let options = BroadcastOptions::default().to(Room::from(self.id().as_str()));
             recovery.record(n, options, frames.clone());
-            return self.send_frames(&frames, false);
+            return self.counted(self.send_frames(&frames, false));
         }
-        self.send_text_and(text, attachments)
+        self.counted(self.send_text_and(text, attachments))
     }
 
     /// Sends an event and waits for the client's acknowledgement, within the server's default
@@ -447,6 +471,7 @@ impl Socket {
             Err(SendError::Full) if volatile => Ok(()),
             Err(SendError::Full) => {
                 tracing::warn!(sid = %self.id(), "outbox full: disconnecting a slow client");
+                self.ns().metrics().slow_client();
                 self.0.conn.close(DisconnectReason::SlowClient);
                 Err(EmitError::OutboxFull)
             }
@@ -559,6 +584,9 @@ impl Socket {
         let Some(args) = payload.args(1) else {
             return;
         };
+        self.ns().metrics().event_in();
+        let _span = self.span().map(|span| span.enter());
+        tracing::debug!(event = %name, ack = packet.id, "event");
         let mut event = Event {
             name,
             args,
@@ -593,7 +621,7 @@ impl Socket {
             ack_id,
         };
         match handler.call(context) {
-            Ok(future) => handler::run(future),
+            Ok(future) => handler::run_timed(future, &self.ns().metrics().handler_duration),
             Err(message) => self.report(&name, message, ack_id),
         }
     }
@@ -631,6 +659,7 @@ impl Socket {
     /// An ACK or BINARY_ACK from the client.
     pub(crate) fn on_ack(&self, packet: Packet) {
         let Some(id) = packet.id else { return };
+        let _span = self.span().map(|span| span.enter());
         let Some(sender) = self.take_ack(id) else {
             tracing::debug!(sid = %self.id(), id, "acknowledgement of nothing pending");
             return;
@@ -647,6 +676,9 @@ impl Socket {
         if !self.0.connected.swap(false, Ordering::AcqRel) {
             return;
         }
+        self.ns().metrics().disconnected(reason);
+        let _span = self.span().map(|span| span.enter());
+        tracing::debug!(%reason, "socket disconnected");
         let disconnecting = self
             .handlers()
             .hooks()
@@ -712,7 +744,7 @@ impl SocketTimeout<'_> {
         packet.id = Some(id);
         let receiver = socket.expect_ack(id)?;
         socket.notify_outgoing(&packet);
-        if let Err(error) = socket.send_frames(&frames(&packet), false) {
+        if let Err(error) = socket.counted(socket.send_frames(&frames(&packet), false)) {
             socket.forget_ack(id);
             return Err(error.into());
         }
@@ -722,6 +754,7 @@ impl SocketTimeout<'_> {
             }
             Ok(Err(_)) => Err(AckError::Disconnected),
             Err(_) => {
+                socket.ns().metrics().ack_timeout();
                 socket.forget_ack(id);
                 Err(AckError::Timeout)
             }
