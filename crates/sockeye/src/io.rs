@@ -39,6 +39,9 @@ pub struct IoConfig {
     pub max_pending_acks: usize,
     /// Connection-state recovery; off by default, as in Node.
     pub connection_state_recovery: Option<RecoveryConfig>,
+    /// Event names counted one by one (`sockeye_named_events_total`, incoming events). None by
+    /// default: clients choose event names, so only the names listed here become labels.
+    pub metrics_events: Vec<String>,
 }
 
 impl Default for IoConfig {
@@ -50,6 +53,7 @@ impl Default for IoConfig {
             max_attachments: sockeye_socketio_proto::DEFAULT_MAX_ATTACHMENTS,
             max_pending_acks: 1024,
             connection_state_recovery: None,
+            metrics_events: Vec::new(),
         }
     }
 }
@@ -115,6 +119,13 @@ impl IoBuilder {
     #[must_use]
     pub fn connection_state_recovery(mut self, config: RecoveryConfig) -> Self {
         self.config.connection_state_recovery = Some(config);
+        self
+    }
+
+    /// Sets [`IoConfig::metrics_events`]: the events counted by name.
+    #[must_use]
+    pub fn metrics_events<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.config.metrics_events = names.into_iter().map(Into::into).collect();
         self
     }
 
@@ -281,7 +292,7 @@ impl Io {
             .connection_state_recovery
             .clone()
             .map(Recovery::new);
-        let metrics = NamespaceMetrics::new(label);
+        let metrics = NamespaceMetrics::new(label, &self.0.config.metrics_events);
         Namespace::new(
             name,
             Arc::downgrade(&self.0),

@@ -37,10 +37,13 @@ pub(crate) struct NamespaceMetrics {
     pub(crate) handler_duration: Histogram,
     ack_timeouts: Counter,
     slow_clients: Counter,
+    /// The allow-listed events (`IoConfig::metrics_events`), searched in turn: a short list,
+    /// and empty unless asked for.
+    named: Box<[(Box<str>, Counter)]>,
 }
 
 impl NamespaceMetrics {
-    pub(crate) fn new(label: &str) -> Self {
+    pub(crate) fn new(label: &str, named_events: &[String]) -> Self {
         let label = label.to_owned();
         let connects = |result: &'static str| metrics::counter!("sockeye_connects_total", "namespace" => label.clone(), "result" => result);
         let events = |direction: &'static str| metrics::counter!("sockeye_events_total", "namespace" => label.clone(), "direction" => direction);
@@ -64,6 +67,17 @@ impl NamespaceMetrics {
             ack_timeouts: metrics::counter!("sockeye_ack_timeouts_total", "namespace" => label.clone()),
             // Not by namespace: a slow client is slow on all of its namespaces.
             slow_clients: metrics::counter!("sockeye_slow_client_disconnects_total"),
+            named: named_events
+                .iter()
+                .map(|event| {
+                    let counter = metrics::counter!(
+                        "sockeye_named_events_total",
+                        "namespace" => label.clone(),
+                        "event" => event.clone()
+                    );
+                    (event.as_str().into(), counter)
+                })
+                .collect(),
         }
     }
 
@@ -87,8 +101,11 @@ impl NamespaceMetrics {
         }
     }
 
-    pub(crate) fn event_in(&self) {
+    pub(crate) fn event_in(&self, event: &str) {
         self.events_in.increment(1);
+        if let Some((_, counter)) = self.named.iter().find(|(name, _)| **name == *event) {
+            counter.increment(1);
+        }
     }
 
     /// Events sent, counted once per socket they were queued for.
@@ -138,6 +155,10 @@ fn describe() {
     describe_counter!(
         "sockeye_events_total",
         "Events received (in) and queued for a client (out, once per socket), by namespace"
+    );
+    describe_counter!(
+        "sockeye_named_events_total",
+        "Events received, by namespace and name, for the names allow-listed in IoConfig::metrics_events"
     );
     describe_histogram!(
         "sockeye_handler_duration_seconds",

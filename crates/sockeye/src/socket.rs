@@ -584,7 +584,7 @@ impl Socket {
         let Some(args) = payload.args(1) else {
             return;
         };
-        self.ns().metrics().event_in();
+        self.ns().metrics().event_in(name.as_str());
         let _span = self.span().map(|span| span.enter());
         tracing::debug!(event = %name, ack = packet.id, "event");
         let mut event = Event {

@@ -19,7 +19,7 @@ async fn namespaces_count_connects_events_and_ack_timeouts() {
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder).unwrap();
 
-    let io = Io::builder().build();
+    let io = Io::builder().metrics_events(["answer"]).build();
     io.dynamic(|name| name.starts_with("/room-"))
         .on_connection(|_socket: Socket| async {});
     io.of("/guarded")
@@ -50,6 +50,20 @@ async fn namespaces_count_connects_events_and_ack_timeouts() {
     quiz.connect_ns("/quiz", None).await.unwrap();
     quiz.expect_event("/quiz", "question", WAIT).await;
     quiz.expect_event("/quiz", "timed_out", WAIT).await;
+    quiz.emit("/quiz", "answer", serde_json::json!([42]), vec![]);
+    quiz.emit("/quiz", "chatter", serde_json::json!([]), vec![]);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !handle
+        .render()
+        .contains(r#"sockeye_events_total{namespace="/quiz",direction="in"} 2"#)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{}",
+            handle.render()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let text = handle.render();
     let has = |line: &str| text.lines().any(|l| l == line);
@@ -62,6 +76,7 @@ async fn namespaces_count_connects_events_and_ack_timeouts() {
         r#"sockeye_connects_total{namespace="/quiz",result="ok"} 1"#,
         r#"sockeye_events_total{namespace="/quiz",direction="out"} 2"#,
         r#"sockeye_ack_timeouts_total{namespace="/quiz"} 1"#,
+        r#"sockeye_named_events_total{namespace="/quiz",event="answer"} 1"#,
         r#"sockeye_engine_sessions{transport="websocket"} 5"#,
         r#"sockeye_engine_sessions_opened_total{transport="websocket"} 5"#,
     ] {
@@ -69,4 +84,5 @@ async fn namespaces_count_connects_events_and_ack_timeouts() {
     }
     // A client's choice of name makes no series of its own.
     assert!(!text.contains("/room-1"), "{text}");
+    assert!(!text.contains("chatter"), "{text}");
 }
