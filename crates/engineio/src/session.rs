@@ -132,13 +132,15 @@ impl Session {
         }
     }
 
-    /// Runs the session to its end on a task of its own, in a span (`engine` with `sid` and
-    /// `transport`) when a subscriber wants one: without one, the task holds no span at all.
+    /// Runs the session to its end on a task of its own, in a span (`engine` with `sid`, the
+    /// `transport` of the handshake, and `upgraded` once it is on WebSocket) when a subscriber
+    /// wants one: without one, the task holds no span at all.
     pub(crate) fn spawn(self, open: Option<Frame>) {
         let span = tracing::debug_span!(
             "engine",
             sid = %self.socket.id(),
-            transport = self.socket.handshake().transport.as_str()
+            transport = self.socket.handshake().transport.as_str(),
+            upgraded = tracing::field::Empty
         );
         if span.is_disabled() {
             tokio::spawn(self.run(open));
@@ -500,7 +502,7 @@ impl Session {
                 self.transport = Transport::WebSocket(probe.ws);
                 self.socket.shared.lock().transport = Some(TransportKind::WebSocket);
                 self.engine.metrics.upgraded();
-                tracing::Span::current().record("transport", "websocket");
+                tracing::Span::current().record("upgraded", true);
                 tracing::debug!(sid = %self.socket.id(), "upgraded to websocket");
             }
             Ok(Some(_)) | Err(()) => {
