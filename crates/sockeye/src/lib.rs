@@ -23,6 +23,19 @@
 //!     sockeye::serve(listener, service, std::future::pending()).await
 //! }
 //! ```
+//!
+//! The server counts sessions, sockets, connects, disconnects, events and more through the
+//! [`metrics`](https://docs.rs/metrics) facade (docs/metrics.md lists them): install a recorder
+//! (with `metrics::set_global_recorder`) before building the server, which registers its
+//! handles then; without one they cost nothing.
+//!
+//! ```
+//! let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+//! let handle = recorder.handle();
+//! let io = metrics::with_local_recorder(&recorder, || sockeye::Io::builder().build());
+//! assert!(handle.render().contains(r#"sockeye_connects_total{namespace="/",result="ok"} 0"#));
+//! # drop(io);
+//! ```
 
 mod args;
 mod client;
