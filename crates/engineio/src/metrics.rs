@@ -60,7 +60,6 @@ fn reason_index(reason: CloseReason) -> usize {
 impl EngineMetrics {
     pub(crate) fn new() -> Self {
         describe();
-        let per_transport = |f: &dyn Fn(&'static str) -> Counter| TRANSPORTS.map(|t| f(t.as_str()));
         let per_direction = |name: &'static str| {
             DIRECTIONS.map(|direction| {
                 TRANSPORTS.map(|t| {
@@ -71,9 +70,9 @@ impl EngineMetrics {
         EngineMetrics {
             sessions: TRANSPORTS
                 .map(|t| metrics::gauge!("sockeye_engine_sessions", "transport" => t.as_str())),
-            opened: per_transport(
-                &|transport| metrics::counter!("sockeye_engine_sessions_opened_total", "transport" => transport),
-            ),
+            opened: TRANSPORTS.map(|t| {
+                metrics::counter!("sockeye_engine_sessions_opened_total", "transport" => t.as_str())
+            }),
             closed: TRANSPORTS.map(|t| {
                 REASONS.map(|reason| {
                     metrics::counter!(
