@@ -329,3 +329,44 @@ proptest! {
         prop_assert_eq!(from_text.ok(), from_tree.ok());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The MessagePack parser: what it writes reads back as the same packet (the same bytes
+    /// once written again: binary goes inline, so placeholder numbers do not matter).
+    #[test]
+    fn msgpack_round_trip(p in packet()) {
+        let bytes = sockeye_socketio_proto::msgpack::encode(&p);
+        let back = sockeye_socketio_proto::msgpack::decode(&bytes).expect("decodes");
+        prop_assert_eq!(&back.nsp, &p.nsp);
+        prop_assert_eq!(back.id, p.id);
+        prop_assert_eq!(back.attachments.len(), p.attachments.len());
+        prop_assert_eq!(back.kind.is_event(), p.kind.is_event());
+        prop_assert_eq!(sockeye_socketio_proto::msgpack::encode(&back), bytes);
+    }
+
+    /// No bytes make the MessagePack decoder panic; a packet it accepts is valid.
+    #[test]
+    fn msgpack_decode_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        if let Ok(packet) = sockeye_socketio_proto::msgpack::decode(&bytes) {
+            prop_assert_eq!(packet.validate(), Ok(()));
+        }
+    }
+
+    /// Nor do mutations of valid packets, which reach deeper than random bytes.
+    #[test]
+    fn msgpack_decode_of_mutated_packets_never_panics(
+        p in packet(),
+        flips in prop::collection::vec((any::<usize>(), any::<u8>()), 1..4),
+    ) {
+        let mut bytes = sockeye_socketio_proto::msgpack::encode(&p);
+        for (at, byte) in flips {
+            let len = bytes.len();
+            bytes[at % len] = byte;
+        }
+        if let Ok(packet) = sockeye_socketio_proto::msgpack::decode(&bytes) {
+            prop_assert_eq!(packet.validate(), Ok(()));
+        }
+    }
+}

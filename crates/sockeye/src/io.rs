@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sockeye_adapter::{Adapter, MemoryAdapter};
 use sockeye_engineio::{EngineConfig, EngineService};
+use sockeye_socketio_proto::Parser;
 
 use crate::client::IoHandler;
 use crate::layer::{IoLayer, IoService};
@@ -38,6 +39,9 @@ pub struct IoConfig {
     pub max_pending_acks: usize,
     /// Connection-state recovery; off by default, as in Node.
     pub connection_state_recovery: Option<RecoveryConfig>,
+    /// How packets are written: npm `socket.io-parser`'s way by default, or
+    /// `socket.io-msgpack-parser`'s ([`Parser::MsgPack`]); clients must use the same.
+    pub parser: Parser,
 }
 
 impl Default for IoConfig {
@@ -49,6 +53,7 @@ impl Default for IoConfig {
             max_attachments: sockeye_socketio_proto::DEFAULT_MAX_ATTACHMENTS,
             max_pending_acks: 1024,
             connection_state_recovery: None,
+            parser: Parser::Default,
         }
     }
 }
@@ -97,6 +102,22 @@ impl IoBuilder {
     #[must_use]
     pub fn max_attachments(mut self, max: usize) -> Self {
         self.config.max_attachments = max;
+        self
+    }
+
+    /// Sets [`IoConfig::parser`]: clients must use the same one (in JavaScript,
+    /// `io({ parser: require("socket.io-msgpack-parser") })`).
+    ///
+    /// ```
+    /// use sockeye::{Io, Parser};
+    ///
+    /// let (service, io) = Io::builder().parser(Parser::MsgPack).build_service();
+    /// assert_eq!(io.config().parser, Parser::MsgPack);
+    /// # drop(service);
+    /// ```
+    #[must_use]
+    pub fn parser(mut self, parser: Parser) -> Self {
+        self.config.parser = parser;
         self
     }
 
@@ -271,7 +292,15 @@ impl Io {
             .connection_state_recovery
             .clone()
             .map(Recovery::new);
-        Namespace::new(name, Arc::downgrade(&self.0), handlers, adapter, recovery)
+        let parser = self.0.config.parser;
+        Namespace::new(
+            name,
+            Arc::downgrade(&self.0),
+            handlers,
+            adapter,
+            recovery,
+            parser,
+        )
     }
 
     /// The namespace a CONNECT asks for: a static one, or a new child of a dynamic one.
