@@ -22,8 +22,9 @@ enum Command {
     ///
     /// Open http://HOST:PORT/ for the demos: the seed (motd, messages, "Roger that"), a rooms
     /// chat, a chunked upload with SHA-256 and resume, and binary round-trips. The browser
-    /// client is served at PATH/socket.io.js (also socket.io.min.js, socket.io.esm.min.js and
-    /// their .map files) from the npm package socket.io-client, installed with
+    /// client is served at PATH/socket.io.js (also socket.io.min.js, socket.io.esm.min.js,
+    /// socket.io.msgpack.min.js and their .map files) from the npm package socket.io-client,
+    /// installed with
     /// `npm ci --prefix web` (scripts/run does it).
     ///
     /// Logs go to standard error; RUST_LOG sets the level (default info), e.g.
@@ -89,6 +90,12 @@ struct ServeArgs {
     /// need sticky sessions behind a load balancer (docs/cluster.md).
     #[arg(long, value_name = "URL", env = "SOCKEYE_ADAPTER")]
     adapter: Option<String>,
+
+    /// Packet codec: default (npm socket.io-parser) or msgpack (npm socket.io-msgpack-parser).
+    /// Clients must use the same one; with msgpack the demo pages load
+    /// PATH/socket.io.msgpack.min.js, the client bundle built with it.
+    #[arg(long, value_name = "PARSER", default_value = "default")]
+    parser: sockeye::Parser,
 }
 
 impl From<ServeArgs> for Config {
@@ -105,6 +112,7 @@ impl From<ServeArgs> for Config {
             tls_cert: args.tls_cert,
             tls_key: args.tls_key,
             adapter: args.adapter,
+            parser: args.parser,
         }
     }
 }

@@ -11,12 +11,12 @@ use axum::extract::Request;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use http::HeaderMap;
-use sockeye::{AdapterFactory, AllowOrigin, Cors, EngineConfig, Io};
+use sockeye::{AdapterFactory, AllowOrigin, Cors, EngineConfig, Io, Parser};
 use sockeye_upload::UploadDir;
 use tower_layer::Layer;
 
 use crate::assets;
-use crate::client::{CLIENT_FILES, ClientBundle, HOW_TO_GET_IT};
+use crate::client::{CLIENT_FILES, ClientBundle, HOW_TO_GET_IT, bundle_for};
 use crate::demo::{self, DemoState};
 use crate::tls;
 
@@ -56,6 +56,8 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// The cluster adapter's URL (`redis://host:port`); the in-memory adapter when `None`.
     pub adapter: Option<String>,
+    /// The packet codec; with [`Parser::MsgPack`] the demo pages load the msgpack bundle.
+    pub parser: Parser,
 }
 
 impl Default for Config {
@@ -72,6 +74,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             adapter: None,
+            parser: Parser::Default,
         }
     }
 }
@@ -110,7 +113,7 @@ pub fn app_with(config: &Config, adapter: Option<AdapterFactory>) -> anyhow::Res
             )
         })?
         .max_size(config.max_upload_size);
-    let mut builder = Io::builder().engine(engine);
+    let mut builder = Io::builder().engine(engine).parser(config.parser);
     if let Some(adapter) = adapter {
         builder = builder.adapter(move |nsp: &str| adapter(nsp));
     }
@@ -121,7 +124,7 @@ pub fn app_with(config: &Config, adapter: Option<AdapterFactory>) -> anyhow::Res
 
     let static_dir = config.static_dir.clone().map(Arc::new);
     let mut pages = Router::new();
-    for page in assets::pages(&socket_path) {
+    for page in assets::pages(&socket_path, bundle_for(config.parser)) {
         let route = page.route;
         let static_dir = static_dir.clone();
         pages = pages.route(

@@ -169,3 +169,72 @@ async fn run(mode: &str) {
 }
 
 transport_modes!(run);
+
+/// On the wire over long-polling: the client's CONNECT goes up as one binary message (`b` and
+/// base64 in the payload), and the server's CONNECT reply and first event come down the same
+/// way, each packet one MessagePack message; a text message is a protocol error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_payloads_carry_each_packet_as_one_base64_binary_message() {
+    use sockeye_socketio_proto::{Packet, PacketType, msgpack};
+    use sockeye_testkit::engineio_proto::{Frame, Packet as EioPacket, payload};
+    use sockeye_testkit::{http_get, http_request};
+
+    let log = Log::default();
+    let server = serve(builder(&log).parser(Parser::MsgPack), setup).await;
+    let base = format!("{}/socket.io/?EIO=4&transport=polling", server.url);
+    let open = http_get(&base).await.unwrap();
+    let handshake = payload::decode(open.body, 16).unwrap();
+    let [EioPacket::Open(open)] = handshake.as_slice() else {
+        panic!("no handshake: {handshake:?}");
+    };
+    let url = format!("{base}&sid={}", open.sid);
+    let (addr, target) = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split_once('/'))
+        .unwrap();
+
+    let connect = msgpack::encode(&Packet::connect("/", Some(json!({"name": "raw"}))));
+    let body = payload::encode(&[Frame::binary(connect)]);
+    assert_eq!(body[0], b'b', "{body:?}");
+    let posted = http_request(
+        addr.parse().unwrap(),
+        http::Method::POST,
+        &format!("/{target}"),
+        &[],
+        body,
+    )
+    .await
+    .unwrap();
+    assert_eq!(posted.text(), "ok");
+
+    let got = http_get(&url).await.unwrap();
+    assert!(got.body.starts_with(b"b"), "{}", got.text());
+    let packets = payload::decode(got.body, 16).unwrap();
+    let decoded: Vec<Packet> = packets
+        .into_iter()
+        .map(|packet| match packet {
+            EioPacket::Binary(bytes) => msgpack::decode(&bytes).unwrap(),
+            other => panic!("not a binary message: {other:?}"),
+        })
+        .collect();
+    assert_eq!(decoded[0].kind, PacketType::Connect);
+    let sid = decoded[0].data.as_ref().unwrap().to_value()["sid"].clone();
+    assert_eq!(log.wait("connect raw /").await["id"], sid);
+    assert_eq!(decoded[1].event_name().as_deref(), Some("welcome"));
+    assert_eq!(decoded[1].kind, PacketType::BinaryEvent);
+    assert_eq!(decoded[1].attachments, [Bytes::from_static(&[0xde, 0xad])]);
+
+    // Text is not how this parser speaks: the connection is closed.
+    let text = payload::encode(&[Frame::message(r#"2["echo"]"#)]);
+    let posted = http_request(
+        addr.parse().unwrap(),
+        http::Method::POST,
+        &format!("/{target}"),
+        &[],
+        text,
+    )
+    .await
+    .unwrap();
+    assert_eq!(posted.text(), "ok");
+    assert_eq!(log.wait("disconnect raw /").await["reason"], "parse error");
+}
