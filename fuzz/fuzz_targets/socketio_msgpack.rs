@@ -3,11 +3,15 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sockeye_socketio_proto::msgpack;
+use sockeye_socketio_proto::{Error, msgpack};
 
 fuzz_target!(|bytes: &[u8]| {
     if let Ok(packet) = msgpack::decode(bytes) {
-        assert_eq!(packet.validate(), Ok(()));
+        // Valid, but for maps the peer sent that look like placeholders (left as they are).
+        assert!(matches!(
+            packet.validate(),
+            Ok(()) | Err(Error::PlaceholderOutOfRange { .. } | Error::InvalidPlaceholder)
+        ));
         let encoded = msgpack::encode(&packet);
         let again = msgpack::decode(&encoded).expect("what we encode decodes");
         assert_eq!(msgpack::encode(&again), encoded);

@@ -33,10 +33,12 @@
 //! ```
 
 use bytes::Bytes;
+use rmp::Marker;
 use rmpv::Value as Mp;
 use serde_json::{Map, Number, Value};
 
 use crate::binary::{placeholder, placeholder_num};
+use crate::validate::{ack_id_is_valid, namespace_is_valid, payload_is_valid};
 use crate::{Decoder, Error, Packet, PacketType, Payload};
 
 /// Nesting deeper than this in a received packet is refused rather than recursed into; it
@@ -90,7 +92,8 @@ pub fn encode_text(text: &str, attachments: &[Bytes]) -> Result<Vec<u8>, Error> 
 
 /// Decodes one packet, checked as the npm decoder checks it (type `0`..=`4`, `nsp` a string,
 /// `data` of the shape the type needs, `id` a whole number) and as strictly as
-/// [`Packet::validate`]. Keys other than these are ignored (the JavaScript client sends
+/// [`Packet::validate`] (a map that the client sent looking like a placeholder is left as it
+/// is: taking the arguments then fails, as with the default parser). Keys other than these are ignored (the JavaScript client sends
 /// `options` too). An event or acknowledgement with `bin` values gets the `BINARY_` type, its
 /// bytes as attachments and placeholders in their places.
 ///
@@ -98,64 +101,312 @@ pub fn encode_text(text: &str, attachments: &[Bytes]) -> Result<Vec<u8>, Error> 
 /// [`Error::InvalidMsgPack`] for bytes that are not one MessagePack map, the errors of
 /// [`Packet::validate`] for a packet that breaks the protocol.
 pub fn decode(bytes: &[u8]) -> Result<Packet, Error> {
-    let value = read(bytes, MAX_DEPTH)?;
-    let Mp::Map(fields) = &value else {
-        return Err(Error::InvalidMsgPack("a packet is not a map".to_owned()));
+    let mut input = Input(bytes);
+    let fields = match Marker::from_u8(input.u8()?) {
+        Marker::FixMap(n) => usize::from(n),
+        Marker::Map16 => usize::from(input.u16()?),
+        Marker::Map32 => input.len32()?,
+        _ => return Err(Error::InvalidMsgPack("a packet is not a map".to_owned())),
     };
-    let field = |key: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k.as_str() == Some(key))
-            .map(|(_, v)| v)
-            // notepack's `undefined` (an extension) is a missing key to the npm decoder.
-            .filter(|v| !matches!(v, Mp::Ext(..)))
-    };
-    let kind = field("type")
+    // Straight to JSON text, without a tree in between: the payload into `data`, the other
+    // fields, small, into `scratch` and then read as JSON values.
+    let (mut kind, mut nsp, mut id, mut data) = (None, None, None, None);
+    let mut attachments = Vec::new();
+    let mut scratch = Vec::new();
+    for _ in 0..fields {
+        scratch.clear();
+        let key = match to_json_text(&mut input, &mut scratch, &mut Vec::new(), 1)? {
+            Written::Value => serde_json::from_slice::<Value>(&scratch).ok(),
+            Written::Undefined => None,
+        };
+        let key = key.as_ref().and_then(Value::as_str);
+        if key == Some("data") {
+            let mut text = Vec::with_capacity(bytes.len() + 16);
+            attachments.clear();
+            data = match to_json_text(&mut input, &mut text, &mut attachments, 1)? {
+                Written::Value => Some(text),
+                Written::Undefined => None,
+            };
+            continue;
+        }
+        scratch.clear();
+        // notepack's `undefined` (an extension) is a missing key to the npm decoder.
+        let value = match to_json_text(&mut input, &mut scratch, &mut Vec::new(), 1)? {
+            Written::Value => serde_json::from_slice::<Value>(&scratch).ok(),
+            Written::Undefined => None,
+        };
+        match key {
+            Some("type") => kind = value,
+            Some("nsp") => nsp = value,
+            Some("id") => id = value,
+            _ => {}
+        }
+    }
+    if !input.0.is_empty() {
+        return Err(Error::InvalidMsgPack(
+            "bytes after the MessagePack value".to_owned(),
+        ));
+    }
+    let kind = kind
+        .as_ref()
         .and_then(whole_number)
         .and_then(|n| u8::try_from(n).ok())
         .filter(|n| *n <= PacketType::ConnectError as u8)
         .and_then(PacketType::from_u8)
         .ok_or(Error::InvalidPacketType)?;
-    let nsp = match field("nsp") {
-        Some(Mp::String(nsp)) => nsp.as_str().ok_or(Error::InvalidNamespace)?.to_owned(),
-        _ => return Err(Error::InvalidNamespace),
+    let Some(Value::String(nsp)) = nsp else {
+        return Err(Error::InvalidNamespace);
     };
-    let id = match field("id") {
+    let id = match id {
         None => None,
-        Some(id) => Some(whole_number(id).ok_or(Error::InvalidAckId)?),
+        Some(id) => Some(whole_number(&id).ok_or(Error::InvalidAckId)?),
     };
-    let mut attachments = Vec::new();
-    let data = match field("data") {
+    let data = match data {
+        // Written from UTF-8 text and ASCII: the check cannot fail.
+        Some(text) => Some(Payload::from_json(
+            String::from_utf8(text).map_err(|e| Error::InvalidJson(e.to_string()))?,
+        )?),
         None => None,
-        Some(data) => Some(Payload::from(to_json(data, &mut attachments, 1)?)),
     };
     let kind = match kind {
         PacketType::Event if !attachments.is_empty() => PacketType::BinaryEvent,
         PacketType::Ack if !attachments.is_empty() => PacketType::BinaryAck,
         kind => kind,
     };
-    let packet = Packet {
+    // `Packet::validate` but for its placeholder check, which would parse the payload again:
+    // the placeholders were written here, one for each attachment.
+    if !namespace_is_valid(&nsp) {
+        return Err(Error::InvalidNamespace);
+    }
+    if !ack_id_is_valid(kind, id) {
+        return Err(Error::InvalidAckId);
+    }
+    if !payload_is_valid(kind, data.as_ref().map(Payload::shape)) {
+        return Err(Error::InvalidPayload);
+    }
+    Ok(Packet {
         kind,
         nsp,
         id,
         data,
         attachments,
-    };
-    packet.validate()?;
-    Ok(packet)
+    })
+}
+
+/// The MessagePack bytes still to read.
+struct Input<'a>(&'a [u8]);
+
+impl<'a> Input<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
+        if n > self.0.len() {
+            return Err(Error::InvalidMsgPack("truncated".to_owned()));
+        }
+        let (taken, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(taken)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], Error> {
+        let mut out = [0; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    fn u8(&mut self) -> Result<u8, Error> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    fn u16(&mut self) -> Result<u16, Error> {
+        self.array().map(u16::from_be_bytes)
+    }
+
+    fn u32(&mut self) -> Result<u32, Error> {
+        self.array().map(u32::from_be_bytes)
+    }
+
+    fn u64(&mut self) -> Result<u64, Error> {
+        self.array().map(u64::from_be_bytes)
+    }
+
+    fn len32(&mut self) -> Result<usize, Error> {
+        usize::try_from(self.u32()?).map_err(|_| Error::InvalidMsgPack("too long".to_owned()))
+    }
+}
+
+/// Whether [`to_json_text`] wrote a value, or met an extension (notepack's `undefined`),
+/// which the caller writes as `null` in an array and leaves out of a map.
+enum Written {
+    Value,
+    Undefined,
+}
+
+/// Reads one MessagePack value from `input` and appends it to `out` as JSON text, as
+/// [`to_json`] converts it: each `bin` a placeholder, its bytes pushed to `attachments`.
+fn to_json_text(
+    input: &mut Input<'_>,
+    out: &mut Vec<u8>,
+    attachments: &mut Vec<Bytes>,
+    depth: usize,
+) -> Result<Written, Error> {
+    if depth > MAX_DEPTH {
+        return Err(Error::InvalidMsgPack("nested too deeply".to_owned()));
+    }
+    let mut digits = itoa::Buffer::new();
+    let integer = |out: &mut Vec<u8>, text: &str| out.extend_from_slice(text.as_bytes());
+    match Marker::from_u8(input.u8()?) {
+        Marker::Null => out.extend_from_slice(b"null"),
+        Marker::True => out.extend_from_slice(b"true"),
+        Marker::False => out.extend_from_slice(b"false"),
+        Marker::FixPos(n) => integer(out, digits.format(n)),
+        Marker::FixNeg(n) => integer(out, digits.format(n)),
+        Marker::U8 => integer(out, digits.format(input.u8()?)),
+        Marker::U16 => integer(out, digits.format(input.u16()?)),
+        Marker::U32 => integer(out, digits.format(input.u32()?)),
+        Marker::U64 => integer(out, digits.format(input.u64()?)),
+        Marker::I8 => integer(out, digits.format(i8::from_be_bytes(input.array()?))),
+        Marker::I16 => integer(out, digits.format(i16::from_be_bytes(input.array()?))),
+        Marker::I32 => integer(out, digits.format(i32::from_be_bytes(input.array()?))),
+        Marker::I64 => integer(out, digits.format(i64::from_be_bytes(input.array()?))),
+        Marker::F32 => write_float(out, f64::from(f32::from_bits(input.u32()?))),
+        Marker::F64 => write_float(out, f64::from_bits(input.u64()?)),
+        marker @ (Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32) => {
+            let len = match marker {
+                Marker::FixStr(n) => usize::from(n),
+                Marker::Str8 => usize::from(input.u8()?),
+                Marker::Str16 => usize::from(input.u16()?),
+                _ => input.len32()?,
+            };
+            let text = String::from_utf8_lossy(input.take(len)?);
+            // Writing a `str` to a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, &*text);
+        }
+        marker @ (Marker::Bin8 | Marker::Bin16 | Marker::Bin32) => {
+            let len = match marker {
+                Marker::Bin8 => usize::from(input.u8()?),
+                Marker::Bin16 => usize::from(input.u16()?),
+                _ => input.len32()?,
+            };
+            attachments.push(Bytes::copy_from_slice(input.take(len)?));
+            out.extend_from_slice(br#"{"_placeholder":true,"num":"#);
+            integer(out, digits.format(attachments.len() - 1));
+            out.push(b'}');
+        }
+        marker @ (Marker::FixArray(_) | Marker::Array16 | Marker::Array32) => {
+            let len = match marker {
+                Marker::FixArray(n) => usize::from(n),
+                Marker::Array16 => usize::from(input.u16()?),
+                _ => input.len32()?,
+            };
+            out.push(b'[');
+            for i in 0..len {
+                if i > 0 {
+                    out.push(b',');
+                }
+                if let Written::Undefined = to_json_text(input, out, attachments, depth + 1)? {
+                    out.extend_from_slice(b"null");
+                }
+            }
+            out.push(b']');
+        }
+        marker @ (Marker::FixMap(_) | Marker::Map16 | Marker::Map32) => {
+            let len = match marker {
+                Marker::FixMap(n) => usize::from(n),
+                Marker::Map16 => usize::from(input.u16()?),
+                _ => input.len32()?,
+            };
+            out.push(b'{');
+            let mut first = true;
+            for _ in 0..len {
+                let start = out.len();
+                if !first {
+                    out.push(b',');
+                }
+                let counted = attachments.len();
+                let kept = write_key(input, out, depth)?;
+                out.push(b':');
+                // A value that JSON leaves out (`undefined`), or one under a key JSON cannot
+                // name, goes with its key, and so does any binary in it.
+                let written = to_json_text(input, out, attachments, depth + 1)?;
+                if kept && matches!(written, Written::Value) {
+                    first = false;
+                } else {
+                    out.truncate(start);
+                    attachments.truncate(counted);
+                }
+            }
+            out.push(b'}');
+        }
+        marker @ (Marker::FixExt1
+        | Marker::FixExt2
+        | Marker::FixExt4
+        | Marker::FixExt8
+        | Marker::FixExt16
+        | Marker::Ext8
+        | Marker::Ext16
+        | Marker::Ext32) => {
+            let len = match marker {
+                Marker::FixExt1 => 1,
+                Marker::FixExt2 => 2,
+                Marker::FixExt4 => 4,
+                Marker::FixExt8 => 8,
+                Marker::FixExt16 => 16,
+                Marker::Ext8 => usize::from(input.u8()?),
+                Marker::Ext16 => usize::from(input.u16()?),
+                _ => input.len32()?,
+            };
+            // The type byte, then the data.
+            input.take(1)?;
+            input.take(len)?;
+            return Ok(Written::Undefined);
+        }
+        Marker::Reserved => return Err(Error::InvalidMsgPack("reserved byte 0xc1".to_owned())),
+    }
+    Ok(Written::Value)
+}
+
+/// Writes a map key as a JSON string: a string as it is, an integer as its decimal text (as
+/// JavaScript names a property); `false` (nothing written that is kept) for any other key.
+fn write_key(input: &mut Input<'_>, out: &mut Vec<u8>, depth: usize) -> Result<bool, Error> {
+    let start = out.len();
+    let written = to_json_text(input, out, &mut Vec::new(), depth + 1)?;
+    let key = out.get(start..).unwrap_or_default();
+    Ok(match (written, key.first()) {
+        (Written::Value, Some(b'"')) => true,
+        (Written::Value, Some(first))
+            if (first.is_ascii_digit() || *first == b'-')
+                && key.iter().skip(1).all(u8::is_ascii_digit) =>
+        {
+            out.insert(start, b'"');
+            out.push(b'"');
+            true
+        }
+        _ => false,
+    })
+}
+
+/// A float as JSON writes it; NaN and the infinities, which JSON cannot hold, as `null` (as
+/// `JSON.stringify` does).
+fn write_float(out: &mut Vec<u8>, f: f64) {
+    match Number::from_f64(f) {
+        // Writing a number to a Vec cannot fail.
+        Some(n) => {
+            let _ = serde_json::to_writer(&mut *out, &n);
+        }
+        None => out.extend_from_slice(b"null"),
+    }
 }
 
 /// A non-negative whole number, written as an integer or (as JavaScript may) as a float.
-fn whole_number(value: &Mp) -> Option<u64> {
-    match value {
-        Mp::Integer(n) => n.as_u64(),
-        Mp::F64(f) if f.fract() == 0.0 && *f >= 0.0 && *f < 9.007_199_254_740_992e15 =>
-        {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            Some(*f as u64)
-        }
-        _ => None,
+fn whole_number(value: &Value) -> Option<u64> {
+    if let Some(n) = value.as_u64() {
+        return Some(n);
     }
+    let f = value.as_f64()?;
+    if f.fract() == 0.0 && (0.0..9.007_199_254_740_992e15).contains(&f) {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        return Some(f as u64);
+    }
+    None
 }
 
 /// JSON with placeholders as MessagePack with `bin` values in their places, numbers as
