@@ -58,7 +58,7 @@ pub fn encode(packet: &Packet) -> Vec<u8> {
     let data = packet
         .data
         .as_ref()
-        .map(|data| from_json(&data.to_value(), &packet.attachments));
+        .map(|data| from_json_text(data.as_str(), &packet.attachments));
     // The keys in the order Node's server sets them, so that the bytes are Node's too.
     let mut fields = Vec::with_capacity(4);
     if kind == PacketType::Ack {
@@ -428,6 +428,94 @@ pub fn from_json(value: &Value, attachments: &[Bytes]) -> Mp {
                     .collect(),
             )
         }
+    }
+}
+
+/// [`from_json`] of the JSON `text`, read straight into MessagePack values (without a
+/// [`Value`] in between); `nil` for text that is not JSON, which a [`Payload`] never holds.
+fn from_json_text(text: &str, attachments: &[Bytes]) -> Mp {
+    use serde::de::DeserializeSeed;
+    let mut reader = serde_json::Deserializer::from_str(text);
+    ToMp(attachments)
+        .deserialize(&mut reader)
+        .unwrap_or(Mp::Nil)
+}
+
+/// Reads one JSON value as MessagePack, placeholders replaced by their attachments.
+#[derive(Clone, Copy)]
+struct ToMp<'a>(&'a [Bytes]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for ToMp<'_> {
+    type Value = Mp;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Mp, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ToMp<'_> {
+    type Value = Mp;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_unit<E>(self) -> Result<Mp, E> {
+        Ok(Mp::Nil)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Mp, E> {
+        Ok(Mp::Boolean(b))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Mp, E> {
+        Ok(Mp::from(n))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Mp, E> {
+        Ok(Mp::from(n))
+    }
+
+    fn visit_f64<E>(self, f: f64) -> Result<Mp, E> {
+        Ok(Number::from_f64(f).map_or(Mp::Nil, |n| number_to_mp(&n)))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Mp, E> {
+        Ok(Mp::from(s))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Mp, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element_seed(self)? {
+            items.push(item);
+        }
+        Ok(Mp::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Mp, A::Error> {
+        let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            // A repeated key is written again (the last one wins when read, as in JSON);
+            // looking for repeats would make a large map cost its size squared.
+            fields.push((Mp::from(&*key), map.next_value_seed(self)?));
+        }
+        if let Some(bytes) = placeholder_of(&fields).and_then(|num| self.0.get(num)) {
+            return Ok(Mp::Binary(bytes.to_vec()));
+        }
+        Ok(Mp::Map(fields))
+    }
+}
+
+/// The attachment a map stands for, as [`placeholder_num`] recognises it: `_placeholder`
+/// `true` and a whole, non-negative `num` (other keys allowed).
+fn placeholder_of(fields: &[(Mp, Mp)]) -> Option<usize> {
+    let field = |name: &str| fields.iter().find(|(k, _)| k.as_str() == Some(name));
+    if !matches!(field("_placeholder"), Some((_, Mp::Boolean(true)))) {
+        return None;
+    }
+    match field("num") {
+        Some((_, Mp::Integer(n))) => n.as_u64().and_then(|n| usize::try_from(n).ok()),
+        _ => None,
     }
 }
 
