@@ -92,10 +92,10 @@ pub fn encode_text(text: &str, attachments: &[Bytes]) -> Result<Vec<u8>, Error> 
 
 /// Decodes one packet, checked as the npm decoder checks it (type `0`..=`4`, `nsp` a string,
 /// `data` of the shape the type needs, `id` a whole number) and as strictly as
-/// [`Packet::validate`] (a map that the client sent looking like a placeholder is left as it
-/// is: taking the arguments then fails, as with the default parser). Keys other than these are ignored (the JavaScript client sends
-/// `options` too). An event or acknowledgement with `bin` values gets the `BINARY_` type, its
-/// bytes as attachments and placeholders in their places.
+/// [`Packet::validate`] (but a map the peer sent that looks like a placeholder is left as it
+/// is: taking the arguments then fails, as with the default parser). Other keys are ignored
+/// (the JavaScript client sends `options` too). An event or acknowledgement with `bin` values
+/// gets the `BINARY_` type, their bytes as attachments and placeholders in their places.
 ///
 /// # Errors
 /// [`Error::InvalidMsgPack`] for bytes that are not one MessagePack map, the errors of
@@ -130,17 +130,18 @@ pub fn decode(bytes: &[u8]) -> Result<Packet, Error> {
             continue;
         }
         scratch.clear();
+        let written = to_json_text(&mut input, &mut scratch, &mut Vec::new(), 1)?;
+        let field = match key {
+            Some("type") => &mut kind,
+            Some("nsp") => &mut nsp,
+            Some("id") => &mut id,
+            _ => continue,
+        };
         // notepack's `undefined` (an extension) is a missing key to the npm decoder.
-        let value = match to_json_text(&mut input, &mut scratch, &mut Vec::new(), 1)? {
+        *field = match written {
             Written::Value => serde_json::from_slice::<Value>(&scratch).ok(),
             Written::Undefined => None,
         };
-        match key {
-            Some("type") => kind = value,
-            Some("nsp") => nsp = value,
-            Some("id") => id = value,
-            _ => {}
-        }
     }
     if !input.0.is_empty() {
         return Err(Error::InvalidMsgPack(
