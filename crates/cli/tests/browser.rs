@@ -297,13 +297,13 @@ fn own_app_from_static_dir_upgrade() {
     own_app("auto");
 }
 
-/// The bundle's six files with ETag, Cache-Control and 304; the index page links every demo;
-/// the ESM build imports in the page.
+/// The bundle's eight files (the msgpack build too, as in Node) with ETag, Cache-Control and
+/// 304; the index page links every demo; the ESM build imports in the page.
 #[test]
 fn client_bundle_is_served_like_node_serve_client() {
     let (_guard, server) = setup();
     let result = run_scenario(&server, "bundle", &[]);
-    assert_eq!(result["files"].as_array().map(Vec::len), Some(6));
+    assert_eq!(result["files"].as_array().map(Vec::len), Some(8));
 }
 
 /// The seed with three pages over WebSocket only: motd, "Roger that", exampleRoom,
