@@ -17,8 +17,8 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use sha2::{Digest, Sha256};
 use sockeye::Parser;
 
-/// The files served, as Node's `serveClient` names them (the msgpack build is left out: the
-/// server speaks the default JSON parser only).
+/// The files served, as Node's `serveClient` names them (the msgpack build too, which the demo
+/// pages load under `--parser msgpack`).
 pub const CLIENT_FILES: [&str; 8] = [
     "socket.io.js",
     "socket.io.js.map",
