@@ -2,8 +2,10 @@
 // motd on connection, "echo" answered with "echoed", "important_message" acknowledged with
 // "Roger that", "binary" acknowledged with [name, length, Buffer], "/admin" greets with
 // "hello_admin"; connection-state recovery on. Listens on port 0 and prints {"port": N}.
+// `node rust-client-server.mjs msgpack` uses socket.io-msgpack-parser.
 import { createServer } from "node:http";
 import { Server } from "socket.io";
+import msgpackParser from "socket.io-msgpack-parser";
 
 const refuse = (socket, next) => {
   if (socket.handshake.auth?.token === "good") return next();
@@ -12,7 +14,10 @@ const refuse = (socket, next) => {
   next(error);
 };
 const httpServer = createServer();
-const io = new Server(httpServer, { connectionStateRecovery: { maxDisconnectionDuration: 60000 } });
+const io = new Server(httpServer, {
+  connectionStateRecovery: { maxDisconnectionDuration: 60000 },
+  ...(process.argv[2] === "msgpack" ? { parser: msgpackParser } : {}),
+});
 io.on("connection", (socket) => {
   socket.emit("motd", "Welcome to my server!");
   socket.on("echo", (value) => socket.emit("echoed", value));

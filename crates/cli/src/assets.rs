@@ -9,6 +9,9 @@ use http::{HeaderValue, Response, StatusCode, header};
 /// Stands for the Socket.IO path (`/socket.io/` by default) in the embedded files.
 const PATH_PLACEHOLDER: &str = "__SOCKEYE_PATH__";
 
+/// Stands for the client bundle the pages load, under the Socket.IO path.
+const BUNDLE_PLACEHOLDER: &str = "__SOCKEYE_PATH__socket.io.js";
+
 /// The embedded files: URL path, content type, content.
 const EMBEDDED: &[(&str, &str, &str)] = &[
     ("/", HTML, include_str!("../assets/index.html")),
@@ -49,14 +52,19 @@ impl Page {
     }
 }
 
-/// The embedded pages, with the Socket.IO path put in.
-pub fn pages(socket_path: &str) -> Vec<Page> {
+/// The embedded pages, with the Socket.IO path put in, loading the client `bundle` (a file
+/// name, under that path).
+pub fn pages(socket_path: &str, bundle: &str) -> Vec<Page> {
+    let script = format!("{socket_path}{bundle}");
     EMBEDDED
         .iter()
         .map(|&(route, content_type, text)| Page {
             route,
             content_type,
-            body: Bytes::from(text.replace(PATH_PLACEHOLDER, socket_path)),
+            body: Bytes::from(
+                text.replace(BUNDLE_PLACEHOLDER, &script)
+                    .replace(PATH_PLACEHOLDER, socket_path),
+            ),
         })
         .collect()
 }
@@ -192,13 +200,25 @@ mod tests {
 
     #[test]
     fn pages_get_the_socket_path() {
-        let pages = pages("/custom/");
-        let seed = pages
+        let default = pages("/custom/", "socket.io.js");
+        let seed = default
             .iter()
             .find(|p| p.route == "/seed.html")
             .expect("seed");
         let text = std::str::from_utf8(&seed.body).expect("utf-8");
         assert!(text.contains("/custom/socket.io.js"));
         assert!(!text.contains(PATH_PLACEHOLDER));
+
+        let msgpack = pages("/custom/", "socket.io.msgpack.min.js");
+        for page in msgpack.iter().filter(|p| p.route.ends_with(".html")) {
+            let text = std::str::from_utf8(&page.body).expect("utf-8");
+            assert!(!text.contains("/custom/socket.io.js"), "{}", page.route);
+        }
+        let chat = msgpack
+            .iter()
+            .find(|p| p.route == "/chat.html")
+            .expect("chat");
+        let text = std::str::from_utf8(&chat.body).expect("utf-8");
+        assert!(text.contains(r#"<script src="/custom/socket.io.msgpack.min.js">"#));
     }
 }

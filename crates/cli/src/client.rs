@@ -15,17 +15,29 @@ use axum::body::Body;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use sha2::{Digest, Sha256};
+use sockeye::Parser;
 
-/// The files served, as Node's `serveClient` names them (the msgpack build is left out: the
-/// server speaks the default JSON parser only).
-pub const CLIENT_FILES: [&str; 6] = [
+/// The files served, as Node's `serveClient` names them (the msgpack build too, which the demo
+/// pages load under `--parser msgpack`).
+pub const CLIENT_FILES: [&str; 8] = [
     "socket.io.js",
     "socket.io.js.map",
     "socket.io.min.js",
     "socket.io.min.js.map",
     "socket.io.esm.min.js",
     "socket.io.esm.min.js.map",
+    "socket.io.msgpack.min.js",
+    "socket.io.msgpack.min.js.map",
 ];
+
+/// The bundle the demo pages load for a server with `parser`: the msgpack build's `io()`
+/// uses `socket.io-msgpack-parser`.
+pub fn bundle_for(parser: Parser) -> &'static str {
+    match parser {
+        Parser::MsgPack => "socket.io.msgpack.min.js",
+        _ => "socket.io.js",
+    }
+}
 
 /// Where the bundle is, relative to a workspace (or to the current directory).
 pub const BUNDLE_SUBDIR: &str = "web/node_modules/socket.io-client/dist";

@@ -28,6 +28,10 @@ pub struct ConnectArgs {
     /// The server's Engine.IO path.
     #[arg(long, default_value = "/socket.io/")]
     path: String,
+
+    /// The server's packet codec: default or msgpack (socket.io-msgpack-parser).
+    #[arg(long, value_name = "PARSER", default_value = "default")]
+    parser: sockeye::Parser,
 }
 
 fn print(line: &Value) {
@@ -53,7 +57,8 @@ async fn connect(args: ConnectArgs) -> anyhow::Result<()> {
     };
     let mut builder = Client::builder(&args.url)
         .transports(transports)
-        .path(&args.path);
+        .path(&args.path)
+        .parser(args.parser);
     if let Some(auth) = &args.auth {
         builder = builder.auth(serde_json::from_str(auth)?);
     }

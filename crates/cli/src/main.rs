@@ -23,8 +23,9 @@ enum Command {
     ///
     /// Open http://HOST:PORT/ for the demos: the seed (motd, messages, "Roger that"), a rooms
     /// chat, a chunked upload with SHA-256 and resume, and binary round-trips. The browser
-    /// client is served at PATH/socket.io.js (also socket.io.min.js, socket.io.esm.min.js and
-    /// their .map files) from the npm package socket.io-client, installed with
+    /// client is served at PATH/socket.io.js (also socket.io.min.js, socket.io.esm.min.js,
+    /// socket.io.msgpack.min.js and their .map files) from the npm package socket.io-client,
+    /// installed with
     /// `npm ci --prefix web` (scripts/run does it).
     ///
     /// Logs go to standard error; RUST_LOG sets the level (default info), e.g.
@@ -109,6 +110,11 @@ struct ServeArgs {
     /// disconnected ("ping timeout").
     #[arg(long, value_name = "MS", default_value_t = 20_000)]
     ping_timeout: u64,
+    /// Packet codec: default (npm socket.io-parser) or msgpack (npm socket.io-msgpack-parser).
+    /// Clients must use the same one; with msgpack the demo pages load
+    /// PATH/socket.io.msgpack.min.js, the client bundle built with it.
+    #[arg(long, value_name = "PARSER", default_value = "default")]
+    parser: sockeye::Parser,
 }
 
 impl From<ServeArgs> for Config {
@@ -129,6 +135,7 @@ impl From<ServeArgs> for Config {
             metrics_addr: args.metrics_addr,
             ping_interval: Some(Duration::from_millis(args.ping_interval)),
             ping_timeout: Some(Duration::from_millis(args.ping_timeout)),
+            parser: args.parser,
         }
     }
 }

@@ -12,12 +12,12 @@ use axum::extract::Request;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use http::HeaderMap;
-use sockeye::{AdapterFactory, AllowOrigin, Cors, EngineConfig, Io};
+use sockeye::{AdapterFactory, AllowOrigin, Cors, EngineConfig, Io, Parser};
 use sockeye_upload::UploadDir;
 use tower_layer::Layer;
 
 use crate::assets;
-use crate::client::{CLIENT_FILES, ClientBundle, HOW_TO_GET_IT};
+use crate::client::{CLIENT_FILES, ClientBundle, HOW_TO_GET_IT, bundle_for};
 use crate::demo::{self, DemoState};
 use crate::tls;
 
@@ -65,6 +65,8 @@ pub struct Config {
     pub ping_interval: Option<Duration>,
     /// How long a pong may take; Node's default (20 s) when `None`.
     pub ping_timeout: Option<Duration>,
+    /// The packet codec; with [`Parser::MsgPack`] the demo pages load the msgpack bundle.
+    pub parser: Parser,
 }
 
 impl Default for Config {
@@ -85,6 +87,7 @@ impl Default for Config {
             metrics_addr: None,
             ping_interval: None,
             ping_timeout: None,
+            parser: Parser::Default,
         }
     }
 }
@@ -129,7 +132,7 @@ pub fn app_with(config: &Config, adapter: Option<AdapterFactory>) -> anyhow::Res
             )
         })?
         .max_size(config.max_upload_size);
-    let mut builder = Io::builder().engine(engine);
+    let mut builder = Io::builder().engine(engine).parser(config.parser);
     if let Some(adapter) = adapter {
         builder = builder.adapter(move |nsp: &str| adapter(nsp));
     }
@@ -140,7 +143,7 @@ pub fn app_with(config: &Config, adapter: Option<AdapterFactory>) -> anyhow::Res
 
     let static_dir = config.static_dir.clone().map(Arc::new);
     let mut pages = Router::new();
-    for page in assets::pages(&socket_path) {
+    for page in assets::pages(&socket_path, bundle_for(config.parser)) {
         let route = page.route;
         let static_dir = static_dir.clone();
         pages = pages.route(

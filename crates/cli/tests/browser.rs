@@ -17,6 +17,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+use sockeye::Parser;
 use sockeye_cli::serve::{Config, app};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -75,12 +76,18 @@ impl Server {
 
     /// The app with `--static DIR`.
     fn start_with_static(static_dir: Option<PathBuf>) -> Server {
+        Server::start_with(static_dir, Parser::Default)
+    }
+
+    /// The app with `--static DIR` and `--parser`.
+    fn start_with(static_dir: Option<PathBuf>, parser: Parser) -> Server {
         let uploads = tempfile::tempdir().expect("temp dir");
         let config = Config {
             port: 0,
             uploads_dir: uploads.path().to_owned(),
             client_dir: Some(workspace().join("web/node_modules/socket.io-client/dist")),
             static_dir,
+            parser,
             ..Config::default()
         };
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
@@ -203,7 +210,11 @@ fn setup() -> (std::sync::MutexGuard<'static, ()>, Server) {
 
 fn seed(transports: &str) {
     let (_guard, server) = setup();
-    let result = run_scenario(&server, "seed", &["--transports", transports]);
+    seed_on(&server, transports);
+}
+
+fn seed_on(server: &Server, transports: &str) {
+    let result = run_scenario(server, "seed", &["--transports", transports]);
     let ids = &result["ids"];
     for page in ["A", "B", "C"] {
         assert_eq!(
@@ -286,13 +297,13 @@ fn own_app_from_static_dir_upgrade() {
     own_app("auto");
 }
 
-/// The bundle's six files with ETag, Cache-Control and 304; the index page links every demo;
-/// the ESM build imports in the page.
+/// The bundle's eight files (the msgpack build too, as in Node) with ETag, Cache-Control and
+/// 304; the index page links every demo; the ESM build imports in the page.
 #[test]
 fn client_bundle_is_served_like_node_serve_client() {
     let (_guard, server) = setup();
     let result = run_scenario(&server, "bundle", &[]);
-    assert_eq!(result["files"].as_array().map(Vec::len), Some(6));
+    assert_eq!(result["files"].as_array().map(Vec::len), Some(8));
 }
 
 /// The seed with three pages over WebSocket only: motd, "Roger that", exampleRoom,
@@ -312,6 +323,23 @@ fn seed_with_three_pages_polling_only() {
 #[test]
 fn seed_with_three_pages_upgrade() {
     seed("auto");
+}
+
+/// `sockeye serve --parser msgpack`: the pages load `socket.io.msgpack.min.js`, whose client
+/// speaks socket.io-msgpack-parser, and the seed works as with the default parser.
+fn seed_with_msgpack(transports: &str) {
+    let _guard = BROWSER.lock().unwrap_or_else(|p| p.into_inner());
+    check_prerequisites();
+    let server = Server::start_with(None, Parser::MsgPack);
+    seed_on(&server, transports);
+}
+
+/// The seed with the msgpack parser over long-polling only: every packet a binary message,
+/// base64 with the `b` prefix in the polling payloads (WebSocket is covered with Node's client
+/// in crates/sockeye/tests/interop_msgpack.rs).
+#[test]
+fn seed_with_msgpack_parser_polling_only() {
+    seed_with_msgpack("polling");
 }
 
 /// Rooms chat with alice, bob and carol: room lists pushed live with counts, typing indicator,

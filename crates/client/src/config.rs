@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::CertificateDer;
 
-use crate::{Client, Error};
+use crate::{Client, Error, Parser};
 
 /// Which transports the client uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,6 +79,7 @@ pub(crate) struct Config {
     pub(crate) reconnection_delay_max: Duration,
     pub(crate) randomization_factor: f64,
     pub(crate) ack_timeout: Option<Duration>,
+    pub(crate) parser: Parser,
 }
 
 impl Config {
@@ -153,6 +154,7 @@ pub struct ClientBuilder {
     reconnection_delay_max: Duration,
     randomization_factor: f64,
     ack_timeout: Option<Duration>,
+    parser: Parser,
 }
 
 impl ClientBuilder {
@@ -173,6 +175,7 @@ impl ClientBuilder {
             reconnection_delay_max: Duration::from_millis(5000),
             randomization_factor: 0.5,
             ack_timeout: None,
+            parser: Parser::Default,
         }
     }
 
@@ -273,6 +276,20 @@ impl ClientBuilder {
         self
     }
 
+    /// How packets are written, which must be the server's choice: npm `socket.io-parser`'s
+    /// way by default, or `socket.io-msgpack-parser`'s ([`Parser::MsgPack`]).
+    ///
+    /// ```
+    /// use sockeye_client::{Client, Parser};
+    /// let client = Client::builder("http://localhost:3000").parser(Parser::MsgPack).build()?;
+    /// # drop(client);
+    /// # Ok::<(), sockeye_client::Error>(())
+    /// ```
+    pub fn parser(mut self, parser: Parser) -> Self {
+        self.parser = parser;
+        self
+    }
+
     /// Builds the client. Nothing connects until a socket's [`crate::Socket::connect`].
     ///
     /// # Errors
@@ -344,6 +361,7 @@ impl ClientBuilder {
             reconnection_delay_max: self.reconnection_delay_max,
             randomization_factor: self.randomization_factor,
             ack_timeout: self.ack_timeout,
+            parser: self.parser,
         }))
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 use sockeye_engineio_proto::{Frame, Packet as EioPacket, Str};
-use sockeye_socketio_proto::{Args, Decoder, Packet, PacketType};
+use sockeye_socketio_proto::{Args, DEFAULT_MAX_ATTACHMENTS, Decoder, Packet, PacketType, Parser};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -65,6 +65,7 @@ pub(crate) struct Driver {
     sockets: HashMap<String, NsState>,
     engine: Option<Engine>,
     decoder: Decoder,
+    parser: Parser,
     backoff: Backoff,
     reconnecting: bool,
     next_attempt: Option<Instant>,
@@ -73,6 +74,7 @@ pub(crate) struct Driver {
 impl Driver {
     pub(crate) fn new(inner: Arc<Inner>, commands: mpsc::UnboundedReceiver<Command>) -> Driver {
         let config = &inner.config;
+        let parser = config.parser;
         let backoff = Backoff::new(
             config.reconnection_delay,
             config.reconnection_delay_max,
@@ -83,7 +85,8 @@ impl Driver {
             commands,
             sockets: HashMap::new(),
             engine: None,
-            decoder: Decoder::default(),
+            decoder: parser.decoder(DEFAULT_MAX_ATTACHMENTS),
+            parser,
             backoff,
             reconnecting: false,
             next_attempt: None,
@@ -169,7 +172,12 @@ impl Driver {
                 let connected = self.sockets.get(&namespace).is_some_and(|s| s.connected);
                 if let (true, Some(engine)) = (connected, &self.engine) {
                     let data = Value::Array(args.into_values());
-                    engine.send(frames(&Packet::ack(&namespace, id, data, attachments)));
+                    engine.send(self.parser.frames(&Packet::ack(
+                        &namespace,
+                        id,
+                        data,
+                        attachments,
+                    )));
                 }
             }
         }
@@ -199,8 +207,8 @@ impl Driver {
             }
         }
         match (&self.engine, sendable) {
-            (Some(engine), true) => engine.send(frames(&packet)),
-            _ => state.send_buffer.push(frames(&packet)),
+            (Some(engine), true) => engine.send(self.parser.frames(&packet)),
+            _ => state.send_buffer.push(self.parser.frames(&packet)),
         }
     }
 
@@ -216,7 +224,7 @@ impl Driver {
         state.offset = None;
         state.send_buffer.clear();
         if let (true, Some(engine)) = (was_connected, &self.engine) {
-            engine.send(frames(&Packet::disconnect(namespace)));
+            engine.send(self.parser.frames(&Packet::disconnect(namespace)));
         }
         self.fail_acks(namespace);
         self.update_shared(namespace);
@@ -360,7 +368,7 @@ impl Driver {
         }
         state.connect_sent = true;
         if let Some(engine) = &self.engine {
-            engine.send(frames(&Packet::connect(namespace, auth)));
+            engine.send(self.parser.frames(&Packet::connect(namespace, auth)));
         }
     }
 
@@ -555,13 +563,4 @@ impl Driver {
             handler(event, ack);
         }
     }
-}
-
-/// A packet as Engine.IO messages: the text, then one binary message per attachment.
-fn frames(packet: &Packet) -> Vec<Frame> {
-    let encoded = packet.encode();
-    let mut frames = Vec::with_capacity(1 + encoded.attachments.len());
-    frames.push(Frame::message(&encoded.text));
-    frames.extend(encoded.attachments.into_iter().map(Frame::Binary));
-    frames
 }

@@ -40,3 +40,4 @@ pub use crate::error::Error;
 pub use crate::lifecycle::{DisconnectReason, Lifecycle};
 pub use crate::socket::{Ack, Emitter, Event, Socket};
 pub use bytes::Bytes;
+pub use sockeye_socketio_proto::Parser;

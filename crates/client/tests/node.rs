@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use sockeye_client::Transports;
+use sockeye_client::{Parser, Transports};
 use sockeye_testkit::{WAIT, within};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -19,6 +19,11 @@ struct NodeServer {
 }
 
 async fn node_server() -> NodeServer {
+    node_server_with("default").await
+}
+
+/// Node's server with `parser` (`default` or `msgpack`).
+async fn node_server_with(parser: &str) -> NodeServer {
     let js = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/js");
     assert!(
         js.join("node_modules/socket.io/package.json").is_file(),
@@ -26,6 +31,7 @@ async fn node_server() -> NodeServer {
     );
     let mut child = Command::new("node")
         .arg(js.join("rust-client-server.mjs"))
+        .arg(parser)
         .current_dir(&js)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -141,4 +147,28 @@ async fn auth_and_connect_error() {
     );
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     socket.disconnect();
+}
+
+#[tokio::test]
+async fn msgpack_polling() {
+    let node = node_server_with("msgpack").await;
+    common::scenario_with(&node.url, Transports::Polling, Parser::MsgPack, || {}).await;
+}
+
+#[tokio::test]
+async fn msgpack_websocket() {
+    let node = node_server_with("msgpack").await;
+    common::scenario_with(&node.url, Transports::WebSocket, Parser::MsgPack, || {}).await;
+}
+
+#[tokio::test]
+async fn msgpack_upgrade() {
+    let node = node_server_with("msgpack").await;
+    common::scenario_with(
+        &node.url,
+        Transports::PollingThenUpgrade,
+        Parser::MsgPack,
+        || {},
+    )
+    .await;
 }

@@ -6,13 +6,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::Value;
 use sockeye::{AckSender, Data, Io, Socket as ServerSocket};
-use sockeye_client::Transports;
+use sockeye_client::{Parser, Transports};
 use sockeye_testkit::TestServer;
 
 mod common;
 
-fn server() -> Io {
-    let io = Io::builder().build();
+fn server(parser: Parser) -> Io {
+    let io = Io::builder().parser(parser).build();
     io.on_connection(|socket: ServerSocket| async move {
         let _ = socket.emit("motd", "Welcome to my server!");
         socket.on(
@@ -49,8 +49,12 @@ fn server() -> Io {
 }
 
 async fn scenario(transports: Transports) {
-    let server = TestServer::start(server()).await;
-    common::scenario(&server.base_url(), transports, || {
+    scenario_with(transports, Parser::Default).await;
+}
+
+async fn scenario_with(transports: Transports, parser: Parser) {
+    let server = TestServer::start(server(parser)).await;
+    common::scenario_with(&server.base_url(), transports, parser, || {
         // Two namespaces, one Engine.IO session on the server.
         assert_eq!(server.io().engine().session_count(), 1);
     })
@@ -70,4 +74,19 @@ async fn websocket() {
 #[tokio::test]
 async fn upgrade() {
     scenario(Transports::PollingThenUpgrade).await;
+}
+
+#[tokio::test]
+async fn msgpack_polling() {
+    scenario_with(Transports::Polling, Parser::MsgPack).await;
+}
+
+#[tokio::test]
+async fn msgpack_websocket() {
+    scenario_with(Transports::WebSocket, Parser::MsgPack).await;
+}
+
+#[tokio::test]
+async fn msgpack_upgrade() {
+    scenario_with(Transports::PollingThenUpgrade, Parser::MsgPack).await;
 }

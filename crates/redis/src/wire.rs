@@ -8,10 +8,9 @@
 
 use bytes::Bytes;
 use rmpv::Value as Mp;
-use serde_json::{Map, Number, Value};
+use serde_json::Value;
 use sockeye_adapter::{BroadcastOptions, ClusterBroadcast, Room};
-use sockeye_socketio_proto::binary::{placeholder, placeholder_num};
-use sockeye_socketio_proto::{Decoder, Packet, PacketType};
+use sockeye_socketio_proto::{Decoder, Packet, PacketType, msgpack};
 
 /// Nesting deeper than this in a message from the broker is refused rather than recursed into.
 const MAX_DEPTH: usize = 64;
@@ -134,7 +133,7 @@ pub(crate) fn encode_ack_response(request_id: &str, ack: &Value) -> Vec<u8> {
     encode(&Mp::Map(vec![
         (Mp::from("type"), Mp::from(request_type::BROADCAST_ACK)),
         (Mp::from("requestId"), Mp::from(request_id)),
-        (Mp::from("packet"), json_to_mp(ack, &[])),
+        (Mp::from("packet"), msgpack::from_json(ack, &[])),
     ]))
 }
 
@@ -145,7 +144,7 @@ fn packet_to_mp(broadcast: &ClusterBroadcast, with_id: bool) -> Result<Mp, WireE
     // client), and carry no ack id on this channel.
     let kind = if packet.kind.is_ack() { 3 } else { 2 };
     let data = match &packet.data {
-        Some(payload) => json_to_mp(&payload.to_value(), &packet.attachments),
+        Some(payload) => msgpack::from_json(&payload.to_value(), &packet.attachments),
         None => Mp::Nil,
     };
     let mut fields = vec![
@@ -210,7 +209,7 @@ pub(crate) fn packet_from_mp(packet: &Mp) -> Result<(String, Packet), WireError>
     let id = field(packet, "id").and_then(Mp::as_u64);
     let mut attachments = Vec::new();
     let data = match field(packet, "data") {
-        Some(data) => mp_to_json(data, &mut attachments, 0)?,
+        Some(data) => mp_to_json(data, &mut attachments)?,
         None => Value::Null,
     };
     let packet = match kind {
@@ -294,123 +293,19 @@ fn decode_packet(broadcast: &ClusterBroadcast) -> Result<Packet, WireError> {
     packet.ok_or_else(|| WireError::new("a packet is missing attachments"))
 }
 
-/// JSON with placeholders as MessagePack with `bin` values in their places.
-pub(crate) fn json_to_mp(value: &Value, attachments: &[Bytes]) -> Mp {
-    match value {
-        Value::Null => Mp::Nil,
-        Value::Bool(b) => Mp::Boolean(*b),
-        Value::Number(n) => number_to_mp(n),
-        Value::String(s) => Mp::from(s.as_str()),
-        Value::Array(items) => {
-            Mp::Array(items.iter().map(|v| json_to_mp(v, attachments)).collect())
-        }
-        Value::Object(map) => {
-            if let Some(bytes) = placeholder_num(value).and_then(|num| attachments.get(num)) {
-                return Mp::Binary(bytes.to_vec());
-            }
-            Mp::Map(
-                map.iter()
-                    .map(|(k, v)| (Mp::from(k.as_str()), json_to_mp(v, attachments)))
-                    .collect(),
-            )
-        }
-    }
-}
-
-/// JavaScript has one number type: notepack writes a whole number as the shortest integer,
-/// anything else as a float64.
-fn number_to_mp(n: &Number) -> Mp {
-    if let Some(u) = n.as_u64() {
-        return Mp::from(u);
-    }
-    if let Some(i) = n.as_i64() {
-        return Mp::from(i);
-    }
-    let f = n.as_f64().unwrap_or(0.0);
-    // Below 2^63 in magnitude the cast is exact for a whole number.
-    if f.fract() == 0.0 && f.abs() < 9.223_372_036_854_776e18 {
-        #[allow(clippy::cast_possible_truncation)]
-        let i = f as i64;
-        return if i >= 0 {
-            Mp::from(i as u64)
-        } else {
-            Mp::from(i)
-        };
-    }
-    Mp::F64(f)
-}
-
-/// MessagePack as JSON: each `bin` becomes a placeholder, its bytes appended to
-/// `attachments` in the order socket.io's parser numbers them (depth first).
-pub(crate) fn mp_to_json(
-    value: &Mp,
-    attachments: &mut Vec<Bytes>,
-    depth: usize,
-) -> Result<Value, WireError> {
-    if depth > MAX_DEPTH {
-        return Err(WireError::new("nested too deeply"));
-    }
-    Ok(match value {
-        // notepack's `undefined` is an extension; JSON has only null for it.
-        Mp::Nil | Mp::Ext(..) => Value::Null,
-        Mp::Boolean(b) => Value::Bool(*b),
-        Mp::Integer(n) => match (n.as_u64(), n.as_i64()) {
-            (Some(u), _) => Value::from(u),
-            (None, Some(i)) => Value::from(i),
-            (None, None) => Value::Null,
-        },
-        Mp::F32(f) => Number::from_f64(f64::from(*f)).map_or(Value::Null, Value::Number),
-        Mp::F64(f) => Number::from_f64(*f).map_or(Value::Null, Value::Number),
-        Mp::String(s) => Value::String(s.as_str().map_or_else(
-            || String::from_utf8_lossy(s.as_bytes()).into_owned(),
-            str::to_owned,
-        )),
-        Mp::Binary(bytes) => {
-            attachments.push(Bytes::copy_from_slice(bytes));
-            placeholder(attachments.len() - 1)
-        }
-        Mp::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|item| mp_to_json(item, attachments, depth + 1))
-                .collect::<Result<_, _>>()?,
-        ),
-        Mp::Map(fields) => {
-            let mut map = Map::new();
-            for (key, value) in fields {
-                // An `undefined` property is left out, as JSON.stringify does.
-                if matches!(value, Mp::Ext(..)) {
-                    continue;
-                }
-                let key = match key {
-                    Mp::String(_) => as_string(key).unwrap_or_default(),
-                    Mp::Integer(n) => n.to_string(),
-                    _ => continue,
-                };
-                map.insert(key, mp_to_json(value, attachments, depth + 1)?);
-            }
-            Value::Object(map)
-        }
-    })
-}
-
 /// MessagePack bytes of a value, every value in its shortest form (as notepack writes it).
 pub(crate) fn encode(value: &Mp) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64);
-    // Writing to a Vec cannot fail.
-    let _ = rmpv::encode::write_value(&mut out, value);
-    out
+    msgpack::write(value)
 }
 
 /// One MessagePack value that must span all of `bytes`.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Mp, WireError> {
-    let mut reader = bytes;
-    let value = rmpv::decode::read_value_with_max_depth(&mut reader, MAX_DEPTH)
-        .map_err(|e| WireError::new(format!("bad MessagePack: {e}")))?;
-    if !reader.is_empty() {
-        return Err(WireError::new("bytes after the MessagePack value"));
-    }
-    Ok(value)
+    msgpack::read(bytes, MAX_DEPTH).map_err(|e| WireError::new(e.to_string()))
+}
+
+/// MessagePack as JSON, each `bin` a placeholder into `attachments`.
+fn mp_to_json(value: &Mp, attachments: &mut Vec<Bytes>) -> Result<Value, WireError> {
+    msgpack::to_json(value, attachments, 0).map_err(|e| WireError::new(e.to_string()))
 }
 
 /// The request types of `@socket.io/redis-adapter` (its `RequestType` enum).
@@ -435,7 +330,7 @@ pub(crate) fn decode_request(bytes: &[u8]) -> Result<Value, WireError> {
     }
     let value = decode(bytes)?;
     let mut attachments = Vec::new();
-    mp_to_json(&value, &mut attachments, 0)
+    mp_to_json(&value, &mut attachments)
 }
 
 /// `{rooms, except}` of a request, as JSON.
@@ -476,6 +371,7 @@ pub(crate) fn json_rooms(value: &Value) -> Vec<Room> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sockeye_socketio_proto::binary::placeholder;
 
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -547,7 +443,7 @@ mod tests {
             serde_json::from_str("[2.0,1e3,1099511627776,-1099511627776,9007199254740994]")
                 .expect("json");
         assert_eq!(
-            hex(&encode(&json_to_mp(&value, &[]))),
+            hex(&encode(&msgpack::from_json(&value, &[]))),
             "9502cd03e8cf0000010000000000d3ffffff0000000000cf0020000000000002"
         );
     }

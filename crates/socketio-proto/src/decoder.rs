@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use crate::parse::parse_text;
-use crate::{Error, Packet, Str};
+use crate::{Error, Packet, Parser, Str, msgpack};
 
 /// The attachment limit of [`Decoder::default`], the reference parser's default.
 pub const DEFAULT_MAX_ATTACHMENTS: usize = 10;
@@ -37,6 +37,7 @@ pub const DEFAULT_MAX_ATTACHMENTS: usize = 10;
 #[derive(Debug)]
 pub struct Decoder {
     max_attachments: usize,
+    parser: Parser,
     pending: Option<Pending>,
 }
 
@@ -52,8 +53,17 @@ impl Decoder {
     pub fn new(max_attachments: usize) -> Decoder {
         Decoder {
             max_attachments,
+            parser: Parser::Default,
             pending: None,
         }
+    }
+
+    /// The same decoder, for packets written by `parser`. With [`Parser::MsgPack`] every
+    /// packet is one binary message ([`msgpack::decode`]) and text is
+    /// [`Error::UnexpectedText`].
+    pub fn with_parser(mut self, parser: Parser) -> Decoder {
+        self.parser = parser;
+        self
     }
 
     /// The attachment limit this decoder was created with.
@@ -76,7 +86,7 @@ impl Decoder {
     /// Like [`Decoder::feed_text`], but the packet's payload is a slice of `text`, sharing its
     /// buffer (which stays alive as long as the payload, or arguments taken from it, do).
     pub fn feed_str(&mut self, text: Str) -> Result<Option<Packet>, Error> {
-        if self.pending.is_some() {
+        if self.pending.is_some() || self.parser == Parser::MsgPack {
             return Err(Error::UnexpectedText);
         }
         let (packet, expected) = parse_text(&text, self.max_attachments)?;
@@ -92,6 +102,9 @@ impl Decoder {
     /// Returns the packet once its last attachment is in. Binary while not waiting is
     /// [`Error::UnexpectedBinary`].
     pub fn feed_binary(&mut self, data: Bytes) -> Result<Option<Packet>, Error> {
+        if self.parser == Parser::MsgPack {
+            return msgpack::decode(&data).map(Some);
+        }
         let Some(pending) = self.pending.as_mut() else {
             return Err(Error::UnexpectedBinary);
         };

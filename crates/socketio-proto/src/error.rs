@@ -56,6 +56,12 @@ pub enum Error {
         /// How many attachments there are.
         attachments: usize,
     },
+    /// A packet of the MessagePack parser that is not one MessagePack map; holds why.
+    #[error("invalid MessagePack packet: {0}")]
+    InvalidMsgPack(String),
+    /// A parser name other than `default` and `msgpack` (see [`crate::Parser`]).
+    #[error("unknown parser {0:?} (expected default or msgpack)")]
+    UnknownParser(String),
     /// An object with `"_placeholder": true` whose `num` is not a non-negative integer.
     #[error("invalid placeholder")]
     InvalidPlaceholder,

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use sockeye_engineio::{CloseReason, EngineHandler, Message};
-use sockeye_socketio_proto::{Decoder, Packet, PacketType};
+use sockeye_socketio_proto::{Decoder, Packet, PacketType, Parser};
 use tokio::task::AbortHandle;
 
 use crate::io::IoInner;
@@ -14,6 +14,8 @@ use crate::{DisconnectReason, Io, Socket};
 /// keeps only what every connection uses.
 pub(crate) struct Connection {
     pub(crate) engine: sockeye_engineio::Socket,
+    /// The server's parser, which writes and reads every packet of this connection.
+    pub(crate) parser: Parser,
     /// A `BINARY_*` packet waiting for its attachments; text packets decode without it. Only
     /// the session's task feeds it, so the lock is never contended.
     reconstructing: Mutex<Option<Box<Decoder>>>,
@@ -97,7 +99,7 @@ impl Connection {
                 .unwrap_or_else(|p| p.into_inner());
             // A decoder waiting for nothing holds no state: a fresh one stands in for it, and
             // is kept only while a packet waits for its attachments.
-            let mut fresh = Decoder::new(io.config().max_attachments);
+            let mut fresh = self.parser.decoder(io.config().max_attachments);
             let decoder = reconstructing.as_deref_mut().unwrap_or(&mut fresh);
             let decoded = match message {
                 Message::Text(text) => decoder.feed_str(text),
@@ -133,7 +135,7 @@ impl Connection {
                         io.0.metrics.invalid_namespace.increment(1);
                         tracing::debug!(nsp = %packet.nsp, "CONNECT to an unknown namespace");
                         let refusal = Packet::connect_error(&packet.nsp, "Invalid namespace", None);
-                        let _ = self.engine.send_all(&crate::socket::frames(&refusal));
+                        let _ = self.engine.send_all(&self.parser.frames(&refusal));
                     }
                 }
             }
@@ -170,6 +172,7 @@ impl EngineHandler for IoHandler {
         };
         let connection = Arc::new(Connection {
             engine: engine.clone(),
+            parser: io.config.parser,
             reconstructing: Mutex::default(),
             sockets: Mutex::default(),
             connect_timeout: Mutex::default(),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sockeye_adapter::{Adapter, MemoryAdapter};
 use sockeye_engineio::{EngineConfig, EngineService};
+use sockeye_socketio_proto::Parser;
 
 use crate::client::IoHandler;
 use crate::layer::{IoLayer, IoService};
@@ -42,6 +43,9 @@ pub struct IoConfig {
     /// Event names counted one by one (`sockeye_named_events_total`, incoming events). None by
     /// default: clients choose event names, so only the names listed here become labels.
     pub metrics_events: Vec<String>,
+    /// How packets are written: npm `socket.io-parser`'s way by default, or
+    /// `socket.io-msgpack-parser`'s ([`Parser::MsgPack`]); clients must use the same.
+    pub parser: Parser,
 }
 
 impl Default for IoConfig {
@@ -54,6 +58,7 @@ impl Default for IoConfig {
             max_pending_acks: 1024,
             connection_state_recovery: None,
             metrics_events: Vec::new(),
+            parser: Parser::Default,
         }
     }
 }
@@ -102,6 +107,22 @@ impl IoBuilder {
     #[must_use]
     pub fn max_attachments(mut self, max: usize) -> Self {
         self.config.max_attachments = max;
+        self
+    }
+
+    /// Sets [`IoConfig::parser`]: clients must use the same one (in JavaScript,
+    /// `io({ parser: require("socket.io-msgpack-parser") })`).
+    ///
+    /// ```
+    /// use sockeye::{Io, Parser};
+    ///
+    /// let (service, io) = Io::builder().parser(Parser::MsgPack).build_service();
+    /// assert_eq!(io.config().parser, Parser::MsgPack);
+    /// # drop(service);
+    /// ```
+    #[must_use]
+    pub fn parser(mut self, parser: Parser) -> Self {
+        self.config.parser = parser;
         self
     }
 
@@ -293,6 +314,7 @@ impl Io {
             .clone()
             .map(Recovery::new);
         let metrics = NamespaceMetrics::new(label, &self.0.config.metrics_events);
+        let parser = self.0.config.parser;
         Namespace::new(
             name,
             Arc::downgrade(&self.0),
@@ -300,6 +322,7 @@ impl Io {
             adapter,
             recovery,
             metrics,
+            parser,
         )
     }
 

@@ -69,4 +69,4 @@ pub use sockeye_engineio::{
     AllowOrigin, Cors, EngineConfig, Handshake, ProtocolVersion, RemoteAddr, TransportKind,
     Transports, bind, serve, serve_with,
 };
-pub use sockeye_socketio_proto::{Args, Str};
+pub use sockeye_socketio_proto::{Args, Parser, Str};

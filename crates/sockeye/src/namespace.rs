@@ -15,8 +15,7 @@ use sockeye_adapter::{
     Adapter, BroadcastOptions, BuildSidHasher, ClusterBroadcast, LocalNamespace, Room, SocketId,
     SocketInfo,
 };
-use sockeye_engineio::{Frame, Str};
-use sockeye_socketio_proto::{Args, Packet, Payload};
+use sockeye_socketio_proto::{Args, Packet, Parser, Payload};
 
 use crate::client::Connection;
 use crate::extract::{Event, EventContext};
@@ -55,6 +54,8 @@ pub(crate) struct NamespaceInner {
     next_ack: AtomicU64,
     recovery: Option<Recovery>,
     metrics: NamespaceMetrics,
+    /// The server's parser, kept here for broadcasts, which have no connection at hand.
+    parser: Parser,
 }
 
 impl Namespace {
@@ -65,6 +66,7 @@ impl Namespace {
         adapter: Box<dyn Adapter>,
         recovery: Option<Recovery>,
         metrics: NamespaceMetrics,
+        parser: Parser,
     ) -> Self {
         let inner = Arc::new(NamespaceInner {
             name,
@@ -75,6 +77,7 @@ impl Namespace {
             next_ack: AtomicU64::new(0),
             recovery,
             metrics,
+            parser,
         });
         let local: Weak<NamespaceInner> = Arc::downgrade(&inner);
         inner.adapter.init(local);
@@ -83,6 +86,11 @@ impl Namespace {
 
     pub(crate) fn metrics(&self) -> &NamespaceMetrics {
         &self.0.metrics
+    }
+
+    /// How this namespace's packets are written (the server's [`crate::IoConfig::parser`]).
+    pub(crate) fn parser(&self) -> Parser {
+        self.0.parser
     }
 
     pub(crate) fn handlers(&self) -> &Arc<NamespaceHandlers> {
@@ -580,7 +588,7 @@ impl LocalNamespace for NamespaceInner {
         };
         let id = self.next_ack.fetch_add(1, Ordering::Relaxed);
         packet.id = Some(id);
-        let frames = crate::socket::frames(&packet);
+        let frames = self.parser.frames(&packet);
         let mut pending = Vec::new();
         for socket in self.chosen(&broadcast.options) {
             let Ok(receiver) = socket.expect_ack(id) else {
@@ -659,16 +667,21 @@ impl LocalNamespace for NamespaceInner {
     }
 
     fn deliver(&self, broadcast: &ClusterBroadcast) {
-        // The packet arrives encoded: it is framed as it is, once for every target.
+        // The packet arrives encoded: it is framed once for every target, as it is for the
+        // default parser.
         let mut text = Vec::with_capacity(1 + broadcast.text.len());
         text.push(b'4');
         text.extend_from_slice(broadcast.text.as_bytes());
-        let Ok(text) = Str::try_from(text) else {
-            return;
+        let frames = match self
+            .parser
+            .frames_from_text(text, broadcast.attachments.clone())
+        {
+            Ok(frames) => frames,
+            Err(error) => {
+                tracing::debug!(%error, "undecodable broadcast from the cluster");
+                return;
+            }
         };
-        let mut frames = Vec::with_capacity(1 + broadcast.attachments.len());
-        frames.push(Frame::Text(text));
-        frames.extend(broadcast.attachments.iter().cloned().map(Frame::Binary));
         let mut sent = 0;
         for socket in self.chosen(&broadcast.options) {
             // A socket that fails is disconnected by `send_frames`; the others still get it.

@@ -12,7 +12,7 @@ use sockeye_engineio::Handshake;
 
 use crate::args::from_args;
 use crate::rooms::IntoRooms;
-use crate::socket::{event_packet, frames};
+use crate::socket::event_packet;
 use crate::{AckError, EmitError, Namespace, Socket};
 
 /// Chooses sockets of a namespace, then acts on all of them. Each call returns a new operator,
@@ -103,7 +103,7 @@ impl BroadcastOperator {
         let recovery = self.ns.recovery().filter(|_| !self.options.volatile);
         let offset = recovery.map(|r| r.next_offset());
         let packet = event_packet(self.ns.name(), event, data, offset.as_ref())?;
-        let frames = frames(&packet);
+        let frames = self.ns.parser().frames(&packet);
         if let (Some(recovery), Some((n, _))) = (recovery, offset) {
             let mut options = self.options.clone();
             if let Some(id) = self.except_socket {
@@ -166,7 +166,7 @@ impl BroadcastOperator {
         let mut packet = event_packet(self.ns.name(), event, data, None)?;
         packet.id = Some(self.ns.next_ack_id());
         let id = packet.id.unwrap_or_default();
-        let frames = frames(&packet);
+        let frames = self.ns.parser().frames(&packet);
         let mut pending = Vec::new();
         let mut responses = Vec::new();
         for socket in self.sockets() {

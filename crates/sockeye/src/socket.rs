@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sockeye_adapter::{BroadcastOptions, Room, SocketId};
 use sockeye_engineio::{Frame, Handshake, SendError, Str};
-use sockeye_socketio_proto::{Args, Packet};
+use sockeye_socketio_proto::{Args, Packet, Parser};
 use tokio::sync::oneshot;
 
 use crate::args::{from_args, to_args};
@@ -272,7 +272,7 @@ impl Socket {
         let packet = event_packet(self.ns().name(), event, data, offset.as_ref())?;
         self.check_open()?;
         self.notify_outgoing(&packet);
-        let frames = frames(&packet);
+        let frames = self.parser().frames(&packet);
         if let (Some(recovery), Some((n, _))) = (self.ns().recovery(), offset) {
             let options = BroadcastOptions::default().to(Room::from(self.id().as_str()));
             recovery.record(n, options, frames.clone());
@@ -310,7 +310,10 @@ impl Socket {
             attachments.len(),
         );
         if let (Some(recovery), Some((n, _))) = (self.ns().recovery(), offset) {
-            let frames = text_and_attachments(text, attachments);
+            let frames = self
+                .parser()
+                .frames_from_text(text, attachments)
+                .map_err(|e| EmitError::Serialize(e.to_string()))?;
             let options = BroadcastOptions::default().to(Room::from(self.id().as_str()));
             recovery.record(n, options, frames.clone());
             return self.counted(self.send_frames(&frames, false));
@@ -456,11 +459,16 @@ impl Socket {
     }
 
     pub(crate) fn send_packet(&self, packet: &Packet, volatile: bool) -> Result<(), EmitError> {
-        self.send_frames(&frames(packet), volatile)
+        self.send_frames(&self.parser().frames(packet), volatile)
     }
 
     /// Queues encoded frames; a client whose outbox is full loses volatile packets, and is
     /// disconnected for anything else, so that it cannot grow the server's memory.
+    /// How this socket's packets are written (the server's [`crate::IoConfig::parser`]).
+    pub(crate) fn parser(&self) -> Parser {
+        self.0.conn.parser
+    }
+
     pub(crate) fn send_frames(&self, frames: &[Frame], volatile: bool) -> Result<(), EmitError> {
         let engine = &self.0.conn.engine;
         if volatile && engine.queued() > 0 {
@@ -509,6 +517,13 @@ impl Socket {
 
     /// Queues a packet's text (after the Engine.IO message type) and its attachments.
     fn send_text_and(&self, text: Vec<u8>, attachments: Vec<Bytes>) -> Result<(), EmitError> {
+        if self.parser() != Parser::Default {
+            let frames = self
+                .parser()
+                .frames_from_text(text, attachments)
+                .map_err(|e| EmitError::Serialize(e.to_string()))?;
+            return self.send_frames(&frames, false);
+        }
         let text = Frame::Text(Str::try_from(text).unwrap_or_default());
         if attachments.is_empty() {
             return self.send_frames(std::slice::from_ref(&text), false);
@@ -744,7 +759,9 @@ impl SocketTimeout<'_> {
         packet.id = Some(id);
         let receiver = socket.expect_ack(id)?;
         socket.notify_outgoing(&packet);
-        if let Err(error) = socket.counted(socket.send_frames(&frames(&packet), false)) {
+        if let Err(error) =
+            socket.counted(socket.send_frames(&socket.parser().frames(&packet), false))
+        {
             socket.forget_ack(id);
             return Err(error.into());
         }
@@ -787,22 +804,4 @@ fn frame_buffer() -> Vec<u8> {
     let mut text = Vec::with_capacity(64);
     text.push(b'4');
     text
-}
-
-/// A packet's text (after the Engine.IO message type) and its attachments, as frames.
-fn text_and_attachments(text: Vec<u8>, attachments: Vec<Bytes>) -> Vec<Frame> {
-    let mut frames = Vec::with_capacity(1 + attachments.len());
-    frames.push(Frame::Text(Str::try_from(text).unwrap_or_default()));
-    frames.extend(attachments.into_iter().map(Frame::Binary));
-    frames
-}
-
-/// A packet as Engine.IO frames: its text, then one binary frame per attachment.
-pub(crate) fn frames(packet: &Packet) -> Vec<Frame> {
-    let mut text = frame_buffer();
-    let attachments = packet.encode_into(&mut text);
-    let mut frames = Vec::with_capacity(1 + attachments.len());
-    frames.push(Frame::Text(Str::try_from(text).unwrap_or_default()));
-    frames.extend(attachments.into_iter().map(Frame::Binary));
-    frames
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use sockeye_client::{Ack, Client, Lifecycle, Transports};
+use sockeye_client::{Ack, Client, Lifecycle, Parser, Transports};
 use sockeye_testkit::{WAIT, within};
 use tokio::sync::{broadcast, mpsc};
 
@@ -26,8 +26,19 @@ pub async fn wait_for(
 }
 
 pub async fn scenario(url: &str, transports: Transports, after_connect: impl FnOnce()) {
+    scenario_with(url, transports, Parser::Default, after_connect).await;
+}
+
+/// [`scenario`] with the server's `parser`.
+pub async fn scenario_with(
+    url: &str,
+    transports: Transports,
+    parser: Parser,
+    after_connect: impl FnOnce(),
+) {
     let client = Client::builder(url)
         .transports(transports)
+        .parser(parser)
         .reconnection(false)
         .build()
         .unwrap();
