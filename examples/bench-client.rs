@@ -1,0 +1,138 @@
+//! The client-benchmark driver for `sockeye-client` (bench/run's `client-echo` and
+//! `client-idle`; see bench/README.md):
+//!
+//! ```text
+//! bench-client URL CLIENTS DURATION_S WARMUP_S [echo|idle]
+//! ```
+//!
+//! Connects CLIENTS clients (each its own Engine.IO connection over WebSocket) in this one
+//! process, on one thread; then each emits `echo` with a small payload and waits for the ack,
+//! in a closed loop, and after the warm-up acks and their latencies are counted for
+//! DURATION_S seconds. Prints one JSON line: acks, rate, p50/p99 latency (ms), rss_before,
+//! rss_connected and rss_per_client (bytes, VmRSS from /proc/self/status). The drivers of
+//! rust_socketio (bench/rust-socketio-client) and of Node's socket.io-client
+//! (bench/node/client.js) follow the same contract.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sockeye_client::{Client, Lifecycle, Transports};
+
+fn rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kib| kib * 1024)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Connects one client and waits for its namespace `/` to be connected.
+async fn connect(url: &str) -> Result<Client, String> {
+    let client = Client::builder(url)
+        .transports(Transports::WebSocket)
+        .reconnection(false)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut lifecycle = client.lifecycle();
+    client.socket("/").connect();
+    loop {
+        match lifecycle.recv().await {
+            Ok(Lifecycle::Connect { .. }) => return Ok(client),
+            Ok(Lifecycle::ConnectError { message, .. }) => return Err(message),
+            Ok(_) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let url = args
+        .get(1)
+        .map_or("http://127.0.0.1:3000", String::as_str)
+        .trim_end_matches("/socket.io/")
+        .to_owned();
+    let clients: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(100);
+    let duration: f64 = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(4.0);
+    let warmup: f64 = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(0.5);
+    let idle = args.get(5).is_some_and(|m| m == "idle");
+
+    let rss_before = rss();
+    let mut sockets = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        match connect(&url).await {
+            Ok(client) => sockets.push(client),
+            Err(error) => {
+                eprintln!("bench-client: connect: {error}");
+                std::process::exit(1);
+            }
+        }
+    }
+    let rss_connected = rss();
+
+    // 0: warm-up, 1: measuring, 2: stop.
+    let phase = Arc::new(AtomicU8::new(0));
+    let mut tasks = Vec::new();
+    if !idle {
+        for client in &sockets {
+            let socket = client.socket("/");
+            let phase = Arc::clone(&phase);
+            tasks.push(tokio::spawn(async move {
+                let payload = json!({"m": "hello"});
+                let mut latencies = Vec::new();
+                while phase.load(Ordering::Relaxed) < 2 {
+                    let start = Instant::now();
+                    if socket
+                        .emit_with_ack::<_, Value>("echo", &payload)
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                    if phase.load(Ordering::Relaxed) == 1 {
+                        latencies.push(start.elapsed().as_secs_f64() * 1e3);
+                    }
+                }
+                latencies
+            }));
+        }
+        tokio::time::sleep(Duration::from_secs_f64(warmup)).await;
+        phase.store(1, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_secs_f64(duration)).await;
+        phase.store(2, Ordering::Relaxed);
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        if let Ok(Ok(latencies)) = tokio::time::timeout(Duration::from_secs(10), task).await {
+            all.extend(latencies);
+        }
+    }
+    all.sort_by(f64::total_cmp);
+    let acks = all.len();
+    #[allow(clippy::cast_precision_loss)]
+    let report = json!({
+        "client": "sockeye-client",
+        "clients": clients,
+        "acks": acks,
+        "rate": acks as f64 / duration,
+        "p50_ms": percentile(&all, 0.5),
+        "p99_ms": percentile(&all, 0.99),
+        "rss_before": rss_before,
+        "rss_connected": rss_connected,
+        "rss_per_client": rss_connected.saturating_sub(rss_before) as f64 / clients.max(1) as f64,
+    });
+    println!("{report}");
+}
