@@ -135,7 +135,10 @@ async fn ws_connect(config: &Config, sid: Option<&str>) -> Result<Ws, String> {
         .map_err(|e| format!("websocket request: {e}"))?;
     apply_headers(config, request.headers_mut());
     let stream = connect_stream(config).await?;
-    match tokio_tungstenite::client_async(request, stream).await {
+    // tungstenite's default read buffer is 128 KiB, zero-filled before each read: that much
+    // RSS per connection. 4 KiB holds a small message; larger ones grow it as needed.
+    let ws_config = tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096);
+    match tokio_tungstenite::client_async_with_config(request, stream, Some(ws_config)).await {
         Ok((ws, _)) => Ok(ws),
         Err(tungstenite::Error::Http(response)) => {
             let body = response.body().clone().unwrap_or_default();
