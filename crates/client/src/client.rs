@@ -12,8 +12,9 @@ use crate::driver::{Command, Driver};
 use crate::socket::{AnyHandler, Handler};
 use crate::{ClientBuilder, Lifecycle, Socket};
 
-/// How many lifecycle events a slow [`Client::lifecycle`] receiver may fall behind.
-const LIFECYCLE_CAPACITY: usize = 1024;
+/// How many lifecycle events a slow [`Client::lifecycle`] receiver may fall behind. tokio's
+/// broadcast channel allocates every slot up front: 1 024 slots were ~140 KiB per client.
+const LIFECYCLE_CAPACITY: usize = 64;
 
 /// A Socket.IO client: one connection to a server, multiplexing a [`Socket`] per namespace.
 ///
