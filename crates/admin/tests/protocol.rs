@@ -26,7 +26,7 @@ fn ui(url: &str, auth: Value) -> (Client, mpsc::UnboundedReceiver<(String, Vec<V
     let (tx, rx) = mpsc::unbounded_channel();
     let admin = client.socket("/admin");
     admin.on_any(move |event| {
-        let _ = tx.send((event.name.to_string(), event.values()));
+        let _ = tx.send((event.name().to_string(), event.values()));
     });
     admin.connect();
     (client, rx)
@@ -70,7 +70,7 @@ async fn demo(url: &str) -> (Client, String, broadcast::Receiver<Lifecycle>) {
     (client, id, lifecycle)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_session_config_stats_and_commands() {
     let io = io();
     let hash = bcrypt::hash("s3cret", 4).unwrap();
@@ -102,32 +102,59 @@ async fn login_session_config_stats_and_commands() {
     assert!(stats["pollingClientsCount"].is_number());
     assert!(stats["aggregatedEvents"].is_array());
     let namespaces = stats["namespaces"].as_array().unwrap();
-    assert!(namespaces.contains(&json!({ "name": "/", "socketsCount": 1 })), "{namespaces:?}");
-    assert!(namespaces.contains(&json!({ "name": "/admin", "socketsCount": 1 })), "{namespaces:?}");
+    assert!(
+        namespaces.contains(&json!({ "name": "/", "socketsCount": 1 })),
+        "{namespaces:?}"
+    );
+    assert!(
+        namespaces.contains(&json!({ "name": "/admin", "socketsCount": 1 })),
+        "{namespaces:?}"
+    );
 
     let admin = ui_client.socket("/admin");
     // emit to the namespace, then to one socket by its id.
-    admin.emit("emit", &json!(["/", null, "hello", "everyone"])).unwrap();
-    assert_eq!(within(WAIT, demo_events.recv()).await, Some(json!("everyone")));
-    admin.emit("emit", &json!(["/", demo_id, "hello", {"to": "you"}])).unwrap();
-    assert_eq!(within(WAIT, demo_events.recv()).await, Some(json!({"to": "you"})));
+    admin
+        .emit("emit", &("/", Value::Null, "hello", "everyone"))
+        .unwrap();
+    assert_eq!(
+        within(WAIT, demo_events.recv()).await,
+        Some(json!("everyone"))
+    );
+    admin
+        .emit("emit", &("/", &demo_id, "hello", json!({"to": "you"})))
+        .unwrap();
+    assert_eq!(
+        within(WAIT, demo_events.recv()).await,
+        Some(json!({"to": "you"}))
+    );
 
     // join by socket id; the server side sees the room.
-    admin.emit("join", &json!(["/", "room1", demo_id])).unwrap();
-    admin.emit("emit", &json!(["/", "room1", "hello", "room1"])).unwrap();
+    admin.emit("join", &("/", "room1", &demo_id)).unwrap();
+    admin
+        .emit("emit", &("/", "room1", "hello", "room1"))
+        .unwrap();
     assert_eq!(within(WAIT, demo_events.recv()).await, Some(json!("room1")));
     let rooms = io.of("/").sockets()[0].rooms();
-    assert!(rooms.iter().any(|r| r.as_str() == "room1"), "{rooms:?}");
-    admin.emit("leave", &json!(["/", "room1", demo_id])).unwrap();
-    admin.emit("emit", &json!(["/", "room1", "hello", "not for you"])).unwrap();
-    admin.emit("emit", &json!(["/", null, "hello", "after leave"])).unwrap();
-    assert_eq!(within(WAIT, demo_events.recv()).await, Some(json!("after leave")));
+    assert!(rooms.iter().any(|r| &**r == "room1"), "{rooms:?}");
+    admin.emit("leave", &("/", "room1", &demo_id)).unwrap();
+    admin
+        .emit("emit", &("/", "room1", "hello", "not for you"))
+        .unwrap();
+    admin
+        .emit("emit", &("/", Value::Null, "hello", "after leave"))
+        .unwrap();
+    assert_eq!(
+        within(WAIT, demo_events.recv()).await,
+        Some(json!("after leave"))
+    );
 
     // _disconnect by socket id: the demo client sees "io server disconnect".
-    admin.emit("_disconnect", &json!(["/", false, demo_id])).unwrap();
+    admin.emit("_disconnect", &("/", false, &demo_id)).unwrap();
     let reason = within(WAIT, async {
         loop {
-            if let Lifecycle::Disconnect { namespace, reason } = demo_lifecycle.recv().await.unwrap() {
+            if let Lifecycle::Disconnect { namespace, reason } =
+                demo_lifecycle.recv().await.unwrap()
+            {
                 if namespace == "/" {
                     return reason;
                 }
@@ -136,16 +163,24 @@ async fn login_session_config_stats_and_commands() {
     })
     .await;
     assert_eq!(reason, DisconnectReason::IoServerDisconnect);
+}
 
-    // A reconnecting UI logs in with the session id alone.
-    let again = Client::builder(&url)
-        .auth(json!({ "sessionId": session }))
-        .reconnection(false)
-        .build()
-        .unwrap();
-    let mut lifecycle = again.lifecycle();
-    again.socket("/admin").connect();
-    connected(&mut lifecycle, "/admin").await.unwrap();
+#[tokio::test]
+async fn a_session_id_logs_in_again() {
+    let io = io();
+    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    let _admin = Admin::builder().auth("admin", hash).attach(&io).unwrap();
+    let server = TestServer::start(io).await;
+    let url = server.base_url();
+    let (_first, mut events) = ui(&url, json!({ "username": "admin", "password": "s3cret" }));
+    let session = next(&mut events, "session").await[0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A reconnecting UI sends the session id alone.
+    let (_again, mut again_events) = ui(&url, json!({ "sessionId": session }));
+    let config = next(&mut again_events, "config").await;
+    assert!(config[0]["supportedFeatures"].is_array());
 }
 
 #[tokio::test]
@@ -176,7 +211,10 @@ async fn wrong_credentials_are_refused() {
 fn a_password_that_is_not_a_hash_is_refused() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let _guard = rt.enter();
-    let error = Admin::builder().auth("admin", "plain").attach(&io()).unwrap_err();
+    let error = Admin::builder()
+        .auth("admin", "plain")
+        .attach(&io())
+        .unwrap_err();
     assert!(error.to_string().contains("bcrypt"));
 }
 
@@ -192,12 +230,12 @@ async fn readonly_offers_no_commands_and_ignores_them() {
     let config = next(&mut events, "config").await;
     assert_eq!(config[0]["supportedFeatures"], json!(["AGGREGATED_EVENTS"]));
     let admin = ui_client.socket("/admin");
-    admin.emit("join", &json!(["/", "room1", demo_id])).unwrap();
-    admin.emit("_disconnect", &json!(["/", false, demo_id])).unwrap();
+    admin.emit("join", &("/", "room1", &demo_id)).unwrap();
+    admin.emit("_disconnect", &("/", false, &demo_id)).unwrap();
     // The commands went before the next stats; by then nothing has changed.
     next(&mut events, "server_stats").await;
     next(&mut events, "server_stats").await;
     assert!(demo_client.socket("/").connected());
     let rooms = io.of("/").sockets()[0].rooms();
-    assert!(!rooms.iter().any(|r| r.as_str() == "room1"), "{rooms:?}");
+    assert!(!rooms.iter().any(|r| &**r == "room1"), "{rooms:?}");
 }
