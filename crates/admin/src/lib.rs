@@ -42,6 +42,18 @@ pub struct AdminBuilder {
     auth: Option<(String, String)>,
     readonly: bool,
     server_id: Option<String>,
+    mode: Mode,
+}
+
+/// What the UI is sent, as Node's `mode` option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Mode {
+    /// Only `server_stats` (the default here; Node's default follows `NODE_ENV`).
+    #[default]
+    Production,
+    /// Also `all_sockets` when the UI connects (the per-socket live events are not sent yet).
+    Development,
 }
 
 /// The admin namespace attached to an [`Io`]. Dropping it stops `server_stats`.
@@ -64,6 +76,7 @@ impl Admin {
             auth: None,
             readonly: false,
             server_id: None,
+            mode: Mode::Production,
         }
     }
 }
@@ -88,6 +101,12 @@ impl AdminBuilder {
         self
     }
 
+    /// [`Mode::Development`] also sends `all_sockets`.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
     /// The id the UI shows for this server (default: the host name).
     pub fn server_id(mut self, id: impl Into<String>) -> Self {
         self.server_id = Some(id.into());
@@ -108,7 +127,7 @@ impl AdminBuilder {
             auth: self.auth,
             sessions: Mutex::new(HashSet::new()),
             new_sessions: Mutex::new(HashMap::new()),
-            features: features(self.readonly),
+            features: features(self.readonly, self.mode),
             server_id: self.server_id.unwrap_or_else(|| hostname.clone()),
             hostname,
             started: Instant::now(),
@@ -148,7 +167,7 @@ struct Shared {
     started: Instant,
 }
 
-fn features(readonly: bool) -> Vec<&'static str> {
+fn features(readonly: bool, mode: Mode) -> Vec<&'static str> {
     let mut features = if readonly {
         Vec::new()
     } else {
@@ -163,6 +182,9 @@ fn features(readonly: bool) -> Vec<&'static str> {
         ]
     };
     features.push("AGGREGATED_EVENTS");
+    if mode == Mode::Development {
+        features.push("ALL_EVENTS");
+    }
     features
 }
 
@@ -209,6 +231,16 @@ impl Shared {
             register_commands(socket);
         }
         let _ = socket.emit("config", &json!({ "supportedFeatures": self.features }));
+        if self.features.contains(&"ALL_EVENTS") {
+            let io = socket.io();
+            let all: Vec<Value> = io
+                .namespaces()
+                .iter()
+                .flat_map(|name| io.of(name).sockets())
+                .map(|s| serialize(&s))
+                .collect();
+            let _ = socket.emit("all_sockets", &all);
+        }
     }
 
     fn stats(&self, io: &Io) -> Value {
@@ -326,4 +358,39 @@ fn register_commands(socket: &Socket) {
             None => ns.disconnect_sockets(close),
         }
     });
+}
+
+/// A socket as Node's admin-ui serialises it (local sockets only).
+fn serialize(socket: &Socket) -> Value {
+    let engine = socket.engine();
+    let handshake = engine.handshake();
+    let sid = engine.id().to_string();
+    let transport = match engine.transport() {
+        TransportKind::Polling => "polling",
+        _ => "websocket",
+    };
+    let headers: serde_json::Map<String, Value> = handshake
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), json!(v.to_str().ok()?))))
+        .collect();
+    let issued = handshake
+        .issued
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    json!({
+        "id": socket.id().as_str(),
+        "clientId": sid.chars().take(12).collect::<String>(),
+        "transport": transport,
+        "nsp": socket.ns().name(),
+        "data": {},
+        "handshake": {
+            "address": handshake.remote_addr.map(|a| a.ip().to_string()),
+            "headers": headers,
+            "issued": issued,
+            "url": handshake.uri().to_string(),
+        },
+        "rooms": socket.rooms().iter().map(|r| &**r).collect::<Vec<&str>>(),
+    })
 }

@@ -239,3 +239,33 @@ async fn readonly_offers_no_commands_and_ignores_them() {
     let rooms = io.of("/").sockets()[0].rooms();
     assert!(!rooms.iter().any(|r| &**r == "room1"), "{rooms:?}");
 }
+
+#[tokio::test]
+async fn development_mode_sends_all_sockets() {
+    let io = io();
+    let _admin = Admin::builder()
+        .mode(sockeye_admin::Mode::Development)
+        .attach(&io)
+        .unwrap();
+    let server = TestServer::start(io.clone()).await;
+    let url = server.base_url();
+    let (_demo, demo_id, _lifecycle) = demo(&url).await;
+    io.of("/").sockets()[0].join("room1");
+    let (_ui, mut events) = ui(&url, json!({}));
+    let config = next(&mut events, "config").await;
+    assert!(
+        config[0]["supportedFeatures"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("ALL_EVENTS"))
+    );
+    let all = next(&mut events, "all_sockets").await;
+    let sockets = all[0].as_array().unwrap();
+    let demo = sockets.iter().find(|s| s["id"] == json!(demo_id)).unwrap();
+    assert_eq!(demo["nsp"], json!("/"));
+    assert!(demo["rooms"].as_array().unwrap().contains(&json!("room1")));
+    assert!(demo["rooms"].as_array().unwrap().contains(&json!(demo_id)));
+    assert!(["polling", "websocket"].contains(&demo["transport"].as_str().unwrap()));
+    assert_eq!(demo["clientId"].as_str().unwrap().len(), 12);
+    assert_eq!(demo["handshake"]["address"], json!("127.0.0.1"));
+}
