@@ -87,6 +87,11 @@ pub struct EngineConfig {
     /// Compression of long-polling responses for clients that accept it (Node's
     /// `httpCompression`); `None` turns it off. Default on, at 1 024 bytes and up, as in Node.
     pub http_compression: Option<HttpCompression>,
+    /// Whether long-polling answers JSONP requests (a `j` query parameter: script tags for
+    /// browsers without XHR, used by socket.io 2.x clients with `forceJSONP`). Default true:
+    /// Node's engine.io 6 answers them whenever polling is on and has no switch. With it off
+    /// such a request gets [`crate::RequestError::JsonpDisabled`].
+    pub jsonp: bool,
 }
 
 impl Default for EngineConfig {
@@ -108,6 +113,7 @@ impl Default for EngineConfig {
             websocket_read_buffer: 64 * 1024,
             max_sessions: 100_000,
             http_compression: Some(HttpCompression::default()),
+            jsonp: true,
         }
     }
 }
@@ -154,6 +160,8 @@ setters! {
     max_sessions: usize,
     /// Sets [`EngineConfig::http_compression`].
     http_compression: Option<HttpCompression>,
+    /// Sets [`EngineConfig::jsonp`].
+    jsonp: bool,
 }
 
 impl EngineConfig {
@@ -207,6 +215,8 @@ impl fmt::Debug for EngineConfig {
             .field("allow_request", &self.allow_request.is_some())
             .field("websocket_read_buffer", &self.websocket_read_buffer)
             .field("max_sessions", &self.max_sessions)
+            .field("http_compression", &self.http_compression)
+            .field("jsonp", &self.jsonp)
             .finish()
     }
 }

@@ -83,6 +83,10 @@ pub enum RequestError {
     /// The server holds `max_sessions` sessions already (HTTP 503).
     #[error("Too many sessions")]
     TooManySessions,
+    /// A JSONP polling request (`j` in the query) while [`crate::EngineConfig::jsonp`] is off.
+    /// Node has no such refusal; the code is its "Bad request" (3), the message says why.
+    #[error("JSONP disabled")]
+    JsonpDisabled,
 }
 
 impl RequestError {
@@ -95,7 +99,9 @@ impl RequestError {
             RequestError::BadRequest => 3,
             RequestError::Forbidden(_) => 4,
             RequestError::UnsupportedProtocolVersion => 5,
-            RequestError::ShuttingDown | RequestError::TooManySessions => 3,
+            RequestError::ShuttingDown
+            | RequestError::TooManySessions
+            | RequestError::JsonpDisabled => 3,
         }
     }
 

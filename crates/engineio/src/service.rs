@@ -164,6 +164,10 @@ impl EngineService {
             Some("websocket") if config.transports.websocket => TransportKind::WebSocket,
             _ => return Err(RequestError::UnknownTransport),
         };
+        // Refused before the handshake or the session lookup, so that the client learns why.
+        if transport == TransportKind::Polling && query.jsonp.is_some() && !config.jsonp {
+            return Err(RequestError::JsonpDisabled);
+        }
         let upgrade = websocket::is_upgrade(&request);
 
         if let Some(sid) = query.sid.as_deref() {

@@ -303,6 +303,22 @@ async fn a_jsonp_post_without_data_is_a_bad_request() {
         .assert_refused(400, r#"{"code":3,"message":"Bad request"}"#);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jsonp_can_be_turned_off() {
+    let refused = r#"{"code":3,"message":"JSONP disabled"}"#;
+    let server = start(config().jsonp(false)).await;
+    get(server.addr, "/engine.io/?EIO=4&transport=polling&j=0")
+        .await
+        .assert_refused(400, refused);
+    // A session opened over XHR polling cannot switch to JSONP either.
+    let (sid, _) = server.handshake().await;
+    let path = format!("{}&j=0", poll_path(&sid));
+    get(server.addr, &path).await.assert_refused(400, refused);
+    // XHR polling still works.
+    server.socket(&sid).send(Frame::message("still")).unwrap();
+    assert_eq!(server.poll(&sid).await.packets(), ["4still"]);
+}
+
 /// A data GET with `Accept-Encoding: accept` once `text` is queued.
 async fn poll_accepting(server: &Server, sid: &str, text: &str, accept: Option<&str>) -> Response {
     server.socket(sid).send(Frame::message(text)).unwrap();
