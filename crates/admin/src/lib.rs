@@ -280,8 +280,10 @@ async fn stats_loop(io: Io, admin: Namespace, shared: Arc<Shared>) {
     }
 }
 
-/// An existing namespace named by the UI; the UI never creates one.
-fn namespace(io: &Io, name: &str) -> Option<Namespace> {
+/// The namespace a command names in its first argument, if it exists: the UI never creates one.
+fn command_namespace(socket: &Socket, args: &[Value]) -> Option<Namespace> {
+    let name = args.first().and_then(Value::as_str)?;
+    let io = socket.io();
     io.namespaces()
         .iter()
         .any(|n| n == name)
@@ -297,13 +299,10 @@ fn register_commands(socket: &Socket) {
     // emit(nsp, filter, event, ...args)
     socket.on("emit", |socket: Socket, event: Event| async move {
         let args = event.args.to_values();
-        let (Some(nsp), Some(name)) = (
-            args.first().and_then(Value::as_str),
+        let (Some(ns), Some(name)) = (
+            command_namespace(&socket, &args),
             args.get(2).and_then(Value::as_str),
         ) else {
-            return;
-        };
-        let Some(ns) = namespace(&socket.io(), nsp) else {
             return;
         };
         let op = match filter(args.get(1)) {
@@ -326,13 +325,10 @@ fn register_commands(socket: &Socket) {
     for (command, join) in [("join", true), ("leave", false)] {
         socket.on(command, move |socket: Socket, event: Event| async move {
             let args = event.args.to_values();
-            let (Some(nsp), Some(room)) = (
-                args.first().and_then(Value::as_str),
+            let (Some(ns), Some(room)) = (
+                command_namespace(&socket, &args),
                 args.get(1).and_then(Value::as_str),
             ) else {
-                return;
-            };
-            let Some(ns) = namespace(&socket.io(), nsp) else {
                 return;
             };
             match (filter(args.get(2)), join) {
@@ -346,13 +342,10 @@ fn register_commands(socket: &Socket) {
     // _disconnect(nsp, close, filter)
     socket.on("_disconnect", |socket: Socket, event: Event| async move {
         let args = event.args.to_values();
-        let Some(nsp) = args.first().and_then(Value::as_str) else {
+        let Some(ns) = command_namespace(&socket, &args) else {
             return;
         };
         let close = args.get(1).and_then(Value::as_bool).unwrap_or(false);
-        let Some(ns) = namespace(&socket.io(), nsp) else {
-            return;
-        };
         match filter(args.get(2)) {
             Some(f) => ns.to(f).disconnect(close),
             None => ns.disconnect_sockets(close),
