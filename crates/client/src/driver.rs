@@ -1,5 +1,6 @@
-//! The client's task: it owns the connection and every namespace's protocol state, so that
-//! no lock is needed to keep packets in order.
+//! The client's task, its only one: it owns the connection (the Engine.IO state machine and,
+//! on WebSocket, the socket itself) and every namespace's protocol state, so that no lock is
+//! needed to keep packets in order and a packet crosses no channel between tasks.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::backoff::Backoff;
 use crate::client::Inner;
-use crate::engine::{CloseReason, Engine, EngineEvent};
+use crate::engine::{CloseReason, Engine, EngineEvent, Next};
 use crate::socket::{Ack, Event};
 use crate::{DisconnectReason, Error, Lifecycle};
 
@@ -28,19 +29,21 @@ pub(crate) struct Outgoing {
     pub(crate) ack: Option<oneshot::Sender<AckReply>>,
 }
 
+/// An acknowledgement of an event the server sent.
+pub(crate) struct AckOut {
+    pub(crate) namespace: Arc<str>,
+    pub(crate) id: u64,
+    pub(crate) args: Args,
+    pub(crate) attachments: Vec<Bytes>,
+}
+
+/// What sockets ask of the driver. Small (the bodies are boxed): tokio's channel allocates
+/// its slots 32 at a time, up front, in every client.
 pub(crate) enum Command {
-    Connect(String),
-    Disconnect(String),
-    Emit {
-        namespace: String,
-        outgoing: Outgoing,
-    },
-    Ack {
-        namespace: String,
-        id: u64,
-        args: Args,
-        attachments: Vec<Bytes>,
-    },
+    Connect(Arc<str>),
+    Disconnect(Arc<str>),
+    Emit(Arc<str>, Box<Outgoing>),
+    Ack(Box<AckOut>),
     CloseAll,
 }
 
@@ -56,6 +59,9 @@ struct NsState {
     buffered_acks: Vec<u64>,
     receive_buffer: Vec<Packet>,
     acks: HashMap<u64, oneshot::Sender<AckReply>>,
+    /// `acks` is swept of timed-out waits when it reaches this size, so that an emit costs
+    /// no scan of every wait.
+    sweep_at: usize,
     next_id: u64,
 }
 
@@ -100,17 +106,26 @@ impl Driver {
             tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(command) => self.command(command).await,
-                    None => return,
+                    None => {
+                        if let Some(engine) = self.engine.take() {
+                            engine.close().await;
+                        }
+                        return;
+                    }
                 },
-                event = async {
+                next = async {
                     match engine {
-                        Some(engine) => engine.events.recv().await,
+                        Some(engine) => engine.next().await,
                         None => std::future::pending().await,
                     }
-                } => match event {
-                    Some(EngineEvent::Message(packet)) => self.message(packet).await,
-                    Some(EngineEvent::Closed(reason)) => self.closed(reason),
-                    None => self.closed(CloseReason::TransportClose),
+                } => match next {
+                    Next::Event(EngineEvent::Message(packet)) => self.message(packet).await,
+                    Next::Event(EngineEvent::Closed(reason)) => self.closed(reason),
+                    Next::Upgrade(ws) => {
+                        if let Some(engine) = self.engine.as_mut() {
+                            engine.upgrade(ws).await;
+                        }
+                    }
                 },
                 () = async {
                     match next_attempt {
@@ -144,7 +159,7 @@ impl Driver {
     async fn command(&mut self, command: Command) {
         match command {
             Command::Connect(namespace) => {
-                let state = self.sockets.entry(namespace.clone()).or_default();
+                let state = self.sockets.entry(namespace.to_string()).or_default();
                 state.active = true;
                 if self.engine.is_some() {
                     self.send_connect(&namespace).await;
@@ -159,18 +174,16 @@ impl Driver {
                     self.disconnect(&namespace).await;
                 }
             }
-            Command::Emit {
-                namespace,
-                outgoing,
-            } => self.emit(&namespace, outgoing),
-            Command::Ack {
-                namespace,
-                id,
-                args,
-                attachments,
-            } => {
-                let connected = self.sockets.get(&namespace).is_some_and(|s| s.connected);
-                if let (true, Some(engine)) = (connected, &self.engine) {
+            Command::Emit(namespace, outgoing) => self.emit(&namespace, *outgoing),
+            Command::Ack(ack) => {
+                let AckOut {
+                    namespace,
+                    id,
+                    args,
+                    attachments,
+                } = *ack;
+                let connected = self.sockets.get(&*namespace).is_some_and(|s| s.connected);
+                if let (true, Some(engine)) = (connected, &mut self.engine) {
                     let data = Value::Array(args.into_values());
                     engine.send(self.parser.frames(&Packet::ack(
                         &namespace,
@@ -200,13 +213,16 @@ impl Driver {
             state.next_id = state.next_id.wrapping_add(1);
             packet.id = Some(id);
             // Waits that timed out leave a closed sender behind.
-            state.acks.retain(|_, sender| !sender.is_closed());
+            if state.acks.len() >= state.sweep_at {
+                state.acks.retain(|_, sender| !sender.is_closed());
+                state.sweep_at = (state.acks.len() * 2).max(16);
+            }
             state.acks.insert(id, ack);
             if !sendable {
                 state.buffered_acks.push(id);
             }
         }
-        match (&self.engine, sendable) {
+        match (&mut self.engine, sendable) {
             (Some(engine), true) => engine.send(self.parser.frames(&packet)),
             _ => state.send_buffer.push(self.parser.frames(&packet)),
         }
@@ -223,7 +239,7 @@ impl Driver {
         state.pid = None;
         state.offset = None;
         state.send_buffer.clear();
-        if let (true, Some(engine)) = (was_connected, &self.engine) {
+        if let (true, Some(engine)) = (was_connected, &mut self.engine) {
             engine.send(self.parser.frames(&Packet::disconnect(namespace)));
         }
         self.fail_acks(namespace);
@@ -281,7 +297,9 @@ impl Driver {
         }
         let config = Arc::clone(&self.inner.config);
         let limit = config.connect_timeout;
-        let result = match tokio::time::timeout(limit, Engine::open(config)).await {
+        // Boxed: connecting (TCP, TLS, HTTP or WebSocket handshakes) needs far more state than
+        // running, and an inline future would keep that much in every client's task for good.
+        let result = match tokio::time::timeout(limit, Box::pin(Engine::open(config))).await {
             Ok(result) => result,
             Err(_) => Err("timeout".to_owned()),
         };
@@ -367,7 +385,7 @@ impl Driver {
             auth = Some(Value::Object(object));
         }
         state.connect_sent = true;
-        if let Some(engine) = &self.engine {
+        if let Some(engine) = &mut self.engine {
             engine.send(self.parser.frames(&Packet::connect(namespace, auth)));
         }
     }
@@ -417,15 +435,18 @@ impl Driver {
             Ok(None) => {}
             Err(error) => {
                 tracing::debug!(%error, "undecodable packet; closing");
-                self.engine = None;
+                if let Some(engine) = self.engine.take() {
+                    engine.close().await;
+                }
                 self.decoder.reset();
                 self.lost(DisconnectReason::ParseError);
             }
         }
     }
 
-    async fn packet(&mut self, packet: Packet) {
-        let namespace = packet.nsp.clone();
+    async fn packet(&mut self, mut packet: Packet) {
+        // Taken: the namespace travels as `namespace` from here on.
+        let namespace = std::mem::take(&mut packet.nsp);
         let Some(state) = self.sockets.get_mut(&namespace) else {
             return;
         };
@@ -458,7 +479,7 @@ impl Driver {
                 for packet in received {
                     self.dispatch(&namespace, packet);
                 }
-                if let Some(engine) = &self.engine {
+                if let Some(engine) = &mut self.engine {
                     for frames in buffered {
                         engine.send(frames);
                     }
@@ -547,7 +568,7 @@ impl Driver {
         let ack = Ack {
             target: packet
                 .id
-                .map(|id| (self.inner.commands.clone(), namespace.to_owned(), id)),
+                .map(|id| (self.inner.commands.clone(), Arc::from(namespace), id)),
         };
         let (any, handler) = {
             let shared = self.inner.shared();

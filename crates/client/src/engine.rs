@@ -1,13 +1,15 @@
 //! The Engine.IO connection: the handshake, the heartbeat, and the upgrade from polling to
-//! WebSocket, run by one task that hands messages to the manager.
+//! WebSocket. No task of its own: the client's task polls [`Engine::next`] beside its
+//! commands, so a packet goes from the socket to its handler without a hop between tasks.
 
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sockeye_engineio_proto::{Frame, OpenPacket, Packet};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-use tokio::time::Instant;
+use sockeye_engineio_proto::{Frame, Packet};
+use tokio::time::{Instant, Sleep};
 
 use crate::config::{Config, Transports};
 use crate::transport::{self, Link, LinkEnd, LinkEvent};
@@ -30,30 +32,31 @@ pub(crate) enum EngineEvent {
     Closed(CloseReason),
 }
 
-#[derive(Debug)]
-enum Command {
-    Send(Vec<Frame>),
-    Close,
+/// What [`Engine::next`] hands the caller.
+pub(crate) enum Next {
+    Event(EngineEvent),
+    /// The probe succeeded: the caller switches with [`Engine::upgrade`], outside any
+    /// `select!`, since the switch must not be cancelled half-way.
+    Upgrade(Link),
 }
+
+type Probe = Pin<Box<dyn Future<Output = Result<Link, String>> + Send>>;
 
 /// An open Engine.IO connection. Dropping it drops the connection at once; [`Engine::close`]
 /// says goodbye first.
-#[derive(Debug)]
 pub(crate) struct Engine {
-    pub(crate) events: mpsc::UnboundedReceiver<EngineEvent>,
-    commands: mpsc::UnboundedSender<Command>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        if !self.task.is_finished() {
-            let commands = self.commands.clone();
-            // A close packet if the task is still there to send it; the task ends either way
-            // once its command channel closes.
-            let _ = commands.send(Command::Close);
-        }
-    }
+    link: Link,
+    /// The server pings every pingInterval and gives up after pingTimeout; silence for
+    /// longer than both means the connection is dead.
+    heartbeat: Duration,
+    /// One timer for the connection's life, pushed back by each ping (boxed: a `Sleep` must
+    /// stay pinned, and the driver moves the engine).
+    deadline: Pin<Box<Sleep>>,
+    /// The WebSocket probe of an upgrade, while it runs (boxed: only polling sessions have
+    /// one, and its connect-and-handshake state is large).
+    probe: Option<Probe>,
+    /// Packets the polling link still held when the upgrade switched it off.
+    backlog: VecDeque<EngineEvent>,
 }
 
 impl Engine {
@@ -65,140 +68,111 @@ impl Engine {
                 transport::polling_open(Arc::clone(&config)).await?
             }
         };
-        tracing::debug!(sid = %open.sid, transport = link.name, "engine open");
-        let (events_tx, events) = mpsc::unbounded_channel();
-        let (commands, commands_rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(config, open, link, commands_rx, events_tx));
+        tracing::debug!(sid = %open.sid, transport = link.name(), "engine open");
+        let heartbeat = Duration::from_millis(open.ping_interval.saturating_add(open.ping_timeout));
+        let probe = (config.transports == Transports::PollingThenUpgrade
+            && link.name() == "polling"
+            && open.upgrades.iter().any(|u| u == "websocket"))
+        .then(|| {
+            let sid = open.sid.clone();
+            Box::pin(async move { transport::websocket_probe(&config, &sid).await }) as Probe
+        });
         Ok(Engine {
-            events,
-            commands,
-            task,
+            link,
+            heartbeat,
+            deadline: Box::pin(tokio::time::sleep(heartbeat)),
+            probe,
+            backlog: VecDeque::new(),
         })
     }
 
     /// Sends frames, in order, together.
-    pub(crate) fn send(&self, frames: Vec<Frame>) {
-        let _ = self.commands.send(Command::Send(frames));
+    pub(crate) fn send(&mut self, frames: Vec<Frame>) {
+        self.link.send(frames);
+    }
+
+    /// The next message or the end of the connection; answers pings on the way. Cancel-safe.
+    pub(crate) async fn next(&mut self) -> Next {
+        if let Some(event) = self.backlog.pop_front() {
+            return Next::Event(event);
+        }
+        loop {
+            tokio::select! {
+                event = self.link.next() => match event {
+                    LinkEvent::Packet(packet) => {
+                        if let Some(event) = self.on_packet(packet) {
+                            return Next::Event(event);
+                        }
+                    }
+                    LinkEvent::End(LinkEnd::Closed) => {
+                        return Next::Event(EngineEvent::Closed(CloseReason::TransportClose));
+                    }
+                    LinkEvent::End(LinkEnd::Error(error)) => {
+                        tracing::debug!(%error, "transport error");
+                        let reason = CloseReason::TransportError(error);
+                        return Next::Event(EngineEvent::Closed(reason));
+                    }
+                },
+                () = self.deadline.as_mut() => {
+                    return Next::Event(EngineEvent::Closed(CloseReason::PingTimeout));
+                }
+                result = async {
+                    match self.probe.as_mut() {
+                        Some(probe) => probe.await,
+                        None => std::future::pending().await,
+                    }
+                }, if self.probe.is_some() => {
+                    self.probe = None;
+                    match result {
+                        Ok(ws) => return Next::Upgrade(ws),
+                        Err(error) => tracing::debug!(%error, "upgrade failed; staying on polling"),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Switches from polling to the probed WebSocket `ws`.
+    pub(crate) async fn upgrade(&mut self, ws: Link) {
+        let mut old = std::mem::replace(&mut self.link, ws);
+        let Link::Polling(polling) = &mut old else {
+            return;
+        };
+        polling.pause(PAUSE_LIMIT).await;
+        // The server switches on the upgrade packet, and takes nothing else on the new
+        // transport before it; so it goes first, then whatever the last poll brought is
+        // handled.
+        self.link.send(vec![Packet::Upgrade.encode()]);
+        tracing::debug!("upgraded to websocket");
+        while let Some(packet) = polling.try_next() {
+            if let Some(event) = self.on_packet(packet) {
+                let closed = matches!(event, EngineEvent::Closed(_));
+                self.backlog.push_back(event);
+                if closed {
+                    break;
+                }
+            }
+        }
     }
 
     /// Sends a close packet and ends the connection.
     pub(crate) async fn close(self) {
-        let _ = self.commands.send(Command::Close);
-        let task = &self.task;
-        let _ = tokio::time::timeout(Duration::from_secs(2), async {
-            while !task.is_finished() {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await;
+        self.link.close().await;
     }
-}
 
-async fn run(
-    config: Arc<Config>,
-    open: OpenPacket,
-    mut link: Link,
-    mut commands: mpsc::UnboundedReceiver<Command>,
-    events: mpsc::UnboundedSender<EngineEvent>,
-) {
-    // The server pings every pingInterval and gives up after pingTimeout; silence for longer
-    // than both means the connection is dead.
-    let heartbeat = Duration::from_millis(open.ping_interval.saturating_add(open.ping_timeout));
-    let mut deadline = Instant::now() + heartbeat;
-    let mut upgrade = (config.transports == Transports::PollingThenUpgrade
-        && link.name == "polling"
-        && open.upgrades.iter().any(|u| u == "websocket"))
-    .then(|| {
-        let config = Arc::clone(&config);
-        let sid = open.sid.clone();
-        tokio::spawn(async move { transport::websocket_probe(&config, &sid).await })
-    });
-    let reason = loop {
-        tokio::select! {
-            event = link.incoming.recv() => match event {
-                Some(LinkEvent::Packet(packet)) => {
-                    if let Some(reason) = on_packet(packet, &link, &events, &mut deadline, heartbeat) {
-                        break reason;
-                    }
-                }
-                Some(LinkEvent::End(LinkEnd::Closed)) | None => break CloseReason::TransportClose,
-                Some(LinkEvent::End(LinkEnd::Error(error))) => {
-                    tracing::debug!(%error, "transport error");
-                    break CloseReason::TransportError(error);
-                }
-            },
-            command = commands.recv() => match command {
-                Some(Command::Send(frames)) => {
-                    link.send(frames);
-                }
-                Some(Command::Close) | None => {
-                    if let Some(upgrade) = upgrade.take() {
-                        upgrade.abort();
-                    }
-                    link.close().await;
-                    return;
-                }
-            },
-            () = tokio::time::sleep_until(deadline) => break CloseReason::PingTimeout,
-            result = async {
-                match upgrade.as_mut() {
-                    Some(task) => task.await,
-                    None => std::future::pending().await,
-                }
-            }, if upgrade.is_some() => {
-                upgrade = None;
-                match result {
-                    Ok(Ok(ws)) => {
-                        link.pause(PAUSE_LIMIT).await;
-                        let mut old = std::mem::replace(&mut link, ws);
-                        // The server switches on the upgrade packet, and takes nothing else on
-                        // the new transport before it; so it goes first, then whatever the last
-                        // poll brought is handled.
-                        link.send(vec![Packet::Upgrade.encode()]);
-                        tracing::debug!("upgraded to websocket");
-                        let mut ended = None;
-                        while let Ok(event) = old.incoming.try_recv() {
-                            if let LinkEvent::Packet(packet) = event {
-                                if let Some(reason) = on_packet(packet, &link, &events, &mut deadline, heartbeat) {
-                                    ended = Some(reason);
-                                    break;
-                                }
-                            }
-                        }
-                        if let Some(reason) = ended {
-                            break reason;
-                        }
-                    }
-                    Ok(Err(error)) => tracing::debug!(%error, "upgrade failed; staying on polling"),
-                    Err(_) => {}
-                }
+    /// Handles one packet; `Some` for what the caller must see.
+    fn on_packet(&mut self, packet: Packet) -> Option<EngineEvent> {
+        match packet {
+            Packet::Ping(data) => {
+                self.deadline
+                    .as_mut()
+                    .reset(Instant::now() + self.heartbeat);
+                self.link.send(vec![Packet::Pong(data).encode()]);
+                None
             }
+            Packet::Message(_) | Packet::Binary(_) => Some(EngineEvent::Message(packet)),
+            Packet::Close => Some(EngineEvent::Closed(CloseReason::TransportClose)),
+            Packet::Open(_) | Packet::Pong(_) | Packet::Upgrade | Packet::Noop => None,
         }
-    };
-    if let Some(upgrade) = upgrade.take() {
-        upgrade.abort();
     }
-    let _ = events.send(EngineEvent::Closed(reason));
-}
-
-/// Handles one packet; `Some` when it ends the connection.
-fn on_packet(
-    packet: Packet,
-    link: &Link,
-    events: &mpsc::UnboundedSender<EngineEvent>,
-    deadline: &mut Instant,
-    heartbeat: Duration,
-) -> Option<CloseReason> {
-    match packet {
-        Packet::Ping(data) => {
-            *deadline = Instant::now() + heartbeat;
-            link.send(vec![Packet::Pong(data).encode()]);
-        }
-        Packet::Message(_) | Packet::Binary(_) => {
-            let _ = events.send(EngineEvent::Message(packet));
-        }
-        Packet::Close => return Some(CloseReason::TransportClose),
-        Packet::Open(_) | Packet::Pong(_) | Packet::Upgrade | Packet::Noop => {}
-    }
-    None
 }

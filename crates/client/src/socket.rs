@@ -11,7 +11,7 @@ use serde_json::Value;
 use sockeye_socketio_proto::{Args, is_reserved_event};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::driver::{AckReply, Command, Outgoing};
+use crate::driver::{AckOut, AckReply, Command, Outgoing};
 use crate::{Client, Error};
 
 pub(crate) type Handler = Arc<dyn Fn(Event, Ack) + Send + Sync>;
@@ -72,7 +72,7 @@ impl fmt::Debug for Event {
 
 /// The acknowledgement the server asked for with an event, if it asked.
 pub struct Ack {
-    pub(crate) target: Option<(mpsc::UnboundedSender<Command>, String, u64)>,
+    pub(crate) target: Option<(mpsc::UnboundedSender<Command>, Arc<str>, u64)>,
 }
 
 impl Ack {
@@ -92,12 +92,12 @@ impl Ack {
         };
         let mut attachments = Vec::new();
         let args = Args::from_data(data, &mut attachments)?;
-        let _ = commands.send(Command::Ack {
+        let _ = commands.send(Command::Ack(Box::new(AckOut {
             namespace,
             id,
             args,
             attachments,
-        });
+        })));
         Ok(())
     }
 }
@@ -173,14 +173,14 @@ impl Socket {
     /// Progress shows in [`Client::lifecycle`].
     pub fn connect(&self) {
         self.client
-            .command(Command::Connect(self.namespace.to_string()));
+            .command(Command::Connect(Arc::clone(&self.namespace)));
     }
 
     /// Disconnects from the namespace (and closes the connection when no other socket
     /// uses it). The socket does not reconnect until [`Socket::connect`] again.
     pub fn disconnect(&self) {
         self.client
-            .command(Command::Disconnect(self.namespace.to_string()));
+            .command(Command::Disconnect(Arc::clone(&self.namespace)));
     }
 
     /// Calls `handler` for each `event`, with its arguments as `T` (see [`Event::data`]) and
@@ -345,10 +345,10 @@ impl Emitter<'_> {
     /// As [`Socket::emit`].
     pub fn emit<T: Serialize + ?Sized>(self, event: &str, data: &T) -> Result<(), Error> {
         let outgoing = self.outgoing(event, data, None)?;
-        self.socket.client.command(Command::Emit {
-            namespace: self.socket.namespace.to_string(),
-            outgoing,
-        });
+        self.socket.client.command(Command::Emit(
+            Arc::clone(&self.socket.namespace),
+            Box::new(outgoing),
+        ));
         Ok(())
     }
 
@@ -364,10 +364,10 @@ impl Emitter<'_> {
         let (sender, receiver) = oneshot::channel();
         let outgoing = self.outgoing(event, data, Some(sender))?;
         let timeout = self.timeout.or(self.socket.client.inner.config.ack_timeout);
-        self.socket.client.command(Command::Emit {
-            namespace: self.socket.namespace.to_string(),
-            outgoing,
-        });
+        self.socket.client.command(Command::Emit(
+            Arc::clone(&self.socket.namespace),
+            Box::new(outgoing),
+        ));
         let reply = match timeout {
             Some(limit) => match tokio::time::timeout(limit, receiver).await {
                 Ok(reply) => reply,

@@ -1,11 +1,14 @@
 //! The transports: a [`Link`] carries Engine.IO packets over WebSocket or over HTTP
-//! long-polling, with tasks of its own so that reading never waits for writing.
+//! long-polling. A WebSocket is driven by the client's own task; polling keeps two small
+//! tasks, one per pending request.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, Stream as _, StreamExt};
 use http::{Method, Request, header};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
@@ -17,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::ServerName;
-use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest};
+use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes, client::IntoClientRequest};
 
 use crate::config::Config;
 
@@ -54,24 +57,149 @@ pub(crate) enum LinkEnd {
     Error(String),
 }
 
-/// What a link's tasks report.
+/// What a link brings.
 #[derive(Debug)]
 pub(crate) enum LinkEvent {
     Packet(Packet),
     End(LinkEnd),
 }
 
-/// A running transport. Dropping it stops its tasks.
-#[derive(Debug)]
-pub(crate) struct Link {
-    pub(crate) name: &'static str,
-    pub(crate) incoming: mpsc::UnboundedReceiver<LinkEvent>,
-    pub(crate) outgoing: Option<mpsc::UnboundedSender<Vec<Frame>>>,
-    stop_polling: Option<watch::Sender<bool>>,
+/// A running transport, polled by the client's one task ([`Link::next`]).
+pub(crate) enum Link {
+    WebSocket(WsLink),
+    Polling(PollingLink),
+}
+
+impl Link {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Link::WebSocket(_) => "websocket",
+            Link::Polling(_) => "polling",
+        }
+    }
+
+    /// Queues frames to send together (one POST on polling). A WebSocket writes them into
+    /// its buffer at once; [`Link::next`] flushes it.
+    pub(crate) fn send(&mut self, frames: Vec<Frame>) {
+        match self {
+            Link::WebSocket(ws) => {
+                for frame in frames {
+                    ws.send(frame);
+                }
+            }
+            Link::Polling(polling) => polling.send(frames),
+        }
+    }
+
+    /// The next packet, or the end of the link. Cancel-safe: nothing is lost when the future
+    /// is dropped before it completes.
+    pub(crate) async fn next(&mut self) -> LinkEvent {
+        match self {
+            Link::WebSocket(ws) => std::future::poll_fn(|cx| ws.poll_event(cx)).await,
+            Link::Polling(polling) => match polling.incoming.recv().await {
+                Some(event) => event,
+                None => LinkEvent::End(LinkEnd::Closed),
+            },
+        }
+    }
+
+    /// Closes the link the polite way: a close packet (polling) or a close frame (WebSocket).
+    pub(crate) async fn close(self) {
+        match self {
+            Link::WebSocket(mut ws) => {
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(1), SinkExt::close(&mut ws.ws)).await;
+            }
+            Link::Polling(mut polling) => {
+                polling.send(vec![Packet::Close.encode()]);
+                polling.outgoing = None;
+                if let Some(writer) = polling.tasks.pop() {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
+                }
+            }
+        }
+    }
+}
+
+/// A WebSocket, read and written by the task that owns it: tungstenite buffers what is
+/// written, and [`WsLink::poll_event`] flushes before it reads, so neither waits for the other.
+pub(crate) struct WsLink {
+    ws: Ws,
+    /// Written into tungstenite's buffer, not yet flushed to the socket.
+    unflushed: bool,
+    /// A write failed; the next poll reports it.
+    failed: Option<String>,
+}
+
+impl WsLink {
+    fn new(ws: Ws) -> WsLink {
+        WsLink {
+            ws,
+            unflushed: false,
+            failed: None,
+        }
+    }
+
+    fn send(&mut self, frame: Frame) {
+        if self.failed.is_some() {
+            return;
+        }
+        let message = match to_ws(frame) {
+            Ok(message) => message,
+            Err(error) => {
+                self.failed = Some(error);
+                return;
+            }
+        };
+        // Buffered only: tungstenite writes to the socket past its write buffer size (128
+        // KiB) or on flush, and keeps what a full socket refused for the next flush.
+        match Pin::new(&mut self.ws).start_send(message) {
+            Ok(()) => self.unflushed = true,
+            Err(error) => self.failed = Some(error.to_string()),
+        }
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<LinkEvent> {
+        if let Some(error) = self.failed.take() {
+            return Poll::Ready(LinkEvent::End(LinkEnd::Error(error)));
+        }
+        if self.unflushed {
+            // Pending means the socket is full: reading goes on, and the socket's write
+            // readiness wakes the task to try again.
+            match Pin::new(&mut self.ws).poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(error)) => {
+                    return Poll::Ready(LinkEvent::End(LinkEnd::Error(error.to_string())));
+                }
+                Poll::Pending => {}
+            }
+        }
+        loop {
+            let event = match ready!(Pin::new(&mut self.ws).poll_next(cx)) {
+                None | Some(Ok(Message::Close(_))) => LinkEvent::End(LinkEnd::Closed),
+                Some(Err(error)) => LinkEvent::End(LinkEnd::Error(error.to_string())),
+                Some(Ok(message)) => match decode_ws(message) {
+                    Some(Ok(packet)) => LinkEvent::Packet(packet),
+                    Some(Err(error)) => LinkEvent::End(LinkEnd::Error(error)),
+                    // WebSocket pings and pongs: tungstenite answers them itself.
+                    None => continue,
+                },
+            };
+            return Poll::Ready(event);
+        }
+    }
+}
+
+/// A polling session: one task keeps a GET pending, another POSTs what is sent, so that
+/// neither request waits for the other.
+pub(crate) struct PollingLink {
+    incoming: mpsc::UnboundedReceiver<LinkEvent>,
+    outgoing: Option<mpsc::UnboundedSender<Vec<Frame>>>,
+    stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
-impl Drop for Link {
+impl Drop for PollingLink {
     fn drop(&mut self) {
         for task in &self.tasks {
             task.abort();
@@ -79,35 +207,31 @@ impl Drop for Link {
     }
 }
 
-impl Link {
-    /// Queues frames to send together (one POST on polling). False when the link is gone.
-    pub(crate) fn send(&self, frames: Vec<Frame>) -> bool {
-        self.outgoing
-            .as_ref()
-            .is_some_and(|outgoing| outgoing.send(frames).is_ok())
+impl PollingLink {
+    fn send(&mut self, frames: Vec<Frame>) {
+        if let Some(outgoing) = &self.outgoing {
+            let _ = outgoing.send(frames);
+        }
     }
 
-    /// Stops a polling link for an upgrade: the GET in flight ends (the server answers it
-    /// with a noop once it has seen the probe), what it brought is still delivered, and queued
+    /// Stops polling for an upgrade: the GET in flight ends (the server answers it with a
+    /// noop once it has seen the probe), what it brought stays in `incoming`, and queued
     /// POSTs go out; then the tasks end. Waits at most `limit`.
     pub(crate) async fn pause(&mut self, limit: Duration) {
-        if let Some(stop) = &self.stop_polling {
-            let _ = stop.send(true);
-        }
+        let _ = self.stop.send(true);
         self.outgoing = None;
         let tasks = std::mem::take(&mut self.tasks);
         let all = futures_util::future::join_all(tasks);
         let _ = tokio::time::timeout(limit, all).await;
     }
 
-    /// Closes the link the polite way: a close packet (polling) or a close frame (WebSocket).
-    pub(crate) async fn close(mut self) {
-        if self.name == "polling" {
-            self.send(vec![Packet::Close.encode()]);
-        }
-        self.outgoing = None;
-        if let Some(writer) = self.tasks.pop() {
-            let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
+    /// A packet the paused link still holds.
+    pub(crate) fn try_next(&mut self) -> Option<Packet> {
+        loop {
+            match self.incoming.try_recv().ok()? {
+                LinkEvent::Packet(packet) => return Some(packet),
+                LinkEvent::End(_) => {}
+            }
         }
     }
 }
@@ -154,8 +278,10 @@ async fn ws_connect(config: &Config, sid: Option<&str>) -> Result<Ws, String> {
 
 fn decode_ws(message: Message) -> Option<Result<Packet, String>> {
     match message {
+        // The text shares tungstenite's read buffer: no copy.
         Message::Text(text) => Some(
-            Packet::decode_str(Str::from(text.as_str().to_owned()))
+            Str::from_utf8(Bytes::from(text))
+                .and_then(Packet::decode_str)
                 .map_err(|e| format!("undecodable frame: {e}")),
         ),
         Message::Binary(data) => Some(Ok(Packet::Binary(data))),
@@ -163,10 +289,14 @@ fn decode_ws(message: Message) -> Option<Result<Packet, String>> {
     }
 }
 
-fn to_ws(frame: Frame) -> Message {
+fn to_ws(frame: Frame) -> Result<Message, String> {
     match frame {
-        Frame::Text(text) => Message::text(text.as_str()),
-        Frame::Binary(data) => Message::Binary(data),
+        // A `Str` is UTF-8 already; the check is tungstenite's price for taking the bytes
+        // without a copy.
+        Frame::Text(text) => Utf8Bytes::try_from(text.into_bytes())
+            .map(Message::Text)
+            .map_err(|e| format!("text frame: {e}")),
+        Frame::Binary(data) => Ok(Message::Binary(data)),
     }
 }
 
@@ -185,13 +315,13 @@ pub(crate) async fn websocket_open(config: &Config) -> Result<(OpenPacket, Link)
             None => return Err("websocket closed before the handshake".to_owned()),
         }
     };
-    Ok((open, ws_link(ws)))
+    Ok((open, Link::WebSocket(WsLink::new(ws))))
 }
 
 /// Opens a WebSocket for session `sid` and probes it (`2probe` / `3probe`), for an upgrade.
 pub(crate) async fn websocket_probe(config: &Config, sid: &str) -> Result<Link, String> {
     let mut ws = ws_connect(config, Some(sid)).await?;
-    ws.send(to_ws(Packet::Ping(Str::from_static("probe")).encode()))
+    ws.send(to_ws(Packet::Ping(Str::from_static("probe")).encode())?)
         .await
         .map_err(|e| format!("probe: {e}"))?;
     loop {
@@ -206,53 +336,7 @@ pub(crate) async fn websocket_probe(config: &Config, sid: &str) -> Result<Link, 
             None => return Err("websocket closed during the probe".to_owned()),
         }
     }
-    Ok(ws_link(ws))
-}
-
-fn ws_link(ws: Ws) -> Link {
-    let (mut sink, mut stream) = ws.split();
-    let (events, incoming) = mpsc::unbounded_channel();
-    let (outgoing, mut frames) = mpsc::unbounded_channel::<Vec<Frame>>();
-    let reader_events = events.clone();
-    let reader = tokio::spawn(async move {
-        let end = loop {
-            match stream.next().await {
-                None => break LinkEnd::Closed,
-                Some(Err(error)) => break LinkEnd::Error(error.to_string()),
-                Some(Ok(Message::Close(_))) => break LinkEnd::Closed,
-                Some(Ok(message)) => match decode_ws(message) {
-                    Some(Ok(packet)) => {
-                        let _ = reader_events.send(LinkEvent::Packet(packet));
-                    }
-                    Some(Err(error)) => break LinkEnd::Error(error),
-                    None => {}
-                },
-            }
-        };
-        let _ = reader_events.send(LinkEvent::End(end));
-    });
-    let writer = tokio::spawn(async move {
-        while let Some(batch) = frames.recv().await {
-            for frame in batch {
-                if let Err(error) = sink.feed(to_ws(frame)).await {
-                    let _ = events.send(LinkEvent::End(LinkEnd::Error(error.to_string())));
-                    return;
-                }
-            }
-            if let Err(error) = sink.flush().await {
-                let _ = events.send(LinkEvent::End(LinkEnd::Error(error.to_string())));
-                return;
-            }
-        }
-        let _ = sink.close().await;
-    });
-    Link {
-        name: "websocket",
-        incoming,
-        outgoing: Some(outgoing),
-        stop_polling: None,
-        tasks: vec![reader, writer],
-    }
+    Ok(Link::WebSocket(WsLink::new(ws)))
 }
 
 // ---- polling ----
@@ -357,13 +441,12 @@ pub(crate) async fn polling_open(config: Arc<Config>) -> Result<(OpenPacket, Lin
     ));
     Ok((
         open,
-        Link {
-            name: "polling",
+        Link::Polling(PollingLink {
             incoming,
             outgoing: Some(outgoing),
-            stop_polling: Some(stop),
+            stop,
             tasks: vec![reader, writer],
-        },
+        }),
     ))
 }
 
