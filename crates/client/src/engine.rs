@@ -37,7 +37,7 @@ pub(crate) enum Next {
     Event(EngineEvent),
     /// The probe succeeded: the caller switches with [`Engine::upgrade`], outside any
     /// `select!`, since the switch must not be cancelled half-way.
-    Upgrade(Link),
+    Upgrade(Box<Link>),
 }
 
 type Probe = Pin<Box<dyn Future<Output = Result<Link, String>> + Send>>;
@@ -124,7 +124,7 @@ impl Engine {
                 }, if self.probe.is_some() => {
                     self.probe = None;
                     match result {
-                        Ok(ws) => return Next::Upgrade(ws),
+                        Ok(ws) => return Next::Upgrade(Box::new(ws)),
                         Err(error) => tracing::debug!(%error, "upgrade failed; staying on polling"),
                     }
                 }
@@ -133,8 +133,8 @@ impl Engine {
     }
 
     /// Switches from polling to the probed WebSocket `ws`.
-    pub(crate) async fn upgrade(&mut self, ws: Link) {
-        let mut old = std::mem::replace(&mut self.link, ws);
+    pub(crate) async fn upgrade(&mut self, ws: Box<Link>) {
+        let mut old = std::mem::replace(&mut self.link, *ws);
         let Link::Polling(polling) = &mut old else {
             return;
         };
