@@ -13,8 +13,10 @@ use crate::socket::{AnyHandler, Handler};
 use crate::{ClientBuilder, Lifecycle, Socket};
 
 /// How many lifecycle events a slow [`Client::lifecycle`] receiver may fall behind. tokio's
-/// broadcast channel allocates every slot up front: 1 024 slots were ~140 KiB per client.
-const LIFECYCLE_CAPACITY: usize = 64;
+/// broadcast channel allocates every slot up front, ~150 bytes each (a [`Lifecycle`] is 120):
+/// 1 024 slots were ~140 KiB per client, 64 were ~10 KiB, more than the rest of an idle
+/// client. A receiver that awaits in a loop never falls 16 behind.
+const LIFECYCLE_CAPACITY: usize = 16;
 
 /// A Socket.IO client: one connection to a server, multiplexing a [`Socket`] per namespace.
 ///
@@ -107,7 +109,8 @@ impl Client {
         self.socket(&namespace)
     }
 
-    /// Lifecycle events from now on: connections, disconnections, reconnection attempts.
+    /// Lifecycle events from now on: connections, disconnections, reconnection attempts. A
+    /// receiver more than 16 events behind misses the oldest (`RecvError::Lagged`).
     pub fn lifecycle(&self) -> broadcast::Receiver<Lifecycle> {
         self.inner.lifecycle.subscribe()
     }

@@ -77,6 +77,11 @@ pub(crate) struct Driver {
     next_attempt: Option<Instant>,
 }
 
+/// Closes `engine` politely; boxed, since closing needs more state than running.
+async fn close(engine: Engine) {
+    Box::pin(engine.close()).await;
+}
+
 impl Driver {
     pub(crate) fn new(inner: Arc<Inner>, commands: mpsc::UnboundedReceiver<Command>) -> Driver {
         let config = &inner.config;
@@ -99,7 +104,15 @@ impl Driver {
         }
     }
 
-    pub(crate) async fn run(mut self) {
+    /// The task. Its future holds the driver once (an `async fn` taking `self` would hold
+    /// it twice), and every rare, large await (connecting, closing) is boxed, so that each
+    /// client's task stays small for as long as it lives.
+    #[allow(clippy::manual_async_fn)] // the point: see above
+    pub(crate) fn run(mut self) -> impl Future<Output = ()> + Send {
+        async move { self.run_loop().await }
+    }
+
+    async fn run_loop(&mut self) {
         loop {
             let engine = self.engine.as_mut();
             let next_attempt = self.next_attempt;
@@ -108,7 +121,7 @@ impl Driver {
                     Some(command) => self.command(command).await,
                     None => {
                         if let Some(engine) = self.engine.take() {
-                            engine.close().await;
+                            close(engine).await;
                         }
                         return;
                     }
@@ -262,7 +275,7 @@ impl Driver {
         self.reconnecting = false;
         self.backoff.reset();
         if let Some(engine) = self.engine.take() {
-            engine.close().await;
+            close(engine).await;
         }
     }
 
@@ -436,7 +449,7 @@ impl Driver {
             Err(error) => {
                 tracing::debug!(%error, "undecodable packet; closing");
                 if let Some(engine) = self.engine.take() {
-                    engine.close().await;
+                    close(engine).await;
                 }
                 self.decoder.reset();
                 self.lost(DisconnectReason::ParseError);
