@@ -79,6 +79,8 @@ pub(crate) struct Config {
     pub(crate) reconnection_delay_max: Duration,
     pub(crate) randomization_factor: f64,
     pub(crate) ack_timeout: Option<Duration>,
+    /// 0: emits are not queued for retries.
+    pub(crate) retries: u32,
     pub(crate) parser: Parser,
 }
 
@@ -154,6 +156,7 @@ pub struct ClientBuilder {
     reconnection_delay_max: Duration,
     randomization_factor: f64,
     ack_timeout: Option<Duration>,
+    retries: u32,
     parser: Parser,
 }
 
@@ -175,6 +178,7 @@ impl ClientBuilder {
             reconnection_delay_max: Duration::from_millis(5000),
             randomization_factor: 0.5,
             ack_timeout: None,
+            retries: 0,
             parser: Parser::Default,
         }
     }
@@ -270,9 +274,35 @@ impl ClientBuilder {
     }
 
     /// The default acknowledgement timeout of [`crate::Socket::emit_with_ack`]; none by
-    /// default (it waits until the reply or a disconnection).
+    /// default (it waits until the reply or a disconnection). With
+    /// [`ClientBuilder::retries`] it is the wait of each try instead, for every emit.
     pub fn ack_timeout(mut self, timeout: Duration) -> Self {
         self.ack_timeout = Some(timeout);
+        self
+    }
+
+    /// Delivers every emit at least once, in order, as socket.io-client 4.x's `retries`
+    /// option does: each socket queues its emits (volatile ones excepted), sends only the
+    /// first, asks the server to acknowledge it, and sends it again, under the same ack id,
+    /// when no acknowledgement comes within the try's timeout ([`ClientBuilder::ack_timeout`],
+    /// or [`crate::Socket::timeout`] for one emit) or the connection is lost. After
+    /// `retries` tries more than the first the emit is dropped, and
+    /// [`crate::Socket::emit_with_ack`] fails with [`Error::AckTimeout`] (or
+    /// [`Error::Disconnected`] when the last try was lost with the connection); the next
+    /// emit then goes. 0, the default, turns the queue off.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sockeye_client::Client;
+    /// let client = Client::builder("http://localhost:3000")
+    ///     .retries(3)
+    ///     .ack_timeout(Duration::from_secs(2))
+    ///     .build()?;
+    /// # drop(client);
+    /// # Ok::<(), sockeye_client::Error>(())
+    /// ```
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
         self
     }
 
@@ -361,6 +391,7 @@ impl ClientBuilder {
             reconnection_delay_max: self.reconnection_delay_max,
             randomization_factor: self.randomization_factor,
             ack_timeout: self.ack_timeout,
+            retries: self.retries,
             parser: self.parser,
         }))
     }

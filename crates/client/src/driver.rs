@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
@@ -14,6 +15,7 @@ use tokio::time::Instant;
 use crate::backoff::Backoff;
 use crate::client::Inner;
 use crate::engine::{CloseReason, Engine, EngineEvent};
+use crate::retry::{GaveUp, RetryQueue};
 use crate::socket::{Ack, Event};
 use crate::{DisconnectReason, Error, Lifecycle};
 
@@ -26,7 +28,12 @@ pub(crate) struct Outgoing {
     pub(crate) attachments: Vec<Bytes>,
     pub(crate) volatile: bool,
     pub(crate) ack: Option<oneshot::Sender<AckReply>>,
+    /// A queued emit's wait per try.
+    pub(crate) timeout: Option<Duration>,
 }
+
+/// An emit in the retry queue: its encoded packet and the caller's wait, if any.
+type Retried = (Vec<Frame>, Option<oneshot::Sender<AckReply>>);
 
 pub(crate) enum Command {
     Connect(String),
@@ -57,6 +64,7 @@ struct NsState {
     receive_buffer: Vec<Packet>,
     acks: HashMap<u64, oneshot::Sender<AckReply>>,
     next_id: u64,
+    retry: RetryQueue<Retried>,
 }
 
 pub(crate) struct Driver {
@@ -95,6 +103,11 @@ impl Driver {
 
     pub(crate) async fn run(mut self) {
         loop {
+            let retry_at = self
+                .sockets
+                .values()
+                .filter_map(|s| s.retry.deadline())
+                .min();
             let engine = self.engine.as_mut();
             let next_attempt = self.next_attempt;
             tokio::select! {
@@ -121,6 +134,12 @@ impl Driver {
                     self.next_attempt = None;
                     self.attempt().await;
                 }
+                () = async {
+                    match retry_at {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                } => self.retry_expired(),
             }
         }
     }
@@ -195,6 +214,18 @@ impl Driver {
             &outgoing.args,
             outgoing.attachments,
         );
+        let retries = self.inner.config.retries;
+        if retries > 0 && !outgoing.volatile {
+            let id = state.next_id;
+            state.next_id = state.next_id.wrapping_add(1);
+            packet.id = Some(id);
+            let frames = self.parser.frames(&packet);
+            state
+                .retry
+                .push((frames, outgoing.ack), id, retries, outgoing.timeout);
+            self.retry_transmit(namespace);
+            return;
+        }
         if let Some(ack) = outgoing.ack {
             let id = state.next_id;
             state.next_id = state.next_id.wrapping_add(1);
@@ -223,6 +254,7 @@ impl Driver {
         state.pid = None;
         state.offset = None;
         state.send_buffer.clear();
+        fail_queued(&mut state.retry);
         if let (true, Some(engine)) = (was_connected, &self.engine) {
             engine.send(self.parser.frames(&Packet::disconnect(namespace)));
         }
@@ -394,6 +426,9 @@ impl Driver {
             state.connected = false;
             state.connect_sent = false;
             if was_connected {
+                if let Some(((_, Some(ack)), why)) = state.retry.disconnected() {
+                    let _ = ack.send(Err(why.into()));
+                }
                 self.fail_acks(&namespace);
                 self.update_shared(&namespace);
                 self.inner.emit_lifecycle(Lifecycle::Disconnect {
@@ -463,6 +498,7 @@ impl Driver {
                         engine.send(frames);
                     }
                 }
+                self.retry_transmit(&namespace);
                 self.inner.emit_lifecycle(Lifecycle::Connect {
                     namespace,
                     recovered,
@@ -474,6 +510,7 @@ impl Driver {
                 state.connect_sent = false;
                 state.pid = None;
                 state.send_buffer.clear();
+                fail_queued(&mut state.retry);
                 self.fail_acks(&namespace);
                 self.update_shared(&namespace);
                 self.inner.emit_lifecycle(Lifecycle::Disconnect {
@@ -513,11 +550,46 @@ impl Driver {
                 }
             }
             PacketType::Ack | PacketType::BinaryAck => {
+                if let Some((_, waiter)) = packet.id.and_then(|id| state.retry.acknowledged(id)) {
+                    if let (Some(waiter), Some(args)) = (waiter, packet.args()) {
+                        let _ = waiter.send(Ok((args, packet.attachments)));
+                    }
+                    self.retry_transmit(&namespace);
+                    return;
+                }
                 let waiter = packet.id.and_then(|id| state.acks.remove(&id));
                 if let (Some(waiter), Some(args)) = (waiter, packet.args()) {
                     let _ = waiter.send(Ok((args, packet.attachments)));
                 }
             }
+        }
+    }
+
+    /// Puts the head of `namespace`'s retry queue on the wire if it is not there yet.
+    fn retry_transmit(&mut self, namespace: &str) {
+        let (Some(state), Some(engine)) = (self.sockets.get_mut(namespace), &self.engine) else {
+            return;
+        };
+        if !state.connected {
+            return;
+        }
+        if let Some((frames, _)) = state.retry.transmit(Instant::now()) {
+            engine.send(frames.clone());
+        }
+    }
+
+    /// Ends the tries whose timeout passed: sent again, or given up.
+    fn retry_expired(&mut self) {
+        let now = Instant::now();
+        let names: Vec<String> = self.sockets.keys().cloned().collect();
+        for namespace in names {
+            let Some(state) = self.sockets.get_mut(&namespace) else {
+                continue;
+            };
+            if let Some(((_, Some(ack)), why)) = state.retry.expire(now) {
+                let _ = ack.send(Err(why.into()));
+            }
+            self.retry_transmit(&namespace);
         }
     }
 
@@ -561,6 +633,24 @@ impl Driver {
         }
         if let Some(handler) = handler {
             handler(event, ack);
+        }
+    }
+}
+
+/// A socket disconnected for good drops its retry queue, as it drops its send buffer.
+fn fail_queued(queue: &mut RetryQueue<Retried>) {
+    for (_, ack) in queue.drain() {
+        if let Some(ack) = ack {
+            let _ = ack.send(Err(Error::Disconnected));
+        }
+    }
+}
+
+impl From<GaveUp> for Error {
+    fn from(why: GaveUp) -> Error {
+        match why {
+            GaveUp::Timeout(timeout) => Error::AckTimeout(timeout),
+            GaveUp::Disconnected => Error::Disconnected,
         }
     }
 }

@@ -31,6 +31,7 @@ mod driver;
 mod engine;
 mod error;
 mod lifecycle;
+mod retry;
 mod socket;
 mod transport;
 
