@@ -763,3 +763,32 @@ async fn retries_survive_a_lost_connection_own() {
 async fn retries_survive_a_lost_connection_node() {
     retries_survive_a_lost_connection(Kind::Node).await;
 }
+
+/// A plain emit (no acknowledgement asked for) is queued too: it carries an ack id, is sent
+/// again until the server acknowledges it, and what follows waits for it.
+async fn retries_queue_plain_emits(kind: Kind) {
+    let Setup {
+        socket,
+        server: _server,
+        proxy: _proxy,
+        ..
+    } = connected(kind, Transports::WebSocket, |b| {
+        b.retries(2).ack_timeout(Duration::from_millis(200))
+    })
+    .await;
+    socket.emit("retry", &("plain", 1)).unwrap();
+    let reply: Value = within(WAIT, socket.emit_with_ack("retry", &("next", 0)))
+        .await
+        .unwrap();
+    assert_eq!(reply["log"], json!(["plain", "plain", "next"]), "{reply}");
+}
+
+#[tokio::test]
+async fn retries_queue_plain_emits_own() {
+    retries_queue_plain_emits(Kind::Own).await;
+}
+
+#[tokio::test]
+async fn retries_queue_plain_emits_node() {
+    retries_queue_plain_emits(Kind::Node).await;
+}
