@@ -524,10 +524,15 @@ async fn reconnection_sequence(kind: Kind) {
     proxy.set(Mode::Refuse);
     socket.emit("drop_me", &()).unwrap();
     let mut seen = Vec::new();
+    let mut failed = 0;
     loop {
         let event = next(&mut events).await;
-        if event == Lifecycle::ReconnectAttempt(4) {
-            proxy.set(Mode::Forward);
+        if matches!(event, Lifecycle::ReconnectError(_)) {
+            failed += 1;
+            if failed == 3 {
+                // The fourth attempt starts a reconnection delay (100 ms) from now.
+                proxy.set(Mode::Forward);
+            }
         }
         let done = event == connect();
         seen.push(event);
