@@ -786,6 +786,25 @@ async fn retries_queue_plain_emits(kind: Kind) {
         .await
         .unwrap();
     assert_eq!(reply["log"], json!(["plain", "plain", "next"]), "{reply}");
+
+    // socket.timeout() sets one emit's wait per try.
+    let short = Duration::from_millis(100);
+    let given_up = within(
+        WAIT,
+        socket
+            .timeout(short)
+            .emit_with_ack::<_, Value>("retry", &("short", 9)),
+    )
+    .await;
+    assert_eq!(given_up, Err(Error::AckTimeout(short)));
+    let reply: Value = within(WAIT, socket.emit_with_ack("retry", &("after", 0)))
+        .await
+        .unwrap();
+    assert_eq!(
+        reply["log"],
+        json!(["plain", "plain", "next", "short", "short", "short", "after"]),
+        "{reply}"
+    );
 }
 
 #[tokio::test]
