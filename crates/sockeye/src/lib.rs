@@ -44,6 +44,7 @@ mod extract;
 mod handler;
 mod io;
 mod layer;
+mod legacy;
 mod metrics;
 mod namespace;
 mod operators;
