@@ -131,9 +131,9 @@ impl Connection {
     }
 
     fn on_packet(self: &Arc<Self>, io: &Io, mut packet: Packet) {
-        let auth = self.protocol.target(&mut packet);
         match packet.kind {
             PacketType::Connect => {
+                let auth = self.protocol.connect_auth(&mut packet);
                 if self.socket(&packet.nsp).is_some() {
                     tracing::debug!(nsp = %packet.nsp, "already connected");
                     return;

@@ -51,9 +51,9 @@ impl Protocol {
             .unwrap_or_default()
     }
 
-    /// The namespace a packet is for, and for a `CONNECT` the auth payload it brings: in v4,
-    /// the query written after the namespace.
-    pub(crate) fn target(self, packet: &mut Packet) -> Option<Payload> {
+    /// The auth payload a `CONNECT` brings: in v4, the query written after the namespace,
+    /// which is taken off the namespace's name.
+    pub(crate) fn connect_auth(self, packet: &mut Packet) -> Option<Payload> {
         if self == Protocol::V5 {
             return packet.data.take();
         }
@@ -136,19 +136,19 @@ mod tests {
     #[test]
     fn v4_connect_query_becomes_the_auth_payload() {
         let mut packet = Packet::connect("/chat?token=a%20b&x=2", None);
-        let auth = Protocol::V4.target(&mut packet).unwrap();
+        let auth = Protocol::V4.connect_auth(&mut packet).unwrap();
         assert_eq!(packet.nsp, "/chat");
         assert_eq!(
             auth.to_value(),
             serde_json::json!({"token": "a b", "x": "2"})
         );
         let mut packet = Packet::connect("/chat", None);
-        assert!(Protocol::V4.target(&mut packet).is_none());
+        assert!(Protocol::V4.connect_auth(&mut packet).is_none());
         assert_eq!(packet.nsp, "/chat");
         // v5 keeps `?` in a namespace name, as Node does.
         let mut packet = Packet::connect("/chat?x", Some(serde_json::json!({"a": 1})));
         assert_eq!(
-            Protocol::V5.target(&mut packet).unwrap().to_value(),
+            Protocol::V5.connect_auth(&mut packet).unwrap().to_value(),
             serde_json::json!({"a": 1})
         );
         assert_eq!(packet.nsp, "/chat?x");
