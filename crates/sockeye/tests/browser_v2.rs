@@ -11,9 +11,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// Its `transport_modes!` is for the Node tests: JSONP is one transport.
+#[allow(unused_macros)]
 mod common;
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::Router;
@@ -25,7 +26,7 @@ use serde_json::json;
 use sockeye::{AckSender, Data, EngineConfig, Event, Io, Socket, State};
 
 /// One browser at a time: two Chromiums on a loaded two-core machine time out.
-static BROWSER: Mutex<()> = Mutex::new(());
+static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const PAGE: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>socket.io-client 2.x on JSONP</title>
@@ -101,7 +102,7 @@ fn engine() -> EngineConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_browser_client_on_jsonp_polling() {
     check_prerequisites();
-    let _guard = BROWSER.lock().unwrap_or_else(|p| p.into_inner());
+    let _guard = BROWSER.lock().await;
     let log = Log::default();
     let (url, _io) = serve_page(engine(), &log).await;
     let got = run_script("../browser/v2-jsonp.mjs", &url, "accepted").await;
@@ -130,7 +131,7 @@ async fn v2_browser_client_on_jsonp_polling() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_browser_client_refused_when_jsonp_is_off() {
     check_prerequisites();
-    let _guard = BROWSER.lock().unwrap_or_else(|p| p.into_inner());
+    let _guard = BROWSER.lock().await;
     let log = Log::default();
     let (url, _io) = serve_page(engine().jsonp(false), &log).await;
     let got = run_script("../browser/v2-jsonp.mjs", &url, "refused").await;
