@@ -165,6 +165,8 @@ async function scenario() {
   got.chatWhoami = await call(C, "whoami");
   got.badToken = await refused(v2("/chat", { who: "D", token: "wrong" }), "D with a bad token");
   got.invalidNsp = await refused(v2("/nope", { who: "E" }), "E on /nope");
+  // A refusal of the implicit connection to `/`, with data.
+  got.rootRefused = await refused(v2("/", { who: "banned" }), "banned on /");
 
   // Rooms: A (v2) and B (v4) join r1; C (v2, /chat) is elsewhere.
   got.joinA = await call(A, "join", "r1");

@@ -125,6 +125,13 @@ async fn v2_server() -> Server {
                 .emit("welcome", &("hi", socket.id().as_str()))
                 .unwrap();
         });
+        io.of("/").use_middleware(|socket: Socket| async move {
+            if socket.handshake().query("who").as_deref() == Some("banned") {
+                Err(ConnectError::new("Banned").with_data(json!({ "reason": "banned" })))
+            } else {
+                Ok(())
+            }
+        });
         let chat = io.of("/chat");
         chat.use_middleware(|socket: Socket| async move {
             if socket.auth_value()["token"] == "secret" {
@@ -185,6 +192,9 @@ async fn v2_scenario(mode: &str) {
     // Refusals arrive as the plain strings of protocol v4.
     assert_eq!(got["badToken"], "Not authorized");
     assert_eq!(got["invalidNsp"], "Invalid namespace");
+    // The implicit connection to `/` runs the middlewares of `/`; a refusal with data sends it.
+    assert_eq!(got["rootRefused"], json!({ "reason": "banned" }));
+    assert!(log.get("connect banned /").is_none());
 
     // Rooms and broadcasts mixing v2 (A, C) and v4 (B) clients.
     assert_eq!(got["joinA"], json!([["$self", "r1"]]));
