@@ -163,6 +163,9 @@ async function scenario() {
   await connected(C, "C (v2, /chat)");
   got.C = { id: C.id, engine: C.io.engine.id };
   got.chatWhoami = await call(C, "whoami");
+  const direct = next(C, "direct");
+  got.directSent = await call(C, "to-id", C.id, "to my own id");
+  got.direct = await direct;
   got.badToken = await refused(v2("/chat", { who: "D", token: "wrong" }), "D with a bad token");
   got.invalidNsp = await refused(v2("/nope", { who: "E" }), "E on /nope");
   // A refusal of the implicit connection to `/`, with data.

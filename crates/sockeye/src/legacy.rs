@@ -9,10 +9,10 @@
 //!   becomes the socket's auth payload (an object of strings), as in Node;
 //! - the server's `CONNECT` has no payload and its `CONNECT_ERROR` a plain string;
 //! - a socket's id is its Engine.IO session id, which 2.x clients take as their own
-//!   (`/chat#<sid>` outside `/`: [`client_id`]).
+//!   (`/chat#<sid>` outside `/`: [`client_id`], also a room of the socket: [`client_room`]).
 
 use serde_json::{Map, Value};
-use sockeye_adapter::SocketId;
+use sockeye_adapter::{Room, SocketId};
 use sockeye_engineio::{Frame, ProtocolVersion};
 use sockeye_socketio_proto::{Packet, PacketType, Parser, Payload, v4};
 
@@ -94,6 +94,13 @@ pub(crate) fn client_id(protocol: Protocol, nsp: &str, id: SocketId) -> String {
     }
 }
 
+/// The room a 2.x client's socket outside `/` is also in: its [`client_id`], the id Node gives
+/// such a socket and so its own room there. A 2.x client that tells its id (`socket.id`) is
+/// reached with it, as with Node, and so is a socket of a Node node sharing a cluster.
+pub(crate) fn client_room(protocol: Protocol, nsp: &str, id: SocketId) -> Option<Room> {
+    (protocol == Protocol::V4 && nsp != "/").then(|| Room::from(client_id(protocol, nsp, id)))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -160,5 +167,11 @@ mod tests {
         assert_eq!(client_id(Protocol::V4, "/", id), id.as_str());
         assert_eq!(client_id(Protocol::V4, "/chat", id), format!("/chat#{id}"));
         assert_eq!(client_id(Protocol::V5, "/chat", id), id.as_str());
+        assert_eq!(
+            client_room(Protocol::V4, "/chat", id).as_deref(),
+            Some(format!("/chat#{id}").as_str())
+        );
+        assert!(client_room(Protocol::V4, "/", id).is_none());
+        assert!(client_room(Protocol::V5, "/chat", id).is_none());
     }
 }

@@ -74,6 +74,13 @@ fn handlers(socket: &Socket) {
         },
     );
     socket.on(
+        "to-id",
+        |socket: Socket, Data((id, text)): Data<(String, String)>, ack: AckSender| async move {
+            ack.send(&socket.ns().to(id).emit("direct", &text).is_ok())
+                .unwrap();
+        },
+    );
+    socket.on(
         "everyone",
         |socket: Socket, Data(text): Data<String>, ack: AckSender| async move {
             ack.send(&socket.io().emit("bcast", &text).is_ok()).unwrap();
@@ -189,6 +196,9 @@ async fn v2_scenario(mode: &str) {
     assert_eq!(whoami["nsp"], "/chat");
     assert_eq!(whoami["auth"]["token"], "secret");
     assert_eq!(whoami["auth"]["who"], "C");
+    // The id the client knows is a room of its socket, as in Node.
+    assert_eq!(got["direct"], json!(["to my own id"]));
+    assert_eq!(got["directSent"], json!([true]));
     // Refusals arrive as the plain strings of protocol v4.
     assert_eq!(got["badToken"], "Not authorized");
     assert_eq!(got["invalidNsp"], "Invalid namespace");
