@@ -7,6 +7,7 @@
 
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sockeye_testkit::http_get;
@@ -15,6 +16,8 @@ use sockeye_testkit::http_get;
 struct Serve {
     child: Child,
     addr: String,
+    /// Its log (stderr), line by line.
+    log: Arc<Mutex<Vec<String>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -31,6 +34,8 @@ impl Serve {
             .expect("running sockeye serve");
         let stderr = child.stderr.take().unwrap();
         let (found, address) = std::sync::mpsc::channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let lines = log.clone();
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
@@ -38,6 +43,7 @@ impl Serve {
                     let addr = rest.split('/').next().unwrap_or_default().to_owned();
                     let _ = found.send(addr);
                 }
+                lines.lock().unwrap().push(line);
             }
         });
         let addr = address
@@ -46,6 +52,7 @@ impl Serve {
         Serve {
             child,
             addr,
+            log,
             _dir: dir,
         }
     }
@@ -87,4 +94,25 @@ async fn without_allow_eio3_a_v3_handshake_is_refused() {
         response.text(),
         r#"{"code":5,"message":"Unsupported protocol version"}"#
     );
+    // The log says how to serve such clients, once however many retry.
+    let again = http_get(&url).await.unwrap();
+    assert_eq!(again.status, 400);
+    let hint = "turn on allow_eio3 (sockeye serve --allow-eio3)";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !serve.log.lock().unwrap().iter().any(|l| l.contains(hint)) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no hint in the log: {:?}",
+            serve.log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let told = serve
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains(hint))
+        .count();
+    assert_eq!(told, 1);
 }
