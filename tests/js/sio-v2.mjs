@@ -194,8 +194,19 @@ async function scenario() {
   B.on("poll", (q, ack) => ack(`B: ${q}`));
   got.poll = await call(B, "poll-room", "r1");
 
+  // Heartbeat, v3 style: the client pings every pingInterval (2 s here), the server answers.
+  got.pongLatency = await within(
+    new Promise((resolve) => A.io.once("pong", resolve)),
+    "the server's answer to A's ping",
+  );
+  got.stillConnected = A.connected && C.connected;
+
   // Leaving a namespace and the connection.
-  const disconnected = next(B, "left");
+  // C's connection was on `/` too (implicitly), so B hears of C as well: A's is waited for.
+  const disconnected = within(
+    new Promise((resolve) => B.on("left", (who, reason) => who === "A" && resolve([who, reason]))),
+    "B to hear that A left",
+  );
   C.close();
   A.close();
   got.left = await disconnected;
