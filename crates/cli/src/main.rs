@@ -115,6 +115,11 @@ struct ServeArgs {
     /// PATH/socket.io.msgpack.min.js, the client bundle built with it.
     #[arg(long, value_name = "PARSER", default_value = "default")]
     parser: sockeye::Parser,
+
+    /// Serve Socket.IO 2.x clients (Engine.IO v3) beside the current ones, as Node's
+    /// allowEIO3 (docs/old-clients.md). Off by default: they are refused.
+    #[arg(long)]
+    allow_eio3: bool,
 }
 
 impl From<ServeArgs> for Config {
@@ -136,6 +141,7 @@ impl From<ServeArgs> for Config {
             ping_interval: Some(Duration::from_millis(args.ping_interval)),
             ping_timeout: Some(Duration::from_millis(args.ping_timeout)),
             parser: args.parser,
+            allow_eio3: args.allow_eio3,
         }
     }
 }

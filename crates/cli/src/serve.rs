@@ -67,6 +67,8 @@ pub struct Config {
     pub ping_timeout: Option<Duration>,
     /// The packet codec; with [`Parser::MsgPack`] the demo pages load the msgpack bundle.
     pub parser: Parser,
+    /// Serve Socket.IO 2.x clients too (`--allow-eio3`, docs/old-clients.md).
+    pub allow_eio3: bool,
 }
 
 impl Default for Config {
@@ -88,6 +90,7 @@ impl Default for Config {
             ping_interval: None,
             ping_timeout: None,
             parser: Parser::Default,
+            allow_eio3: false,
         }
     }
 }
@@ -132,7 +135,9 @@ pub fn app_with(config: &Config, adapter: Option<AdapterFactory>) -> anyhow::Res
             )
         })?
         .max_size(config.max_upload_size);
-    let mut builder = Io::builder().engine(engine).parser(config.parser);
+    let mut builder = Io::builder()
+        .engine(engine.allow_eio3(config.allow_eio3))
+        .parser(config.parser);
     if let Some(adapter) = adapter {
         builder = builder.adapter(move |nsp: &str| adapter(nsp));
     }

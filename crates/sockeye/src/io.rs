@@ -110,6 +110,22 @@ impl IoBuilder {
         self
     }
 
+    /// Lets Socket.IO 2.x clients in (Engine.IO v3 and Socket.IO protocol v4), beside the
+    /// current ones, as Node's `allowEIO3`. Off by default: they are refused with HTTP 400
+    /// `Unsupported protocol version`. Set it after [`IoBuilder::engine`], which replaces it.
+    /// docs/old-clients.md tells what such clients get.
+    ///
+    /// ```
+    /// let (service, io) = sockeye::Io::builder().allow_eio3(true).build_service();
+    /// assert!(io.config().engine.allow_eio3);
+    /// # drop(service);
+    /// ```
+    #[must_use]
+    pub fn allow_eio3(mut self, allow: bool) -> Self {
+        self.config.engine.allow_eio3 = allow;
+        self
+    }
+
     /// Sets [`IoConfig::parser`]: clients must use the same one (in JavaScript,
     /// `io({ parser: require("socket.io-msgpack-parser") })`).
     ///

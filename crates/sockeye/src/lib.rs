@@ -2,7 +2,9 @@
 //!
 //! Sockeye speaks the real Socket.IO protocol (v5, over Engine.IO v4), so the official
 //! JavaScript client talks to it unchanged. Build an [`Io`] server, give its namespaces
-//! connection handlers, and mount its service in hyper or axum.
+//! connection handlers, and mount its service in hyper or axum. With
+//! [`IoBuilder::allow_eio3`] it also serves Socket.IO 2.x clients (protocol v4 over Engine.IO
+//! v3) beside them.
 //!
 //! ```no_run
 //! use sockeye::{AckSender, Data, Io, Socket};
@@ -44,6 +46,7 @@ mod extract;
 mod handler;
 mod io;
 mod layer;
+mod legacy;
 mod metrics;
 mod namespace;
 mod operators;

@@ -447,7 +447,11 @@ impl Namespace {
         tracing::debug!(recovered = socket.recovered(), "socket connected");
         let (rooms, missed) = resumed.unwrap_or_default();
         if rooms.is_empty() {
-            self.0.adapter.add_all(id, &[Room::from(id.as_str())]);
+            let own = Room::from(id.as_str());
+            match crate::legacy::client_room(socket.0.conn.protocol, self.name(), id) {
+                Some(known) => self.0.adapter.add_all(id, &[own, known]),
+                None => self.0.adapter.add_all(id, &[own]),
+            }
         } else {
             self.0.adapter.add_all(id, &rooms);
         }

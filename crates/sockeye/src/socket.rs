@@ -20,6 +20,7 @@ use crate::args::{from_args, to_args};
 use crate::client::Connection;
 use crate::extract::{Event, EventContext};
 use crate::handler::{self, Handler};
+use crate::legacy::Protocol;
 use crate::operators::BroadcastOperator;
 use crate::recovery::{self, Restored};
 use crate::rooms::IntoRooms;
@@ -92,8 +93,14 @@ impl Socket {
         let (id, pid, data, recovered) = match restored {
             Some(r) => (r.sid, Some(r.pid), std::mem::take(&mut r.data), true),
             None => {
-                let pid = ns.recovery().map(|_| SocketId::random());
-                (SocketId::random(), pid, http::Extensions::new(), false)
+                // 2.x clients cannot resume a session: they get no pid.
+                let resumable = conn.protocol == Protocol::V5;
+                let pid = ns
+                    .recovery()
+                    .filter(|_| resumable)
+                    .map(|_| SocketId::random());
+                let id = conn.protocol.socket_id(&conn.engine);
+                (id, pid, http::Extensions::new(), false)
             }
         };
         let span = tracing::debug_span!(
@@ -149,6 +156,13 @@ impl Socket {
     /// The socket id (distinct from the Engine.IO session id, as in Node).
     pub fn id(&self) -> SocketId {
         self.0.id
+    }
+
+    /// The id the client knows this socket by: [`Socket::id`], except for Socket.IO 2.x
+    /// clients (see [`crate::IoBuilder::allow_eio3`]) outside `/`, which call it
+    /// `<namespace>#<id>` (`/chat#<id>`).
+    pub fn client_id(&self) -> String {
+        crate::legacy::client_id(self.0.conn.protocol, self.0.ns.name(), self.0.id)
     }
 
     /// The namespace.
@@ -459,7 +473,7 @@ impl Socket {
     }
 
     pub(crate) fn send_packet(&self, packet: &Packet, volatile: bool) -> Result<(), EmitError> {
-        self.send_frames(&self.parser().frames(packet), volatile)
+        self.send_frames(&self.0.conn.frames(packet), volatile)
     }
 
     /// Queues encoded frames; a client whose outbox is full loses volatile packets, and is
