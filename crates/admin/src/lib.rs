@@ -14,7 +14,11 @@
 //!     .unwrap();
 //! ```
 
+mod aggregate;
+mod live;
+
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -52,7 +56,9 @@ pub enum Mode {
     /// Only `server_stats` (the default here; Node's default follows `NODE_ENV`).
     #[default]
     Production,
-    /// Also `all_sockets` when the UI connects (the per-socket live events are not sent yet).
+    /// Also `all_sockets` when the UI connects, and the live events of every namespace
+    /// (`socket_connected`, `room_joined`, `event_received`...), which cost a JSON message to
+    /// the UI per event of the server.
     Development,
 }
 
@@ -60,11 +66,14 @@ pub enum Mode {
 #[derive(Debug)]
 pub struct Admin {
     stats: JoinHandle<()>,
+    /// The observer's switch: it stays with the server, silent once this is cleared.
+    active: Arc<AtomicBool>,
 }
 
 impl Drop for Admin {
     fn drop(&mut self) {
         self.stats.abort();
+        self.active.store(false, Ordering::Relaxed);
     }
 }
 
@@ -101,7 +110,7 @@ impl AdminBuilder {
         self
     }
 
-    /// [`Mode::Development`] also sends `all_sockets`.
+    /// [`Mode::Development`] also sends `all_sockets` and the live events.
     pub fn mode(mut self, mode: Mode) -> Self {
         self.mode = mode;
         self
@@ -131,8 +140,18 @@ impl AdminBuilder {
             server_id: self.server_id.unwrap_or_else(|| hostname.clone()),
             hostname,
             started: Instant::now(),
+            aggregate: Arc::default(),
         });
         let admin = io.of(&self.namespace);
+        let active = Arc::new(AtomicBool::new(true));
+        let live = Arc::new(live::Live {
+            admin: admin.clone(),
+            development: self.mode == Mode::Development,
+            aggregate: shared.aggregate.clone(),
+            active: active.clone(),
+            polling: Mutex::default(),
+        });
+        io.observe(live.clone());
         if shared.auth.is_some() {
             let shared = shared.clone();
             admin.use_middleware(move |socket| {
@@ -146,8 +165,8 @@ impl AdminBuilder {
             let shared = on_connect.clone();
             async move { shared.connected(&socket, readonly) }
         });
-        let stats = tokio::spawn(stats_loop(io.clone(), admin, shared));
-        Ok(Admin { stats })
+        let stats = tokio::spawn(stats_loop(io.clone(), admin, shared, live));
+        Ok(Admin { stats, active })
     }
 }
 
@@ -165,6 +184,7 @@ struct Shared {
     server_id: String,
     hostname: String,
     started: Instant,
+    aggregate: Arc<aggregate::Aggregate>,
 }
 
 fn features(readonly: bool, mode: Mode) -> Vec<&'static str> {
@@ -262,7 +282,7 @@ impl Shared {
             "uptime": self.started.elapsed().as_secs_f64(),
             "clientsCount": engine.session_count(),
             "pollingClientsCount": polling,
-            "aggregatedEvents": [],
+            "aggregatedEvents": self.aggregate.take(),
             "namespaces": namespaces,
         })
     }
@@ -272,10 +292,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn stats_loop(io: Io, admin: Namespace, shared: Arc<Shared>) {
+async fn stats_loop(io: Io, admin: Namespace, shared: Arc<Shared>, live: Arc<live::Live>) {
     let mut interval = tokio::time::interval(STATS_INTERVAL);
     loop {
         interval.tick().await;
+        if live.development {
+            live.upgrades();
+        }
         let _ = admin.emit("server_stats", &shared.stats(&io));
     }
 }
@@ -353,15 +376,19 @@ fn register_commands(socket: &Socket) {
     });
 }
 
+fn transport_name(transport: TransportKind) -> &'static str {
+    match transport {
+        TransportKind::Polling => "polling",
+        _ => "websocket",
+    }
+}
+
 /// A socket as Node's admin-ui serialises it (local sockets only).
 fn serialize(socket: &Socket) -> Value {
     let engine = socket.engine();
     let handshake = engine.handshake();
     let sid = engine.id().to_string();
-    let transport = match engine.transport() {
-        TransportKind::Polling => "polling",
-        _ => "websocket",
-    };
+    let transport = transport_name(engine.transport());
     let headers: serde_json::Map<String, Value> = handshake
         .headers()
         .iter()
