@@ -394,22 +394,39 @@ fn serialize(socket: &Socket) -> Value {
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_owned(), json!(v.to_str().ok()?))))
         .collect();
-    let issued = handshake
-        .issued
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+    let query: serde_json::Map<String, Value> = handshake
+        .query_pairs()
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    let issued = handshake.issued_millis();
+    // As Node: the client's address as a proxy in front tells it, else the peer's.
+    let address = ["cf-connecting-ip", "x-forwarded-for"]
+        .iter()
+        .find_map(|name| {
+            headers
+                .get(*name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .or_else(|| handshake.remote_addr.map(|a| a.ip().to_string()));
     json!({
         "id": socket.id().as_str(),
         "clientId": sid.chars().take(12).collect::<String>(),
         "transport": transport,
         "nsp": socket.ns().name(),
         "data": {},
+        // Every field Node sends: the UI's socket page shows headers and query as tables.
         "handshake": {
-            "address": handshake.remote_addr.map(|a| a.ip().to_string()),
+            "address": address,
             "headers": headers,
+            "query": query,
             "issued": issued,
+            // TLS ends above the engine, which cannot tell; a proxy's header can.
+            "secure": headers.get("x-forwarded-proto").and_then(Value::as_str) == Some("https"),
+            "time": live::iso8601(issued),
             "url": handshake.uri().to_string(),
+            "xdomain": headers.contains_key("origin"),
         },
         "rooms": socket.rooms().iter().map(|r| &**r).collect::<Vec<&str>>(),
     })

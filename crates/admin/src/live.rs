@@ -173,7 +173,7 @@ fn now() -> String {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` of milliseconds since the epoch (proleptic Gregorian, UTC).
-fn iso8601(millis: u64) -> String {
+pub(crate) fn iso8601(millis: u64) -> String {
     let (days, ms_of_day) = (millis / 86_400_000, millis % 86_400_000);
     // Days to a civil date, after Howard Hinnant's `civil_from_days`, for days >= 0.
     let z = days + 719_468;

@@ -271,6 +271,19 @@ async fn development_mode_sends_all_sockets() {
     assert!(["polling", "websocket"].contains(&demo["transport"].as_str().unwrap()));
     assert_eq!(demo["clientId"].as_str().unwrap().len(), 12);
     assert_eq!(demo["handshake"]["address"], json!("127.0.0.1"));
+    // Every field of Node's handshake: the UI's socket page reads them all.
+    let handshake = &demo["handshake"];
+    assert_eq!(handshake["query"]["EIO"], json!("4"), "{handshake}");
+    assert!(handshake["headers"].is_object() && handshake["issued"].is_u64());
+    assert!(is_date(&handshake["time"]), "{handshake}");
+    assert_eq!(handshake["secure"], json!(false));
+    assert_eq!(handshake["xdomain"], json!(false));
+    assert!(
+        handshake["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("/socket.io/?EIO=4")
+    );
 }
 
 /// A JavaScript `Date` as JSON: `2026-12-07T05:10:32.123Z`.
