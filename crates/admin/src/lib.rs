@@ -2,8 +2,11 @@
 //!
 //! [`Admin::builder`] adds the `/admin` namespace that the UI connects to: basic
 //! authentication against a bcrypt hash (or none), a `session` id after a login, `config` with
-//! the supported features, `server_stats` every 2 s, and the UI's `emit`, `join`, `leave` and
-//! `_disconnect` commands (refused in read-only mode). See docs/admin-ui.md.
+//! the supported features, `server_stats` every 2 s (with `aggregatedEvents`), and the UI's
+//! `emit`, `join`, `leave` and `_disconnect` commands (refused in read-only mode). In
+//! [`Mode::Development`] the UI also gets `all_sockets` and the live events of every namespace
+//! (`socket_connected`, `room_joined`, `event_received`...), through a [`sockeye::Observer`].
+//! See docs/admin-ui.md.
 //!
 //! ```no_run
 //! # let io = sockeye::Io::builder().build();
