@@ -86,15 +86,13 @@ impl Observer for Live {
 
     fn message_received(&self, _engine: &sockeye::EngineSocket, bytes: usize) {
         if self.on() {
-            self.aggregate.push("packetsIn", None, 1);
-            self.aggregate.push("bytesIn", None, bytes as u64);
+            self.aggregate.message(true, 1, bytes as u64);
         }
     }
 
     fn messages_sent(&self, _socket: &Socket, messages: usize, bytes: usize) {
         if self.on() {
-            self.aggregate.push("packetsOut", None, messages as u64);
-            self.aggregate.push("bytesOut", None, bytes as u64);
+            self.aggregate.message(false, messages as u64, bytes as u64);
         }
     }
 
