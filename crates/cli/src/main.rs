@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use sockeye_cli::admin_ui::{self, AdminUiConfig};
 use sockeye_cli::serve::{self, Config};
 
 mod bench;
@@ -120,6 +121,26 @@ struct ServeArgs {
     /// allowEIO3 (docs/old-clients.md). Off by default: they are refused.
     #[arg(long)]
     allow_eio3: bool,
+
+    /// Serve the Socket.IO Admin UI (npm @socket.io/admin-ui) at /admin/ and its /admin
+    /// namespace, in development mode: every socket, room and event is shown live
+    /// (docs/admin-ui.md). Without --admin-auth anyone who reaches the server may use it.
+    #[arg(long)]
+    admin_ui: bool,
+
+    /// Log-in of the admin UI: USER:BCRYPT_HASH (e.g. from `htpasswd -nbBC 10 USER PASSWORD`;
+    /// quote it, the hash has `$`). Needs --admin-ui.
+    #[arg(long, value_name = "USER:HASH", requires = "admin_ui", value_parser = admin_ui::parse_auth)]
+    admin_auth: Option<(String, String)>,
+
+    /// The admin UI shows, but cannot emit, join, leave or disconnect. Needs --admin-ui.
+    #[arg(long, requires = "admin_ui")]
+    admin_readonly: bool,
+
+    /// The ui/dist folder of the npm package @socket.io/admin-ui. By default
+    /// web/node_modules/@socket.io/admin-ui/ui/dist is looked for as --client-dir is.
+    #[arg(long, value_name = "DIR", requires = "admin_ui")]
+    admin_ui_dir: Option<PathBuf>,
 }
 
 impl From<ServeArgs> for Config {
@@ -142,6 +163,11 @@ impl From<ServeArgs> for Config {
             ping_timeout: Some(Duration::from_millis(args.ping_timeout)),
             parser: args.parser,
             allow_eio3: args.allow_eio3,
+            admin_ui: args.admin_ui.then_some(AdminUiConfig {
+                auth: args.admin_auth,
+                readonly: args.admin_readonly,
+                dir: args.admin_ui_dir,
+            }),
         }
     }
 }

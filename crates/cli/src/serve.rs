@@ -16,6 +16,7 @@ use sockeye::{AdapterFactory, AllowOrigin, Cors, EngineConfig, Io, Parser};
 use sockeye_upload::UploadDir;
 use tower_layer::Layer;
 
+use crate::admin_ui::{self, AdminUi, AdminUiConfig};
 use crate::assets;
 use crate::client::{CLIENT_FILES, ClientBundle, HOW_TO_GET_IT, bundle_for};
 use crate::demo::{self, DemoState};
@@ -69,6 +70,9 @@ pub struct Config {
     pub parser: Parser,
     /// Serve Socket.IO 2.x clients too (`--allow-eio3`, docs/old-clients.md).
     pub allow_eio3: bool,
+
+    /// `--admin-ui`: the admin namespace and the UI at `/admin/`.
+    pub admin_ui: Option<AdminUiConfig>,
 }
 
 impl Default for Config {
@@ -91,6 +95,7 @@ impl Default for Config {
             ping_timeout: None,
             parser: Parser::Default,
             allow_eio3: false,
+            admin_ui: None,
         }
     }
 }
@@ -106,6 +111,8 @@ pub struct App {
     pub bundle: ClientBundle,
     /// The uploads folder.
     pub uploads: UploadDir,
+    /// The admin UI, with `--admin-ui`.
+    pub admin_ui: Option<AdminUi>,
 }
 
 /// Builds the app: the demo's Socket.IO server mounted with `Io::builder().build_layer()` in
@@ -145,6 +152,10 @@ pub fn app_with(config: &Config, adapter: Option<AdapterFactory>) -> anyhow::Res
     let state = DemoState::new(uploads.clone());
     demo::install(&io, state.clone());
     let socket_path = io.config().engine.path.clone();
+    let admin_ui = match &config.admin_ui {
+        Some(admin) => Some(admin_ui::attach(&io, admin)?),
+        None => None,
+    };
 
     let static_dir = config.static_dir.clone().map(Arc::new);
     let mut pages = Router::new();
@@ -176,6 +187,9 @@ pub fn app_with(config: &Config, adapter: Option<AdapterFactory>) -> anyhow::Res
             }
         }),
     );
+    if let Some(admin) = &admin_ui {
+        pages = admin.routes(pages);
+    }
     let pages = match static_dir {
         Some(dir) => pages.fallback(move |request: Request| {
             let dir = dir.clone();
@@ -204,6 +218,7 @@ pub fn app_with(config: &Config, adapter: Option<AdapterFactory>) -> anyhow::Res
         io,
         bundle,
         uploads,
+        admin_ui,
     })
 }
 
@@ -330,6 +345,16 @@ pub async fn run_on(
     };
     if let Some(dir) = &config.static_dir {
         tracing::info!(dir = %dir.display(), "serving static files");
+    }
+    if let Some(admin) = &app.admin_ui {
+        tracing::info!(
+            version = admin.version.as_deref().unwrap_or("unknown"),
+            dir = %admin.dir.display(),
+            "admin UI at {}://{shown}{} (server URL {}://{shown}, namespace /admin)",
+            if tls.is_some() { "https" } else { "http" },
+            admin_ui::UI_PATH,
+            if tls.is_some() { "https" } else { "http" },
+        );
     }
     tracing::info!(
         uploads = %app.uploads.dir().display(),

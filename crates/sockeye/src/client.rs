@@ -188,6 +188,7 @@ impl EngineHandler for IoHandler {
             connect_timeout: Mutex::default(),
         });
         engine.attach(connection.clone());
+        io.observers.each(|o| o.connection_opened(engine));
 
         // A session that joins no namespace in time is closed, as Node's connectTimeout does.
         let timeout = io.config.connect_timeout;
@@ -223,6 +224,13 @@ impl EngineHandler for IoHandler {
         else {
             return;
         };
+        io.observers.each(|o| {
+            let bytes = match &message {
+                Message::Text(text) => text.len(),
+                Message::Binary(data) => data.len(),
+            };
+            o.message_received(engine, bytes);
+        });
         connection.on_message(&Io(io), message);
     }
 
@@ -231,6 +239,10 @@ impl EngineHandler for IoHandler {
             for socket in connection.take_sockets() {
                 socket.close(reason.into());
             }
+        }
+        if let Some(io) = self.io.upgrade() {
+            io.observers
+                .each(|o| o.connection_closed(engine, reason.into()));
         }
     }
 }

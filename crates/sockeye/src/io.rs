@@ -13,6 +13,7 @@ use crate::client::IoHandler;
 use crate::layer::{IoLayer, IoService};
 use crate::metrics::{IoMetrics, NamespaceMetrics};
 use crate::namespace::NamespaceHandlers;
+use crate::observer::{Observer, Observers};
 use crate::operators::{AckResponses, BroadcastOperator, RemoteSocket};
 use crate::recovery::{Recovery, RecoveryConfig};
 use crate::rooms::IntoRooms;
@@ -197,6 +198,7 @@ impl IoBuilder {
                 dynamic: RwLock::default(),
                 error_hook: OnceLock::new(),
                 metrics: IoMetrics::new(),
+                observers: Arc::default(),
             }
         });
         let io = Io(inner);
@@ -254,6 +256,8 @@ pub(crate) struct IoInner {
     dynamic: RwLock<Vec<(Matcher, Namespace)>>,
     error_hook: OnceLock<ErrorHook>,
     pub(crate) metrics: IoMetrics,
+    /// Shared with every namespace, so that their hooks need not reach the server.
+    pub(crate) observers: Arc<Observers>,
 }
 
 impl Io {
@@ -331,15 +335,7 @@ impl Io {
             .map(Recovery::new);
         let metrics = NamespaceMetrics::new(label, &self.0.config.metrics_events);
         let parser = self.0.config.parser;
-        Namespace::new(
-            name,
-            Arc::downgrade(&self.0),
-            handlers,
-            adapter,
-            recovery,
-            metrics,
-            parser,
-        )
+        Namespace::new(name, &self.0, handlers, adapter, recovery, metrics, parser)
     }
 
     /// The namespace a CONNECT asks for: a static one, or a new child of a dynamic one.
@@ -388,6 +384,13 @@ impl Io {
     /// deserialise...). Only the first call takes effect.
     pub fn on_error(&self, hook: impl Fn(&HandlerError) + Send + Sync + 'static) {
         let _ = self.0.error_hook.set(Arc::new(hook));
+    }
+
+    /// Adds an observer, which hears of the connections, sockets, rooms and events of every
+    /// namespace from now on (see [`Observer`]). A server without one pays an atomic load per
+    /// hook. Keep a clone of the `Arc` to reach the observer's state.
+    pub fn observe(&self, observer: Arc<dyn Observer>) {
+        self.0.observers.add(observer);
     }
 
     pub(crate) fn report(&self, error: &HandlerError) {

@@ -49,6 +49,7 @@ mod layer;
 mod legacy;
 mod metrics;
 mod namespace;
+mod observer;
 mod operators;
 mod recovery;
 mod rooms;
@@ -61,6 +62,7 @@ pub use handler::Handler;
 pub use io::{AdapterFactory, Io, IoBuilder, IoConfig};
 pub use layer::{IoLayer, IoService, NotFound};
 pub use namespace::Namespace;
+pub use observer::Observer;
 pub use operators::{AckResponses, BroadcastOperator, RemoteSocket};
 pub use recovery::RecoveryConfig;
 pub use rooms::IntoRooms;
@@ -68,6 +70,8 @@ pub use socket::{Socket, SocketTimeout};
 
 pub use serde_json::Value;
 pub use sockeye_adapter::{Adapter, BroadcastOptions, MemoryAdapter, Room, SocketId};
+/// An Engine.IO session, as [`Socket::engine`] and the [`Observer`] hooks give it.
+pub use sockeye_engineio::Socket as EngineSocket;
 pub use sockeye_engineio::{
     AllowOrigin, Cors, EngineConfig, Handshake, ProtocolVersion, RemoteAddr, TransportKind,
     Transports, bind, serve, serve_with,

@@ -22,6 +22,7 @@ use crate::extract::{Event, EventContext};
 use crate::handler::{self, BoxFuture, ErasedHandler, Handler};
 use crate::io::IoInner;
 use crate::metrics::NamespaceMetrics;
+use crate::observer::Observers;
 use crate::operators::{AckResponses, BroadcastOperator, RemoteSocket};
 use crate::recovery::{Recovery, Restored};
 use crate::rooms::IntoRooms;
@@ -56,12 +57,13 @@ pub(crate) struct NamespaceInner {
     metrics: NamespaceMetrics,
     /// The server's parser, kept here for broadcasts, which have no connection at hand.
     parser: Parser,
+    observers: Arc<Observers>,
 }
 
 impl Namespace {
     pub(crate) fn new(
         name: String,
-        io: Weak<IoInner>,
+        io: &Arc<IoInner>,
         handlers: Arc<NamespaceHandlers>,
         adapter: Box<dyn Adapter>,
         recovery: Option<Recovery>,
@@ -70,7 +72,7 @@ impl Namespace {
     ) -> Self {
         let inner = Arc::new(NamespaceInner {
             name,
-            io,
+            io: Arc::downgrade(io),
             handlers,
             sockets: RwLock::default(),
             adapter,
@@ -78,6 +80,7 @@ impl Namespace {
             recovery,
             metrics,
             parser,
+            observers: io.observers.clone(),
         });
         let local: Weak<NamespaceInner> = Arc::downgrade(&inner);
         inner.adapter.init(local);
@@ -86,6 +89,10 @@ impl Namespace {
 
     pub(crate) fn metrics(&self) -> &NamespaceMetrics {
         &self.0.metrics
+    }
+
+    pub(crate) fn observers(&self) -> &Observers {
+        &self.0.observers
     }
 
     /// How this namespace's packets are written (the server's [`crate::IoConfig::parser`]).
@@ -445,16 +452,16 @@ impl Namespace {
         self.metrics().connected();
         let _span = socket.span().map(|span| span.enter());
         tracing::debug!(recovered = socket.recovered(), "socket connected");
-        let (rooms, missed) = resumed.unwrap_or_default();
+        let (mut rooms, missed) = resumed.unwrap_or_default();
         if rooms.is_empty() {
-            let own = Room::from(id.as_str());
-            match crate::legacy::client_room(socket.0.conn.protocol, self.name(), id) {
-                Some(known) => self.0.adapter.add_all(id, &[own, known]),
-                None => self.0.adapter.add_all(id, &[own]),
+            rooms.push(Room::from(id.as_str()));
+            if let Some(known) = crate::legacy::client_room(socket.0.conn.protocol, self.name(), id) {
+                rooms.push(known);
             }
-        } else {
-            self.0.adapter.add_all(id, &rooms);
         }
+        self.0.adapter.add_all(id, &rooms);
+        socket.joined(&[], &rooms);
+        self.observers().each(|o| o.socket_connected(&socket));
         // After middlewares, the connection may have closed meanwhile; its sockets were taken
         // before this one was registered, so it is closed here.
         if socket.engine().is_closed() {

@@ -361,16 +361,38 @@ impl Socket {
         if self.0.closed.load(Ordering::Acquire) {
             return;
         }
-        self.0.ns.adapter().add_all(self.id(), &rooms.into_rooms());
+        let rooms = rooms.into_rooms();
+        // Only an observer needs to know which rooms are new.
+        let before = self.ns().observers().watched().then(|| self.rooms());
+        self.0.ns.adapter().add_all(self.id(), &rooms);
         if self.0.closed.load(Ordering::Acquire) {
             self.0.ns.adapter().del_all(self.id());
+            return;
         }
+        if let Some(before) = before {
+            self.joined(&before, &rooms);
+        }
+    }
+
+    /// Tells the observers of the rooms in `rooms` that were not in `before`.
+    pub(crate) fn joined(&self, before: &[Room], rooms: &[Room]) {
+        self.ns().observers().each(|o| {
+            for (i, room) in rooms.iter().enumerate() {
+                if !before.contains(room) && !rooms[..i].contains(room) {
+                    o.room_joined(self, room);
+                }
+            }
+        });
     }
 
     /// Leaves one room or several.
     pub fn leave(&self, rooms: impl IntoRooms) {
+        let before = self.ns().observers().watched().then(|| self.rooms());
         for room in rooms.into_rooms() {
             self.0.ns.adapter().del(self.id(), &room);
+            if before.as_ref().is_some_and(|b| b.contains(&room)) {
+                self.ns().observers().each(|o| o.room_left(self, &room));
+            }
         }
     }
 
@@ -489,7 +511,13 @@ impl Socket {
             return Ok(());
         }
         match engine.send_all(frames) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.ns().observers().each(|o| {
+                    let bytes = frames.iter().map(Frame::len).sum();
+                    o.messages_sent(self, frames.len(), bytes);
+                });
+                Ok(())
+            }
             Err(SendError::Full) if volatile => Ok(()),
             Err(SendError::Full) => {
                 tracing::warn!(sid = %self.id(), "outbox full: disconnecting a slow client");
@@ -503,27 +531,40 @@ impl Socket {
 
     /// Tells the outgoing listeners of an event packet about to be sent.
     pub(crate) fn notify_outgoing(&self, packet: &Packet) {
-        let outgoing = match self.handlers().hooks() {
-            Some(hooks) if !hooks.outgoing.is_empty() => hooks.outgoing.clone(),
-            _ => return,
-        };
+        let outgoing = self.outgoing();
+        if outgoing.is_empty() && !self.ns().observers().watched() {
+            return;
+        }
         let (Some(event), Some(args)) = (packet.event_name(), packet.args()) else {
             return;
         };
         let args = args.into_values();
+        self.ns()
+            .observers()
+            .each(|o| o.event_sent(self, &event, &args));
         for handler in outgoing {
             handler(self, &event, &args);
+        }
+    }
+
+    fn outgoing(&self) -> Vec<crate::socket_handlers::OutgoingHandler> {
+        match self.handlers().hooks() {
+            Some(hooks) => hooks.outgoing.clone(),
+            None => Vec::new(),
         }
     }
 
     /// Tells the outgoing listeners of an event with raw arguments about to be sent; the
     /// arguments are parsed only if there are listeners.
     fn notify_outgoing_raw(&self, event: &str, args: &Args) {
-        let outgoing = match self.handlers().hooks() {
-            Some(hooks) if !hooks.outgoing.is_empty() => hooks.outgoing.clone(),
-            _ => return,
-        };
+        let outgoing = self.outgoing();
+        if outgoing.is_empty() && !self.ns().observers().watched() {
+            return;
+        }
         let args = args.to_values();
+        self.ns()
+            .observers()
+            .each(|o| o.event_sent(self, event, &args));
         for handler in outgoing {
             handler(self, event, &args);
         }
@@ -621,6 +662,9 @@ impl Socket {
             args,
             attachments: packet.attachments,
         };
+        self.ns()
+            .observers()
+            .each(|o| o.event_received(self, &event));
         // As in Node, the catch-all listeners see every event as it arrived, before the packet
         // middlewares (which may change or refuse it).
         let hooks = self
@@ -730,8 +774,15 @@ impl Socket {
                 recovery.persist(pid, self.id(), self.rooms(), data);
             }
         }
+        let rooms = self.ns().observers().watched().then(|| self.rooms());
         self.0.ns.remove(self.id());
         self.0.conn.remove(self);
+        self.ns().observers().each(|o| {
+            for room in rooms.iter().flatten() {
+                o.room_left(self, room);
+            }
+            o.socket_disconnected(self, reason);
+        });
         // Dropping the senders tells the waiting emits.
         self.acks().take();
         // Handlers often hold a clone of their socket: dropping them frees the socket.
