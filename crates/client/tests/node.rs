@@ -67,6 +67,24 @@ async fn upgrade() {
 }
 
 #[tokio::test]
+async fn polling_features() {
+    let node = node_server().await;
+    common::features::features(&node.url, Transports::Polling).await;
+}
+
+#[tokio::test]
+async fn websocket_features() {
+    let node = node_server().await;
+    common::features::features(&node.url, Transports::WebSocket).await;
+}
+
+#[tokio::test]
+async fn upgrade_features() {
+    let node = node_server().await;
+    common::features::features(&node.url, Transports::PollingThenUpgrade).await;
+}
+
+#[tokio::test]
 async fn connection_state_recovery() {
     use sockeye_client::{Client, Lifecycle};
     use std::time::Duration;

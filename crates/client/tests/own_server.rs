@@ -5,16 +5,32 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::Value;
-use sockeye::{AckSender, Data, Io, Socket as ServerSocket};
+use serde_json::json;
+use sockeye::{AckSender, ConnectError, Data, Event, Io, Socket as ServerSocket};
 use sockeye_client::{Parser, Transports};
 use sockeye_testkit::TestServer;
 
 mod common;
 
+/// The Engine.IO session and transport under a socket, as `tests/js/rust-client-server.mjs`
+/// answers `whoami`.
+fn whoami(socket: &ServerSocket) -> serde_json::Value {
+    json!({"sid": socket.engine().id().as_str(), "transport": socket.engine().transport().as_str()})
+}
+
 fn server(parser: Parser) -> Io {
     let io = Io::builder().parser(parser).build();
     io.on_connection(|socket: ServerSocket| async move {
         let _ = socket.emit("motd", "Welcome to my server!");
+        socket.on(
+            "whoami",
+            |socket: ServerSocket, ack: AckSender| async move {
+                let _ = ack.send(&whoami(&socket));
+            },
+        );
+        socket.on("echo_ack", |event: Event, ack: AckSender| async move {
+            let _ = ack.send_raw(event.args, event.attachments);
+        });
         socket.on(
             "echo",
             |socket: ServerSocket, Data(value): Data<Value>| async move {
@@ -43,8 +59,29 @@ fn server(parser: Parser) -> Io {
     });
     io.of("/admin")
         .on_connection(|socket: ServerSocket| async move {
+            socket.on(
+                "whoami",
+                |socket: ServerSocket, ack: AckSender| async move {
+                    let _ = ack.send(&whoami(&socket));
+                },
+            );
             let _ = socket.emit("hello_admin", "admin here");
         });
+    let private = io.of("/private");
+    private.use_middleware(|socket: ServerSocket| async move {
+        let token = socket.auth_value()["token"].clone();
+        if token == "good" {
+            return Ok(());
+        }
+        Err(ConnectError::new("not authorized").with_data(json!({"token": token})))
+    });
+    private.on_connection(|socket: ServerSocket| async move {
+        // Closes the transport under the socket, as Node's `socket.conn.close()`.
+        socket.on("drop_me", |socket: ServerSocket| async move {
+            socket.engine().close();
+        });
+        let _ = socket.emit("auth_was", socket.auth_value());
+    });
     io
 }
 
@@ -89,4 +126,24 @@ async fn msgpack_websocket() {
 #[tokio::test]
 async fn msgpack_upgrade() {
     scenario_with(Transports::PollingThenUpgrade, Parser::MsgPack).await;
+}
+
+async fn features(transports: Transports) {
+    let server = TestServer::start(server(Parser::Default)).await;
+    common::features::features(&server.base_url(), transports).await;
+}
+
+#[tokio::test]
+async fn polling_features() {
+    features(Transports::Polling).await;
+}
+
+#[tokio::test]
+async fn websocket_features() {
+    features(Transports::WebSocket).await;
+}
+
+#[tokio::test]
+async fn upgrade_features() {
+    features(Transports::PollingThenUpgrade).await;
 }
