@@ -267,17 +267,23 @@ impl Socket {
 
     /// Sends event `event` to this client. `data` is one argument; a tuple is several, `()` none;
     /// `bytes::Bytes` values anywhere inside travel as binary.
+    ///
+    /// With connection-state recovery, a socket that dropped still takes emits while its
+    /// session is kept: they reach the client when it recovers. Once the session is restored
+    /// (on a new socket, whose handle then takes the emits) or expired, this fails with
+    /// [`EmitError::Disconnected`].
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         let offset = self.ns().recovery().map(|r| r.next_offset());
         let packet = event_packet(self.ns().name(), event, data, offset.as_ref())?;
-        self.check_open()?;
+        if offset.is_none() {
+            self.check_open()?;
+        }
         self.notify_outgoing(&packet);
         let frames = self.parser().frames(&packet);
-        if let (Some(recovery), Some((n, _))) = (self.ns().recovery(), offset) {
-            let options = BroadcastOptions::default().to(Room::from(self.id().as_str()));
-            recovery.record(n, options, frames.clone());
+        match offset {
+            Some((n, _)) => self.send_recorded(n, frames),
+            None => self.counted(self.send_frames(&frames, false)),
         }
-        self.counted(self.send_frames(&frames, false))
     }
 
     /// Sends an event whose arguments are already JSON, with binary values as placeholders
@@ -293,9 +299,11 @@ impl Socket {
         if sockeye_socketio_proto::is_reserved_event(event) {
             return Err(EmitError::ReservedEvent(event.to_owned()));
         }
-        self.check_open()?;
-        let mut args = args;
         let offset = self.ns().recovery().map(|r| r.next_offset());
+        if offset.is_none() {
+            self.check_open()?;
+        }
+        let mut args = args;
         if let Some((_, text)) = &offset {
             args.values_mut().push(Value::String(text.clone()));
         }
@@ -309,14 +317,12 @@ impl Socket {
             &args,
             attachments.len(),
         );
-        if let (Some(recovery), Some((n, _))) = (self.ns().recovery(), offset) {
+        if let Some((n, _)) = offset {
             let frames = self
                 .parser()
                 .frames_from_text(text, attachments)
                 .map_err(|e| EmitError::Serialize(e.to_string()))?;
-            let options = BroadcastOptions::default().to(Room::from(self.id().as_str()));
-            recovery.record(n, options, frames.clone());
-            return self.counted(self.send_frames(&frames, false));
+            return self.send_recorded(n, frames);
         }
         self.counted(self.send_text_and(text, attachments))
     }
@@ -445,6 +451,37 @@ impl Socket {
             return Err(EmitError::Disconnected);
         }
         Ok(())
+    }
+
+    /// Sends an event that has recovery offset `n`, keeping it for the client's return. As in
+    /// Node, a socket that dropped with its session kept takes emits still: they are kept, and
+    /// the client gets them when it recovers the session. Once the session is restored or
+    /// expired, emits to this (stale) socket fail with [`EmitError::Disconnected`].
+    fn send_recorded(&self, n: u64, frames: Vec<Frame>) -> Result<(), EmitError> {
+        let Some(recovery) = self.ns().recovery() else {
+            return self.counted(self.send_frames(&frames, false));
+        };
+        let options = BroadcastOptions::default().to(Room::from(self.id().as_str()));
+        if self.check_open().is_err() {
+            // Checked and kept under one lock: an emit racing the restore is either among the
+            // missed packets or refused, never kept for nobody.
+            let kept = self
+                .0
+                .pid
+                .is_some_and(|pid| recovery.record_for_session(pid, n, options, frames));
+            return if kept {
+                Ok(())
+            } else {
+                Err(EmitError::Disconnected)
+            };
+        }
+        recovery.record(n, options, frames.clone());
+        match self.send_frames(&frames, false) {
+            // The connection went before the socket was told: the packet is kept, and reaches
+            // the client if it recovers, as one queued on a dying connection would.
+            Err(EmitError::Disconnected) => Ok(()),
+            sent => self.counted(sent),
+        }
     }
 
     /// Drops a socket that never connected (refused by a middleware, or whose connection went
@@ -702,8 +739,8 @@ impl Socket {
         for handler in disconnecting {
             handler::run(handler(self.clone(), reason));
         }
-        // As in Node, `disconnecting` handlers may still emit to the socket; after them, no more.
-        self.0.closed.store(true, Ordering::Release);
+        // The session is kept before the socket counts as closed, so that an emit racing this
+        // close is either sent or kept for the recovering client, never refused and lost.
         if let (Some(recovery), Some(pid)) = (self.ns().recovery(), self.0.pid) {
             if recovery::is_recoverable(reason) {
                 // A copy: the `disconnect` handlers still see the data.
@@ -716,6 +753,8 @@ impl Socket {
                 recovery.persist(pid, self.id(), self.rooms(), data);
             }
         }
+        // As in Node, `disconnecting` handlers may still emit to the socket; after them, no more.
+        self.0.closed.store(true, Ordering::Release);
         self.0.ns.remove(self.id());
         self.0.conn.remove(self);
         // Dropping the senders tells the waiting emits.
