@@ -275,10 +275,15 @@ impl Socket {
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         let offset = self.ns().recovery().map(|r| r.next_offset());
         let packet = event_packet(self.ns().name(), event, data, offset.as_ref())?;
+        // Without recovery, a closed socket refuses at once; with it, see `send_recorded`.
+        let open = self.check_open();
         if offset.is_none() {
-            self.check_open()?;
+            open.clone()?;
         }
-        self.notify_outgoing(&packet);
+        // As in Node, the listeners hear what is sent, not what is kept for a dropped socket.
+        if open.is_ok() {
+            self.notify_outgoing(&packet);
+        }
         let frames = self.parser().frames(&packet);
         match offset {
             Some((n, _)) => self.send_recorded(n, frames),
@@ -300,14 +305,17 @@ impl Socket {
             return Err(EmitError::ReservedEvent(event.to_owned()));
         }
         let offset = self.ns().recovery().map(|r| r.next_offset());
+        let open = self.check_open();
         if offset.is_none() {
-            self.check_open()?;
+            open.clone()?;
         }
         let mut args = args;
         if let Some((_, text)) = &offset {
             args.values_mut().push(Value::String(text.clone()));
         }
-        self.notify_outgoing_raw(event, &args);
+        if open.is_ok() {
+            self.notify_outgoing_raw(event, &args);
+        }
         let mut text = frame_buffer();
         Packet::encode_event_into(
             &mut text,
