@@ -89,9 +89,12 @@ async fn node_stream(transports: Transports) {
     let (client, mut numbers) = client(&node.url, transports);
     let mut lifecycle = client.lifecycle();
     let socket = client.socket("/");
+    let admin = client.socket("/admin");
     socket.connect();
-    wait_for(&mut lifecycle, |e| matches!(e, Lifecycle::Connect { .. })).await;
+    admin.connect();
+    connected_both(&mut lifecycle, false).await;
     let id = socket.id();
+    let admin_id = admin.id();
     // The server cuts the transport after number 20 and goes on emitting.
     socket
         .emit("stream", &(COUNT, EVERY.as_millis() as u64, 20))
@@ -104,18 +107,34 @@ async fn node_stream(transports: Transports) {
         matches!(&cut, Lifecycle::Disconnect { reason, .. } if reason.reconnects()),
         "{cut:?}"
     );
-    let back = wait_for(&mut lifecycle, |e| matches!(e, Lifecycle::Connect { .. })).await;
-    assert_eq!(
-        back,
-        Lifecycle::Connect {
-            namespace: "/".into(),
-            recovered: true
-        }
-    );
-    assert!(socket.recovered());
-    assert_eq!(socket.id(), id);
+    connected_both(&mut lifecycle, true).await;
+    assert!(socket.recovered() && admin.recovered());
+    assert_eq!((socket.id(), admin.id()), (id, admin_id));
     expect_numbers(&mut numbers, 1, COUNT).await;
     client.close();
+}
+
+/// Waits for the `Connect` of both `/` and `/admin` (one connection carries both), each
+/// `recovered` or not.
+async fn connected_both(
+    lifecycle: &mut tokio::sync::broadcast::Receiver<Lifecycle>,
+    recovered: bool,
+) {
+    let mut namespaces = Vec::new();
+    for _ in 0..2 {
+        let event = wait_for(lifecycle, |e| matches!(e, Lifecycle::Connect { .. })).await;
+        let Lifecycle::Connect {
+            namespace,
+            recovered: was,
+        } = event
+        else {
+            unreachable!()
+        };
+        assert_eq!(was, recovered, "{namespace}");
+        namespaces.push(namespace);
+    }
+    namespaces.sort();
+    assert_eq!(namespaces, ["/", "/admin"]);
 }
 
 #[tokio::test]
@@ -154,9 +173,21 @@ async fn ours() -> Ours {
         .engine(engine)
         .connection_state_recovery(RecoveryConfig::default())
         .build();
+    let (disconnect_tx, disconnects) = mpsc::unbounded_channel();
+    let admin_disconnects = disconnect_tx.clone();
+    io.of("/admin").on_connection(move |socket: ServerSocket| {
+        let disconnect_tx = admin_disconnects.clone();
+        async move {
+            // Recovery needs the offset of an event received (as in Node): this is one.
+            let _ = socket.emit("hello_admin", "admin here");
+            socket.on_disconnect(move |_: ServerSocket, reason: sockeye::DisconnectReason| {
+                let _ = disconnect_tx.send(reason.to_string());
+                async {}
+            });
+        }
+    });
     let (current_tx, current) = watch::channel((0usize, None::<ServerSocket>));
     let current_tx = Arc::new(current_tx);
-    let (disconnect_tx, disconnects) = mpsc::unbounded_channel();
     let kept = Arc::new(AtomicUsize::new(0));
     let kept_count = kept.clone();
     io.on_connection(move |socket: ServerSocket| {
@@ -230,9 +261,11 @@ async fn ours_stream(transports: Transports) {
     let (client, mut numbers) = client(&proxy.url(), transports);
     let mut lifecycle = client.lifecycle();
     let socket = client.socket("/");
+    let admin = client.socket("/admin");
     socket.connect();
-    wait_for(&mut lifecycle, |e| matches!(e, Lifecycle::Connect { .. })).await;
-    let id = socket.id();
+    admin.connect();
+    connected_both(&mut lifecycle, false).await;
+    let (id, admin_id) = (socket.id(), admin.id());
     socket.emit("stream", &COUNT).unwrap();
     for expected in 1..=10 {
         assert_eq!(within(WAIT, numbers.recv()).await.unwrap(), expected);
@@ -249,6 +282,8 @@ async fn ours_stream(transports: Transports) {
         matches!(&cut, Lifecycle::Disconnect { reason, .. } if reason.reconnects()),
         "{cut:?}"
     );
+    // `/` and `/admin` both drop.
+    within(WAIT, ours.disconnects.recv()).await.unwrap();
     let reason = within(WAIT, ours.disconnects.recv()).await.unwrap();
     assert!(
         reason == "transport close" || reason == "transport error" || reason == "ping timeout",
@@ -256,16 +291,9 @@ async fn ours_stream(transports: Transports) {
     );
     tokio::time::sleep(Duration::from_millis(100)).await;
     proxy.set_open(true);
-    let back = wait_for(&mut lifecycle, |e| matches!(e, Lifecycle::Connect { .. })).await;
-    assert_eq!(
-        back,
-        Lifecycle::Connect {
-            namespace: "/".into(),
-            recovered: true
-        }
-    );
-    assert!(socket.recovered());
-    assert_eq!(socket.id(), id);
+    connected_both(&mut lifecycle, true).await;
+    assert!(socket.recovered() && admin.recovered());
+    assert_eq!((socket.id(), admin.id()), (id, admin_id));
     expect_numbers(&mut numbers, 11, COUNT).await;
     assert!(
         ours.kept.load(Ordering::SeqCst) > 0,
