@@ -12,6 +12,14 @@ use sockeye_testkit::TestServer;
 
 mod common;
 
+/// What the client answers to `give_binary`: binary inside an object and an array.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Given {
+    file: Bytes,
+    list: Vec<Bytes>,
+    text: String,
+}
+
 /// The Engine.IO session and transport under a socket, as `tests/js/rust-client-server.mjs`
 /// answers `whoami`.
 fn whoami(socket: &ServerSocket) -> serde_json::Value {
@@ -31,6 +39,18 @@ fn server(parser: Parser) -> Io {
         socket.on("echo_ack", |event: Event, ack: AckSender| async move {
             let _ = ack.send_raw(event.args, event.attachments);
         });
+        socket.on(
+            "ask_binary",
+            |socket: ServerSocket, ack: AckSender| async move {
+                let given: Result<Given, _> = socket
+                    .timeout(Duration::from_secs(5))
+                    .emit_with_ack("give_binary", "please")
+                    .await;
+                if let Ok(given) = given {
+                    let _ = ack.send(&given);
+                }
+            },
+        );
         socket.on(
             "echo",
             |socket: ServerSocket, Data(value): Data<Value>| async move {

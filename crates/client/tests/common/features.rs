@@ -51,6 +51,7 @@ async fn whoami(socket: &sockeye_client::Socket) -> WhoAmI {
 pub async fn features(url: &str, transports: Transports) {
     one_session(url, transports).await;
     binary_anywhere(url, transports).await;
+    binary_acks_both_ways(url, transports).await;
     buffered_volatile_and_on_any(url, transports).await;
     connect_error(url, transports).await;
     auth_on_each_reconnection(url, transports).await;
@@ -111,6 +112,40 @@ async fn binary_anywhere(url: &str, transports: Transports) {
     assert_eq!(&first[..], b"lead");
     assert_eq!(echoed, nested);
     assert_eq!(last, "tail");
+    client.close();
+}
+
+/// What the client answers to the server's `give_binary`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Given {
+    file: Bytes,
+    list: Vec<Bytes>,
+    text: String,
+}
+
+/// The server asks the client with an ack, the client answers with binary inside, and the
+/// server acknowledges with that answer: binary in acks both ways.
+async fn binary_acks_both_ways(url: &str, transports: Transports) {
+    let client = client(url, transports);
+    let socket = client.socket("/");
+    let given = Given {
+        file: Bytes::from_static(&[7; 3]),
+        list: vec![Bytes::from_static(b"x"), Bytes::from_static(&[0, 255])],
+        text: "answer".into(),
+    };
+    let answer = given.clone();
+    socket.on("give_binary", move |please: String, ack: Ack| {
+        assert_eq!(please, "please");
+        assert!(ack.is_requested());
+        ack.send(&answer).unwrap();
+    });
+    socket.connect();
+    let back: Given = socket
+        .timeout(WAIT)
+        .emit_with_ack("ask_binary", &())
+        .await
+        .unwrap();
+    assert_eq!(back, given);
     client.close();
 }
 
