@@ -102,7 +102,8 @@ async fn binary_anywhere(url: &str, transports: Transports) {
         name: "upload".into(),
         file: Bytes::from_static(&[0, 1, 2, 255]),
         parts: vec![(1, Bytes::from_static(b"a")), (2, Bytes::new())],
-        meta: json!({"deep": [{"x": 1}, null, "text"]}),
+        // Characters that framing could trip on: multi-byte, the polling separator.
+        meta: json!({"deep": [{"x": 1}, null, "text"], "odd": "é 😀 \u{1e} \n"}),
     };
     let (first, echoed, last): (Bytes, Nested, String) = socket
         .timeout(WAIT)
@@ -112,6 +113,14 @@ async fn binary_anywhere(url: &str, transports: Transports) {
     assert_eq!(&first[..], b"lead");
     assert_eq!(echoed, nested);
     assert_eq!(last, "tail");
+    // A large attachment (base64 in a polling body, a binary frame over WebSocket).
+    let big: Bytes = (0..256 * 1024).map(|i| (i % 251) as u8).collect();
+    let back: Bytes = socket
+        .timeout(WAIT)
+        .emit_with_ack("echo_ack", &big)
+        .await
+        .unwrap();
+    assert_eq!(back, big);
     client.close();
 }
 
