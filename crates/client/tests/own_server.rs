@@ -39,6 +39,10 @@ fn server(parser: Parser) -> Io {
         socket.on("echo_ack", |event: Event, ack: AckSender| async move {
             let _ = ack.send_raw(event.args, event.attachments);
         });
+        // Closes the transport under the socket, as Node's `socket.conn.close()`.
+        socket.on("drop_me", |socket: ServerSocket| async move {
+            socket.engine().close();
+        });
         socket.on(
             "ask_binary",
             |socket: ServerSocket, ack: AckSender| async move {

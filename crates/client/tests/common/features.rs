@@ -52,6 +52,7 @@ pub async fn features(url: &str, transports: Transports) {
     one_session(url, transports).await;
     binary_anywhere(url, transports).await;
     binary_acks_both_ways(url, transports).await;
+    pending_ack_fails_on_disconnect(url, transports).await;
     buffered_volatile_and_on_any(url, transports).await;
     connect_error(url, transports).await;
     auth_on_each_reconnection(url, transports).await;
@@ -155,6 +156,27 @@ async fn binary_acks_both_ways(url: &str, transports: Transports) {
         .await
         .unwrap();
     assert_eq!(back, given);
+    client.close();
+}
+
+/// An acknowledgement still awaited when the connection drops fails with `Disconnected`, as
+/// socket.io-client rejects it, instead of waiting for ever; the client reconnecting (and, on
+/// Node, recovering) changes nothing to that.
+async fn pending_ack_fails_on_disconnect(url: &str, transports: Transports) {
+    let client = Client::builder(url)
+        .transports(transports)
+        .reconnection_delay(std::time::Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let socket = client.socket("/");
+    socket.connect();
+    let waiting = {
+        let socket = socket.clone();
+        tokio::spawn(async move { socket.emit_with_ack::<_, Value>("nobody_answers", &1).await })
+    };
+    socket.emit("drop_me", &()).unwrap();
+    let result = within(WAIT, waiting).await.unwrap();
+    assert_eq!(result, Err(sockeye_client::Error::Disconnected));
     client.close();
 }
 
