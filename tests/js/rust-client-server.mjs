@@ -1,7 +1,7 @@
 // A socket.io 4.8 server for the Rust client's interop tests (crates/client/tests/node.rs):
 // motd on connection, "echo" answered with "echoed", "important_message" acknowledged with
 // "Roger that", "binary" acknowledged with [name, length, Buffer], "/admin" greets with
-// "hello_admin"; "whoami" is acknowledged with the Engine.IO session id and transport,
+// "hello_admin" and disconnects on "kick_me"; "whoami" is acknowledged with the Engine.IO session id and transport,
 // "echo_ack" with its own arguments, "ask_binary" with the client's ack to "give_binary"; "stream" emits numbered events and cuts the connection
 // under them; connection-state recovery on. Listens on port 0 and prints {"port": N}.
 // `node rust-client-server.mjs msgpack` uses socket.io-msgpack-parser.
@@ -54,6 +54,7 @@ io.of("/private").use(refuse).on("connection", (socket) => {
 });
 io.of("/admin").on("connection", (socket) => {
   socket.on("whoami", whoami(socket));
+  socket.on("kick_me", () => socket.disconnect());
   socket.emit("hello_admin", "admin here");
 });
 httpServer.listen(0, "127.0.0.1", () => console.log(JSON.stringify({ port: httpServer.address().port })));

@@ -89,6 +89,9 @@ fn server(parser: Parser) -> Io {
                     let _ = ack.send(&whoami(&socket));
                 },
             );
+            socket.on("kick_me", |socket: ServerSocket| async move {
+                socket.disconnect(false);
+            });
             let _ = socket.emit("hello_admin", "admin here");
         });
     let private = io.of("/private");

@@ -91,6 +91,30 @@ async fn one_session(url: &str, transports: Transports) {
         "two namespaces, one Engine.IO session"
     );
     assert_eq!(other.transport, expected);
+
+    // The server disconnects one namespace: the other stays, on the same session, and the
+    // first connects again on it.
+    admin.emit("kick_me", &()).unwrap();
+    let event = wait_for(&mut lifecycle, |e| {
+        matches!(e, Lifecycle::Disconnect { .. })
+    })
+    .await;
+    assert_eq!(
+        event,
+        Lifecycle::Disconnect {
+            namespace: "/admin".into(),
+            reason: sockeye_client::DisconnectReason::IoServerDisconnect
+        }
+    );
+    assert!(main.connected() && !admin.connected());
+    assert_eq!(whoami(&main).await.sid, first.sid);
+    admin.connect();
+    wait_for(
+        &mut lifecycle,
+        |e| matches!(e, Lifecycle::Connect { namespace, .. } if namespace == "/admin"),
+    )
+    .await;
+    assert_eq!(whoami(&admin).await.sid, first.sid);
     client.close();
 }
 
