@@ -165,13 +165,17 @@ struct Ours {
 }
 
 async fn ours() -> Ours {
+    ours_with(RecoveryConfig::default()).await
+}
+
+async fn ours_with(recovery: RecoveryConfig) -> Ours {
     // Short pings, so that a long-polling session whose connection was cut ends soon.
     let engine = EngineConfig::default()
         .ping_interval(Duration::from_millis(300))
         .ping_timeout(Duration::from_millis(300));
     let io = Io::builder()
         .engine(engine)
-        .connection_state_recovery(RecoveryConfig::default())
+        .connection_state_recovery(recovery)
         .build();
     let (disconnect_tx, disconnects) = mpsc::unbounded_channel();
     let admin_disconnects = disconnect_tx.clone();
@@ -353,5 +357,70 @@ async fn emit_to_a_dropped_socket_reaches_the_recovered_client() {
     expect_numbers(&mut numbers, 2, 4).await;
     // The session now belongs to the new socket: the old handle sends nothing more.
     assert_eq!(stale.emit("n", &5u64), Err(EmitError::Disconnected));
+    client.close();
+}
+
+/// A client away for longer than the server keeps its session gets a new socket (not
+/// `recovered()`, a new id); its next cut is recovered with that new session.
+#[tokio::test]
+async fn expired_session_gives_a_new_socket_and_the_next_cut_recovers() {
+    let mut ours =
+        ours_with(RecoveryConfig::default().max_disconnection_duration(Duration::from_millis(200)))
+            .await;
+    let proxy = Proxy::start(ours.server.addr()).await;
+    let (client, mut numbers) = client(&proxy.url(), Transports::WebSocket);
+    let mut lifecycle = client.lifecycle();
+    let socket = client.socket("/");
+    socket.connect();
+    wait_for(&mut lifecycle, |e| matches!(e, Lifecycle::Connect { .. })).await;
+    let first = socket.id();
+    let server_socket = ours.current.borrow().1.clone().unwrap();
+    server_socket.emit("n", &1u64).unwrap();
+    assert_eq!(within(WAIT, numbers.recv()).await.unwrap(), 1);
+
+    proxy.set_open(false);
+    proxy.cut();
+    within(WAIT, ours.disconnects.recv()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    // Expired: kept no more, so refused.
+    assert_eq!(server_socket.emit("n", &2u64), Err(EmitError::Disconnected));
+    proxy.set_open(true);
+    let back = wait_for(&mut lifecycle, |e| matches!(e, Lifecycle::Connect { .. })).await;
+    assert!(
+        matches!(
+            back,
+            Lifecycle::Connect {
+                recovered: false,
+                ..
+            }
+        ),
+        "{back:?}"
+    );
+    assert!(!socket.recovered());
+    let second = socket.id();
+    assert!(second.is_some() && second != first);
+
+    // The new session recovers.
+    let server_socket = ours.current.borrow().1.clone().unwrap();
+    server_socket.emit("n", &3u64).unwrap();
+    assert_eq!(within(WAIT, numbers.recv()).await.unwrap(), 3);
+    proxy.set_open(false);
+    proxy.cut();
+    within(WAIT, ours.disconnects.recv()).await.unwrap();
+    server_socket.emit("n", &4u64).unwrap();
+    proxy.set_open(true);
+    let back = wait_for(&mut lifecycle, |e| matches!(e, Lifecycle::Connect { .. })).await;
+    assert!(
+        matches!(
+            back,
+            Lifecycle::Connect {
+                recovered: true,
+                ..
+            }
+        ),
+        "{back:?}"
+    );
+    assert_eq!(socket.id(), second);
+    expect_numbers(&mut numbers, 4, 4).await;
     client.close();
 }
