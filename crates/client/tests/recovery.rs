@@ -162,6 +162,8 @@ struct Ours {
     disconnects: mpsc::UnboundedReceiver<String>,
     /// Emits the stream made to a socket that had dropped and that were kept for it.
     kept: Arc<AtomicUsize>,
+    /// The texts of the client's `note` events.
+    notes: mpsc::UnboundedReceiver<String>,
 }
 
 async fn ours() -> Ours {
@@ -194,11 +196,17 @@ async fn ours_with(recovery: RecoveryConfig) -> Ours {
     let current_tx = Arc::new(current_tx);
     let kept = Arc::new(AtomicUsize::new(0));
     let kept_count = kept.clone();
+    let (notes_tx, notes) = mpsc::unbounded_channel();
     io.on_connection(move |socket: ServerSocket| {
         let current_tx = current_tx.clone();
         let disconnect_tx = disconnect_tx.clone();
         let kept = kept_count.clone();
+        let notes_tx = notes_tx.clone();
         async move {
+            socket.on("note", move |Data(text): Data<String>| {
+                let _ = notes_tx.send(text);
+                async {}
+            });
             current_tx.send_modify(|(generation, current)| {
                 *generation += 1;
                 *current = Some(socket.clone());
@@ -223,6 +231,7 @@ async fn ours_with(recovery: RecoveryConfig) -> Ours {
         current,
         disconnects,
         kept,
+        notes,
     }
 }
 
@@ -293,9 +302,14 @@ async fn ours_stream(transports: Transports) {
         reason == "transport close" || reason == "transport error" || reason == "ping timeout",
         "{reason}"
     );
+    // Emitted while away: buffered, and sent once the session is back.
+    socket.emit("note", "while away").unwrap();
+    socket.emit("note", "still away").unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     proxy.set_open(true);
     connected_both(&mut lifecycle, true).await;
+    assert_eq!(within(WAIT, ours.notes.recv()).await.unwrap(), "while away");
+    assert_eq!(within(WAIT, ours.notes.recv()).await.unwrap(), "still away");
     assert!(socket.recovered() && admin.recovered());
     assert_eq!((socket.id(), admin.id()), (id, admin_id));
     expect_numbers(&mut numbers, 11, COUNT).await;
