@@ -1,7 +1,8 @@
-//! The client over TLS: our server behind rustls with a self-signed certificate made by rcgen
-//! (for 127.0.0.1 and localhost), the client trusting it with
-//! [`ClientBuilder::tls_root_certificate`], over `https` long-polling, `wss`, and the upgrade
-//! from one to the other. A client that does not trust the certificate gets `connect_error`.
+//! The client over TLS: our server behind rustls, and Node's socket.io 4.8 on `node:https`
+//! (`tests/js/rust-client-tls-server.mjs`), with a self-signed certificate made by rcgen (for
+//! 127.0.0.1 and localhost), the client trusting it with `tls_root_certificate`, over `https`
+//! long-polling, `wss`, and the upgrade from one to the other. A client that does not trust
+//! the certificate gets `connect_error`. Node needs `node` and `npm ci --prefix tests/js`.
 #![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
@@ -20,11 +21,14 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs
 
 mod common;
 
+fn self_signed() -> rcgen::CertifiedKey {
+    rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .unwrap()
+}
+
 /// A self-signed certificate for the loopback names, and its rustls server configuration.
 fn certificate() -> (CertificateDer<'static>, Arc<ServerConfig>) {
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-            .unwrap();
+    let certified = self_signed();
     let cert = certified.cert.der().clone();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()));
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
@@ -90,9 +94,26 @@ async fn tls_server() -> TlsServer {
 
 async fn trusted(transports: Transports) {
     let server = tls_server().await;
-    let client = Client::builder(&format!("https://{}", server.addr))
+    talk(
+        &format!("https://{}", server.addr),
+        server.cert.clone(),
+        transports,
+        || assert_eq!(server.io.engine().session_count(), 1),
+    )
+    .await;
+    sockeye_testkit::eventually(WAIT, || server.io.engine().session_count() == 0).await;
+}
+
+/// Connects trusting `cert`, gets an ack, and checks the transport the server ends on.
+async fn talk(
+    url: &str,
+    cert: CertificateDer<'static>,
+    transports: Transports,
+    while_connected: impl FnOnce(),
+) {
+    let client = Client::builder(url)
         .transports(transports)
-        .tls_root_certificate(server.cert.clone())
+        .tls_root_certificate(cert)
         .reconnection(false)
         .build()
         .unwrap();
@@ -128,7 +149,7 @@ async fn trusted(transports: Transports) {
         }
     })
     .await;
-    assert_eq!(server.io.engine().session_count(), 1);
+    while_connected();
     client.close();
 }
 
@@ -194,4 +215,93 @@ async fn certificate_of_another_authority() {
     let (other, _) = certificate();
     untrusted(Transports::Polling, Some(other.clone())).await;
     untrusted(Transports::WebSocket, Some(other)).await;
+}
+
+// ---- Node on node:https ----
+
+struct NodeTls {
+    _child: tokio::process::Child,
+    url: String,
+    cert: CertificateDer<'static>,
+}
+
+async fn node_tls() -> NodeTls {
+    use tokio::io::AsyncBufReadExt;
+    let js = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/js");
+    assert!(
+        js.join("node_modules/socket.io/package.json").is_file(),
+        "run `npm ci --prefix tests/js` first"
+    );
+    let certified = self_signed();
+    let mut child = tokio::process::Command::new("node")
+        .arg(js.join("rust-client-tls-server.mjs"))
+        .current_dir(&js)
+        .env("TLS_CERT", certified.cert.pem())
+        .env("TLS_KEY", certified.key_pair.serialize_pem())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("cannot run node");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let line = within(WAIT, lines.next_line()).await.unwrap().unwrap();
+    let port: Value = serde_json::from_str(&line).unwrap();
+    NodeTls {
+        _child: child,
+        url: format!("https://127.0.0.1:{}", port["port"]),
+        cert: certified.cert.der().clone(),
+    }
+}
+
+#[tokio::test]
+async fn node_https_polling() {
+    let node = node_tls().await;
+    talk(&node.url, node.cert.clone(), Transports::Polling, || {}).await;
+}
+
+#[tokio::test]
+async fn node_wss() {
+    let node = node_tls().await;
+    talk(&node.url, node.cert.clone(), Transports::WebSocket, || {}).await;
+}
+
+#[tokio::test]
+async fn node_https_upgrade_to_wss() {
+    let node = node_tls().await;
+    talk(
+        &node.url,
+        node.cert.clone(),
+        Transports::PollingThenUpgrade,
+        || {},
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn node_untrusted_certificate() {
+    let node = node_tls().await;
+    let (other, _) = certificate();
+    for transports in [Transports::Polling, Transports::WebSocket] {
+        let client = Client::builder(&node.url)
+            .transports(transports)
+            .tls_root_certificate(other.clone())
+            .reconnection(false)
+            .build()
+            .unwrap();
+        let mut lifecycle = client.lifecycle();
+        client.socket("/").connect();
+        let event = common::wait_for(&mut lifecycle, |e| {
+            matches!(
+                e,
+                Lifecycle::ConnectError { .. } | Lifecycle::Connect { .. }
+            )
+        })
+        .await;
+        assert!(
+            matches!(&event, Lifecycle::ConnectError { message, .. } if message.to_lowercase().contains("certificate")),
+            "{event:?}"
+        );
+        client.close();
+    }
 }
