@@ -1,7 +1,7 @@
 // A socket.io 4.8 server for the Rust client's interop tests (crates/client/tests/node.rs):
 // motd on connection, "echo" answered with "echoed", "important_message" acknowledged with
 // "Roger that", "binary" acknowledged with [name, length, Buffer], "/admin" greets with
-// "hello_admin" and disconnects on "kick_me"; "whoami" is acknowledged with the Engine.IO session id and transport,
+// "hello_admin" and disconnects on "kick_me"; "whoami" is acknowledged with the socket id, Engine.IO session id and transport,
 // "echo_ack" with its own arguments, "ask_binary" with the client's ack to "give_binary"; "stream" emits numbered events and cuts the connection
 // under them; connection-state recovery on. Listens on port 0 and prints {"port": N}.
 // `node rust-client-server.mjs msgpack` uses socket.io-msgpack-parser.
@@ -20,7 +20,7 @@ const io = new Server(httpServer, {
   connectionStateRecovery: { maxDisconnectionDuration: 60000 },
   ...(process.argv[2] === "msgpack" ? { parser: msgpackParser } : {}),
 });
-const whoami = (socket) => (ack) => ack({ sid: socket.conn.id, transport: socket.conn.transport.name });
+const whoami = (socket) => (ack) => ack({ id: socket.id, sid: socket.conn.id, transport: socket.conn.transport.name });
 io.on("connection", (socket) => {
   socket.emit("motd", "Welcome to my server!");
   socket.on("whoami", whoami(socket));

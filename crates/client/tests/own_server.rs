@@ -23,7 +23,11 @@ struct Given {
 /// The Engine.IO session and transport under a socket, as `tests/js/rust-client-server.mjs`
 /// answers `whoami`.
 fn whoami(socket: &ServerSocket) -> serde_json::Value {
-    json!({"sid": socket.engine().id().as_str(), "transport": socket.engine().transport().as_str()})
+    json!({
+        "id": socket.id().as_str(),
+        "sid": socket.engine().id().as_str(),
+        "transport": socket.engine().transport().as_str(),
+    })
 }
 
 fn server(parser: Parser) -> Io {
@@ -121,6 +125,11 @@ async fn scenario_with(transports: Transports, parser: Parser) {
     common::scenario_with(&server.base_url(), transports, parser, || {
         // Two namespaces, one Engine.IO session on the server.
         assert_eq!(server.io().engine().session_count(), 1);
+    })
+    .await;
+    // The last namespace disconnected closes the connection.
+    sockeye_testkit::eventually(sockeye_testkit::WAIT, || {
+        server.io().engine().session_count() == 0
     })
     .await;
 }

@@ -18,6 +18,8 @@ use super::wait_for;
 /// The server's `whoami` answer.
 #[derive(Debug, Deserialize)]
 struct WhoAmI {
+    /// The socket id, which the client's `Socket::id` must be.
+    id: String,
     sid: String,
     transport: String,
 }
@@ -85,7 +87,10 @@ async fn one_session(url: &str, transports: Transports) {
         }
     })
     .await;
+    assert_eq!(main.id().as_deref(), Some(first.id.as_str()));
     let other = whoami(&admin).await;
+    assert_eq!(admin.id().as_deref(), Some(other.id.as_str()));
+    assert_ne!(other.id, first.id);
     assert_eq!(
         other.sid, first.sid,
         "two namespaces, one Engine.IO session"
