@@ -438,3 +438,56 @@ async fn expired_session_gives_a_new_socket_and_the_next_cut_recovers() {
     expect_numbers(&mut numbers, 4, 4).await;
     client.close();
 }
+
+/// A network gone silent (nothing through, nothing closed): the client notices by the missing
+/// pings ("ping timeout"), the server by the missing pongs, and the client comes back with its
+/// session and the events emitted meanwhile.
+#[tokio::test]
+async fn silent_network_ping_timeout_then_recovery() {
+    let mut ours = ours().await;
+    let proxy = Proxy::start(ours.server.addr()).await;
+    let (client, mut numbers) = client(&proxy.url(), Transports::WebSocket);
+    let mut lifecycle = client.lifecycle();
+    let socket = client.socket("/");
+    socket.connect();
+    wait_for(&mut lifecycle, |e| matches!(e, Lifecycle::Connect { .. })).await;
+    let id = socket.id();
+    let server_socket = ours.current.borrow().1.clone().unwrap();
+    server_socket.emit("n", &1u64).unwrap();
+    assert_eq!(within(WAIT, numbers.recv()).await.unwrap(), 1);
+
+    proxy.set_open(false);
+    proxy.freeze();
+    let event = wait_for(&mut lifecycle, |e| {
+        matches!(e, Lifecycle::Disconnect { .. })
+    })
+    .await;
+    assert_eq!(
+        event,
+        Lifecycle::Disconnect {
+            namespace: "/".into(),
+            reason: sockeye_client::DisconnectReason::PingTimeout
+        }
+    );
+    assert_eq!(
+        within(WAIT, ours.disconnects.recv()).await.unwrap(),
+        "ping timeout"
+    );
+    server_socket.emit("n", &2u64).unwrap();
+    proxy.cut();
+    proxy.set_open(true);
+    let back = wait_for(&mut lifecycle, |e| matches!(e, Lifecycle::Connect { .. })).await;
+    assert!(
+        matches!(
+            back,
+            Lifecycle::Connect {
+                recovered: true,
+                ..
+            }
+        ),
+        "{back:?}"
+    );
+    assert_eq!(socket.id(), id);
+    expect_numbers(&mut numbers, 2, 2).await;
+    client.close();
+}

@@ -1,6 +1,7 @@
 //! A loopback TCP proxy a test controls: it forwards connections to a server until
 //! [`Proxy::cut`] closes every one of them at once (the network going away under the client),
-//! and refuses new ones while [`Proxy::set_open`] says so.
+//! or [`Proxy::freeze`] stops forwarding while keeping them open (a network gone silent, which
+//! only heartbeats notice); it refuses new ones while [`Proxy::set_open`] says so.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ pub struct Proxy {
     addr: SocketAddr,
     open: Arc<AtomicBool>,
     cuts: watch::Sender<u64>,
+    freezes: watch::Sender<u64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -23,9 +25,11 @@ impl Proxy {
         let addr = listener.local_addr().expect("proxy address");
         let open = Arc::new(AtomicBool::new(true));
         let (cuts, _) = watch::channel(0u64);
+        let (freezes, _) = watch::channel(0u64);
         let task = {
             let open = open.clone();
             let cuts = cuts.clone();
+            let freezes = freezes.clone();
             tokio::spawn(async move {
                 while let Ok((mut inbound, _)) = listener.accept().await {
                     if !open.load(Ordering::Acquire) {
@@ -34,6 +38,8 @@ impl Proxy {
                     }
                     let mut cut = cuts.subscribe();
                     cut.mark_unchanged();
+                    let mut freeze = freezes.subscribe();
+                    freeze.mark_unchanged();
                     tokio::spawn(async move {
                         let Ok(mut outbound) = TcpStream::connect(target).await else {
                             return;
@@ -41,6 +47,8 @@ impl Proxy {
                         tokio::select! {
                             _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
                             _ = cut.changed() => {}
+                            // Frozen: nothing more goes through, until a cut closes both.
+                            _ = freeze.changed() => { let _ = cut.changed().await; }
                         }
                         // Dropping both streams closes them: the client and the server each
                         // see their connection end.
@@ -52,6 +60,7 @@ impl Proxy {
             addr,
             open,
             cuts,
+            freezes,
             task,
         }
     }
@@ -64,6 +73,11 @@ impl Proxy {
     /// Closes every connection it forwards now.
     pub fn cut(&self) {
         self.cuts.send_modify(|n| *n += 1);
+    }
+
+    /// Stops forwarding on every connection now, keeping them open.
+    pub fn freeze(&self) {
+        self.freezes.send_modify(|n| *n += 1);
     }
 
     /// Whether new connections are forwarded (`true`) or closed at once.
