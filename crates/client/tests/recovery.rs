@@ -442,11 +442,10 @@ async fn expired_session_gives_a_new_socket_and_the_next_cut_recovers() {
 /// A network gone silent (nothing through, nothing closed): the client notices by the missing
 /// pings ("ping timeout"), the server by the missing pongs, and the client comes back with its
 /// session and the events emitted meanwhile.
-#[tokio::test]
-async fn silent_network_ping_timeout_then_recovery() {
+async fn silent_network(transports: Transports) {
     let mut ours = ours().await;
     let proxy = Proxy::start(ours.server.addr()).await;
-    let (client, mut numbers) = client(&proxy.url(), Transports::WebSocket);
+    let (client, mut numbers) = client(&proxy.url(), transports);
     let mut lifecycle = client.lifecycle();
     let socket = client.socket("/");
     socket.connect();
@@ -490,4 +489,14 @@ async fn silent_network_ping_timeout_then_recovery() {
     assert_eq!(socket.id(), id);
     expect_numbers(&mut numbers, 2, 2).await;
     client.close();
+}
+
+#[tokio::test]
+async fn silent_network_polling() {
+    silent_network(Transports::Polling).await;
+}
+
+#[tokio::test]
+async fn silent_network_websocket() {
+    silent_network(Transports::WebSocket).await;
 }
