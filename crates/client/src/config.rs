@@ -179,7 +179,8 @@ impl ClientBuilder {
         }
     }
 
-    /// The server's Engine.IO path; `/socket.io/` by default.
+    /// The server's Engine.IO path; `/socket.io/` by default. A missing trailing slash is
+    /// added, as the JavaScript client does.
     pub fn path(mut self, path: &str) -> Self {
         self.path = path.to_owned();
         self
@@ -342,6 +343,11 @@ impl ClientBuilder {
         let mut path = self.path;
         if !path.starts_with('/') {
             path.insert(0, '/');
+        }
+        // As engine.io-client's `addTrailingSlash`: Node's server matches `/socket.io/` as a
+        // prefix and never answers `/socket.io?EIO=4...`.
+        if !path.ends_with('/') {
+            path.push('/');
         }
         Ok(Client::new(Config {
             secure,
