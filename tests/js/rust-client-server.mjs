@@ -2,7 +2,7 @@
 // motd on connection, "echo" answered with "echoed", "important_message" acknowledged with
 // "Roger that", "binary" acknowledged with [name, length, Buffer], "/admin" greets with
 // "hello_admin" and disconnects on "kick_me"; "whoami" is acknowledged with the socket id, Engine.IO session id and transport,
-// "echo_ack" with its own arguments, "ask_binary" with the client's ack to "give_binary"; "stream" emits numbered events and cuts the connection
+// "echo_ack" with its own arguments, "handshake" with the query parameters named and a header, "ask_binary" with the client's ack to "give_binary"; "stream" emits numbered events and cuts the connection
 // under them; connection-state recovery on. Listens on port 0 and prints {"port": N}.
 // `node rust-client-server.mjs msgpack` uses socket.io-msgpack-parser.
 import { createServer } from "node:http";
@@ -25,6 +25,12 @@ io.on("connection", (socket) => {
   socket.emit("motd", "Welcome to my server!");
   socket.on("whoami", whoami(socket));
   socket.on("echo_ack", (...args) => args.pop()(...args));
+  socket.on("handshake", (names, ack) =>
+    ack({
+      query: Object.fromEntries(names.map((n) => [n, socket.handshake.query[n] ?? null])),
+      header: socket.handshake.headers["x-sockeye-test"] ?? null,
+    }),
+  );
   // Asks the client for binary with an ack, and acknowledges with what it answered.
   socket.on("ask_binary", async (ack) => ack(await socket.timeout(5000).emitWithAck("give_binary", "please")));
   // Emits 1..=count every `every` ms, closing the transport after `cutAt`: with recovery the

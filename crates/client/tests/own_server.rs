@@ -40,6 +40,21 @@ fn server(parser: Parser) -> Io {
                 let _ = ack.send(&whoami(&socket));
             },
         );
+        socket.on(
+            "handshake",
+            |socket: ServerSocket, Data(names): Data<Vec<String>>, ack: AckSender| async move {
+                let handshake = socket.handshake();
+                let query: serde_json::Map<String, serde_json::Value> = names
+                    .iter()
+                    .map(|name| (name.clone(), json!(handshake.query(name))))
+                    .collect();
+                let header = handshake
+                    .headers()
+                    .get("x-sockeye-test")
+                    .and_then(|v| v.to_str().ok());
+                let _ = ack.send(&json!({"query": query, "header": header}));
+            },
+        );
         socket.on("echo_ack", |event: Event, ack: AckSender| async move {
             let _ = ack.send_raw(event.args, event.attachments);
         });

@@ -52,6 +52,7 @@ async fn whoami(socket: &sockeye_client::Socket) -> WhoAmI {
 /// Runs every check on `transports`.
 pub async fn features(url: &str, transports: Transports) {
     one_session(url, transports).await;
+    handshake(url, transports).await;
     binary_anywhere(url, transports).await;
     binary_acks_both_ways(url, transports).await;
     pending_ack_fails_on_disconnect(url, transports).await;
@@ -120,6 +121,37 @@ async fn one_session(url: &str, transports: Transports) {
     )
     .await;
     assert_eq!(whoami(&admin).await.sid, first.sid);
+    client.close();
+}
+
+/// The query of the URL and of `ClientBuilder::query`, and an extra header, reach the
+/// server's handshake.
+async fn handshake(url: &str, transports: Transports) {
+    // Escapes in the URL are decoded once, as the JavaScript client does; `+` stays `+`.
+    let client = Client::builder(&format!("{url}/?from_url=1&both=a%20b+c%2B%zz"))
+        .transports(transports)
+        .query("from_builder", "x&y=z")
+        .header("x-sockeye-test", "yes")
+        .reconnection(false)
+        .build()
+        .unwrap();
+    let socket = client.socket("/");
+    socket.connect();
+    let seen: Value = socket
+        .timeout(WAIT)
+        .emit_with_ack(
+            "handshake",
+            &vec!["from_url", "both", "from_builder", "EIO"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        seen,
+        json!({
+            "query": {"from_url": "1", "both": "a b+c+%zz", "from_builder": "x&y=z", "EIO": "4"},
+            "header": "yes",
+        })
+    );
     client.close();
 }
 
