@@ -53,6 +53,7 @@ async fn whoami(socket: &sockeye_client::Socket) -> WhoAmI {
 pub async fn features(url: &str, transports: Transports) {
     one_session(url, transports).await;
     handshake(url, transports).await;
+    url_forms(url, transports).await;
     binary_anywhere(url, transports).await;
     binary_acks_both_ways(url, transports).await;
     pending_ack_fails_on_disconnect(url, transports).await;
@@ -153,6 +154,27 @@ async fn handshake(url: &str, transports: Transports) {
         })
     );
     client.close();
+}
+
+/// The URL's path names the main socket's namespace, and a `ws://` URL serves every transport,
+/// as with the JavaScript client.
+async fn url_forms(url: &str, transports: Transports) {
+    let ws = url.replacen("http://", "ws://", 1);
+    for (url, namespace, greeting) in [
+        (format!("{url}/admin"), "/admin", "hello_admin"),
+        (format!("{ws}/"), "/", "motd"),
+    ] {
+        let client = client(&url, transports);
+        let socket = client.main_socket();
+        assert_eq!(socket.namespace(), namespace);
+        let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+        socket.on(greeting, move |text: String, _: Ack| {
+            let _ = tx.send(text);
+        });
+        socket.connect();
+        assert!(!within(WAIT, rx.recv()).await.unwrap().is_empty());
+        client.close();
+    }
 }
 
 /// Binary values nested in objects and arrays, in an emit and in its ack.
