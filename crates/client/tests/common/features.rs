@@ -54,6 +54,7 @@ pub async fn features(url: &str, transports: Transports) {
     one_session(url, transports).await;
     handshake(url, transports).await;
     url_forms(url, transports).await;
+    burst(url, transports).await;
     binary_anywhere(url, transports).await;
     binary_acks_both_ways(url, transports).await;
     pending_ack_fails_on_disconnect(url, transports).await;
@@ -175,6 +176,28 @@ async fn url_forms(url: &str, transports: Transports) {
         assert!(!within(WAIT, rx.recv()).await.unwrap().is_empty());
         client.close();
     }
+}
+
+/// A burst of emits both ways (batched into few polling requests) arrives whole and in order.
+async fn burst(url: &str, transports: Transports) {
+    const N: u64 = 1_000;
+    let client = client(url, transports);
+    let socket = client.socket("/");
+    let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
+    socket.on("echoed", move |value: Value, _: Ack| {
+        let _ = tx.send(value);
+    });
+    socket.connect();
+    for n in 0..N {
+        socket
+            .emit("echo", &json!({"n": n, "pad": "x".repeat(40)}))
+            .unwrap();
+    }
+    for n in 0..N {
+        let value = within(WAIT, rx.recv()).await.unwrap();
+        assert_eq!(value["n"], json!(n));
+    }
+    client.close();
 }
 
 /// Binary values nested in objects and arrays, in an emit and in its ack.
