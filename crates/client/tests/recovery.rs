@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sockeye::{Data, EmitError, EngineConfig, Io, RecoveryConfig, Socket as ServerSocket};
-use sockeye_client::{Ack, Client, Lifecycle, Transports};
+use sockeye_client::{Ack, Client, Lifecycle, Parser, Transports};
 use sockeye_testkit::{QUIET, TestServer, WAIT, within};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -29,8 +29,17 @@ const EVERY: Duration = Duration::from_millis(10);
 
 /// A client reconnecting quickly, with a handler collecting the numbers of `n` events.
 fn client(url: &str, transports: Transports) -> (Client, mpsc::UnboundedReceiver<u64>) {
+    client_with(url, transports, Parser::Default)
+}
+
+fn client_with(
+    url: &str,
+    transports: Transports,
+    parser: Parser,
+) -> (Client, mpsc::UnboundedReceiver<u64>) {
     let client = Client::builder(url)
         .transports(transports)
+        .parser(parser)
         .reconnection_delay(Duration::from_millis(50))
         .reconnection_delay_max(Duration::from_millis(200))
         .randomization_factor(0.0)
@@ -60,7 +69,8 @@ struct NodeServer {
     url: String,
 }
 
-async fn node_server() -> NodeServer {
+/// Node's server with `parser` (`default` or `msgpack`).
+async fn node_server(parser: &str) -> NodeServer {
     let js = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/js");
     assert!(
         js.join("node_modules/socket.io/package.json").is_file(),
@@ -68,6 +78,7 @@ async fn node_server() -> NodeServer {
     );
     let mut child = Command::new("node")
         .arg(js.join("rust-client-server.mjs"))
+        .arg(parser)
         .current_dir(&js)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -85,8 +96,16 @@ async fn node_server() -> NodeServer {
 }
 
 async fn node_stream(transports: Transports) {
-    let node = node_server().await;
-    let (client, mut numbers) = client(&node.url, transports);
+    node_stream_with(transports, Parser::Default).await;
+}
+
+async fn node_stream_with(transports: Transports, parser: Parser) {
+    let node = node_server(match parser {
+        Parser::MsgPack => "msgpack",
+        _ => "default",
+    })
+    .await;
+    let (client, mut numbers) = client_with(&node.url, transports, parser);
     let mut lifecycle = client.lifecycle();
     let socket = client.socket("/");
     let admin = client.socket("/admin");
@@ -152,6 +171,17 @@ async fn node_upgrade() {
     node_stream(Transports::PollingThenUpgrade).await;
 }
 
+/// The offsets travel inside MessagePack packets too.
+#[tokio::test]
+async fn node_msgpack_polling() {
+    node_stream_with(Transports::Polling, Parser::MsgPack).await;
+}
+
+#[tokio::test]
+async fn node_msgpack_websocket() {
+    node_stream_with(Transports::WebSocket, Parser::MsgPack).await;
+}
+
 // ---- our server ----
 
 /// The server's side of a test: the socket of the client (the recovered one once it is back),
@@ -167,10 +197,10 @@ struct Ours {
 }
 
 async fn ours() -> Ours {
-    ours_with(RecoveryConfig::default()).await
+    ours_with(RecoveryConfig::default(), Parser::Default).await
 }
 
-async fn ours_with(recovery: RecoveryConfig) -> Ours {
+async fn ours_with(recovery: RecoveryConfig, parser: Parser) -> Ours {
     // Short pings, so that a long-polling session whose connection was cut ends soon.
     let engine = EngineConfig::default()
         .ping_interval(Duration::from_millis(300))
@@ -178,6 +208,7 @@ async fn ours_with(recovery: RecoveryConfig) -> Ours {
     let io = Io::builder()
         .engine(engine)
         .connection_state_recovery(recovery)
+        .parser(parser)
         .build();
     let (disconnect_tx, disconnects) = mpsc::unbounded_channel();
     let admin_disconnects = disconnect_tx.clone();
@@ -269,9 +300,13 @@ async fn stream(
 }
 
 async fn ours_stream(transports: Transports) {
-    let mut ours = ours().await;
+    ours_stream_with(transports, Parser::Default).await;
+}
+
+async fn ours_stream_with(transports: Transports, parser: Parser) {
+    let mut ours = ours_with(RecoveryConfig::default(), parser).await;
     let proxy = Proxy::start(ours.server.addr()).await;
-    let (client, mut numbers) = client(&proxy.url(), transports);
+    let (client, mut numbers) = client_with(&proxy.url(), transports, parser);
     let mut lifecycle = client.lifecycle();
     let socket = client.socket("/");
     let admin = client.socket("/admin");
@@ -336,6 +371,16 @@ async fn ours_upgrade() {
     ours_stream(Transports::PollingThenUpgrade).await;
 }
 
+#[tokio::test]
+async fn ours_msgpack_polling() {
+    ours_stream_with(Transports::Polling, Parser::MsgPack).await;
+}
+
+#[tokio::test]
+async fn ours_msgpack_websocket() {
+    ours_stream_with(Transports::WebSocket, Parser::MsgPack).await;
+}
+
 /// The server bug this file found: `Socket::emit` on the handle of a socket that dropped (its
 /// session kept for recovery) failed before recording the packet, so the client never got it.
 /// Now it is kept and replayed; once the session is restored, the stale handle refuses.
@@ -378,9 +423,11 @@ async fn emit_to_a_dropped_socket_reaches_the_recovered_client() {
 /// `recovered()`, a new id); its next cut is recovered with that new session.
 #[tokio::test]
 async fn expired_session_gives_a_new_socket_and_the_next_cut_recovers() {
-    let mut ours =
-        ours_with(RecoveryConfig::default().max_disconnection_duration(Duration::from_millis(200)))
-            .await;
+    let mut ours = ours_with(
+        RecoveryConfig::default().max_disconnection_duration(Duration::from_millis(1_000)),
+        Parser::Default,
+    )
+    .await;
     let proxy = Proxy::start(ours.server.addr()).await;
     let (client, mut numbers) = client(&proxy.url(), Transports::WebSocket);
     let mut lifecycle = client.lifecycle();
