@@ -128,6 +128,32 @@ fn form_encode(pairs: &[(&str, &str)]) -> String {
     out
 }
 
+/// `%XX` escapes decoded, as JavaScript's `decodeURIComponent` (`+` stays `+`); a broken
+/// escape is kept as it is.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn percent_encode(text: &str, out: &mut String) {
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
@@ -183,7 +209,8 @@ impl ClientBuilder {
         }
     }
 
-    /// The server's Engine.IO path; `/socket.io/` by default.
+    /// The server's Engine.IO path; `/socket.io/` by default. A missing trailing slash is
+    /// added, as the JavaScript client does.
     pub fn path(mut self, path: &str) -> Self {
         self.path = path.to_owned();
         self
@@ -349,7 +376,8 @@ impl ClientBuilder {
         if let Some(q) = uri.query() {
             for pair in q.split('&').filter(|p| !p.is_empty()) {
                 let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-                query.push((name.to_owned(), value.to_owned()));
+                // Decoded here, since every request encodes them again.
+                query.push((percent_decode(name), percent_decode(value)));
             }
         }
         query.extend(self.query);
@@ -372,6 +400,11 @@ impl ClientBuilder {
         let mut path = self.path;
         if !path.starts_with('/') {
             path.insert(0, '/');
+        }
+        // As engine.io-client's `addTrailingSlash`: Node's server matches `/socket.io/` as a
+        // prefix and never answers `/socket.io?EIO=4...`.
+        if !path.ends_with('/') {
+            path.push('/');
         }
         Ok(Client::new(Config {
             secure,

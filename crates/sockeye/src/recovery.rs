@@ -169,6 +169,30 @@ impl Recovery {
         });
     }
 
+    /// [`Recovery::record`], only while the session `pid` is kept (not yet restored nor
+    /// expired); whether it was.
+    pub(crate) fn record_for_session(
+        &self,
+        pid: SocketId,
+        offset: u64,
+        options: BroadcastOptions,
+        frames: Vec<Frame>,
+    ) -> bool {
+        let now = Instant::now();
+        let mut state = self.state();
+        self.expire(&mut state, now);
+        if !state.sessions.contains_key(&pid) {
+            return false;
+        }
+        state.packets.push_back(Stored {
+            offset,
+            at: now,
+            options,
+            frames,
+        });
+        true
+    }
+
     /// Keeps the session of a socket that dropped.
     pub(crate) fn persist(
         &self,

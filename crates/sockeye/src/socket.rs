@@ -281,17 +281,28 @@ impl Socket {
 
     /// Sends event `event` to this client. `data` is one argument; a tuple is several, `()` none;
     /// `bytes::Bytes` values anywhere inside travel as binary.
+    ///
+    /// With connection-state recovery, a socket that dropped still takes emits while its
+    /// session is kept: they reach the client when it recovers. Once the session is restored
+    /// (on a new socket, whose handle then takes the emits) or expired, this fails with
+    /// [`EmitError::Disconnected`].
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         let offset = self.ns().recovery().map(|r| r.next_offset());
         let packet = event_packet(self.ns().name(), event, data, offset.as_ref())?;
-        self.check_open()?;
-        self.notify_outgoing(&packet);
-        let frames = self.parser().frames(&packet);
-        if let (Some(recovery), Some((n, _))) = (self.ns().recovery(), offset) {
-            let options = BroadcastOptions::default().to(Room::from(self.id().as_str()));
-            recovery.record(n, options, frames.clone());
+        // Without recovery, a closed socket refuses at once; with it, see `send_recorded`.
+        let open = self.check_open();
+        if offset.is_none() {
+            open.clone()?;
         }
-        self.counted(self.send_frames(&frames, false))
+        // As in Node, the listeners hear what is sent, not what is kept for a dropped socket.
+        if open.is_ok() {
+            self.notify_outgoing(&packet);
+        }
+        let frames = self.parser().frames(&packet);
+        match offset {
+            Some((n, _)) => self.send_recorded(n, frames),
+            None => self.counted(self.send_frames(&frames, false)),
+        }
     }
 
     /// Sends an event whose arguments are already JSON, with binary values as placeholders
@@ -307,13 +318,18 @@ impl Socket {
         if sockeye_socketio_proto::is_reserved_event(event) {
             return Err(EmitError::ReservedEvent(event.to_owned()));
         }
-        self.check_open()?;
-        let mut args = args;
         let offset = self.ns().recovery().map(|r| r.next_offset());
+        let open = self.check_open();
+        if offset.is_none() {
+            open.clone()?;
+        }
+        let mut args = args;
         if let Some((_, text)) = &offset {
             args.values_mut().push(Value::String(text.clone()));
         }
-        self.notify_outgoing_raw(event, &args);
+        if open.is_ok() {
+            self.notify_outgoing_raw(event, &args);
+        }
         let mut text = frame_buffer();
         Packet::encode_event_into(
             &mut text,
@@ -323,14 +339,12 @@ impl Socket {
             &args,
             attachments.len(),
         );
-        if let (Some(recovery), Some((n, _))) = (self.ns().recovery(), offset) {
+        if let Some((n, _)) = offset {
             let frames = self
                 .parser()
                 .frames_from_text(text, attachments)
                 .map_err(|e| EmitError::Serialize(e.to_string()))?;
-            let options = BroadcastOptions::default().to(Room::from(self.id().as_str()));
-            recovery.record(n, options, frames.clone());
-            return self.counted(self.send_frames(&frames, false));
+            return self.send_recorded(n, frames);
         }
         self.counted(self.send_text_and(text, attachments))
     }
@@ -481,6 +495,37 @@ impl Socket {
             return Err(EmitError::Disconnected);
         }
         Ok(())
+    }
+
+    /// Sends an event that has recovery offset `n`, keeping it for the client's return. As in
+    /// Node, a socket that dropped with its session kept takes emits still: they are kept, and
+    /// the client gets them when it recovers the session. Once the session is restored or
+    /// expired, emits to this (stale) socket fail with [`EmitError::Disconnected`].
+    fn send_recorded(&self, n: u64, frames: Vec<Frame>) -> Result<(), EmitError> {
+        let Some(recovery) = self.ns().recovery() else {
+            return self.counted(self.send_frames(&frames, false));
+        };
+        let options = BroadcastOptions::default().to(Room::from(self.id().as_str()));
+        if self.check_open().is_err() {
+            // Checked and kept under one lock: an emit racing the restore is either among the
+            // missed packets or refused, never kept for nobody.
+            let kept = self
+                .0
+                .pid
+                .is_some_and(|pid| recovery.record_for_session(pid, n, options, frames));
+            return if kept {
+                Ok(())
+            } else {
+                Err(EmitError::Disconnected)
+            };
+        }
+        recovery.record(n, options, frames.clone());
+        match self.send_frames(&frames, false) {
+            // The connection went before the socket was told: the packet is kept, and reaches
+            // the client if it recovers, as one queued on a dying connection would.
+            Err(EmitError::Disconnected) => Ok(()),
+            sent => self.counted(sent),
+        }
     }
 
     /// Drops a socket that never connected (refused by a middleware, or whose connection went
@@ -760,8 +805,8 @@ impl Socket {
         for handler in disconnecting {
             handler::run(handler(self.clone(), reason));
         }
-        // As in Node, `disconnecting` handlers may still emit to the socket; after them, no more.
-        self.0.closed.store(true, Ordering::Release);
+        // The session is kept before the socket counts as closed, so that an emit racing this
+        // close is either sent or kept for the recovering client, never refused and lost.
         if let (Some(recovery), Some(pid)) = (self.ns().recovery(), self.0.pid) {
             if recovery::is_recoverable(reason) {
                 // A copy: the `disconnect` handlers still see the data.
@@ -775,6 +820,8 @@ impl Socket {
             }
         }
         let rooms = self.ns().observers().watched().then(|| self.rooms());
+        // As in Node, `disconnecting` handlers may still emit to the socket; after them, no more.
+        self.0.closed.store(true, Ordering::Release);
         self.0.ns.remove(self.id());
         self.0.conn.remove(self);
         self.ns().observers().each(|o| {

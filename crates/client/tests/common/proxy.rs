@@ -1,5 +1,5 @@
 //! A loopback TCP proxy the test controls, to make a server go silent, drop its connections
-//! or refuse new ones without touching the server.
+//! (the network going away under the client) or refuse new ones without touching the server.
 #![allow(clippy::unwrap_used, dead_code)]
 
 use std::net::SocketAddr;
@@ -25,6 +25,8 @@ pub struct Proxy {
     mode: watch::Sender<Mode>,
     /// Bumped to drop every open connection.
     cut: watch::Sender<u64>,
+    /// Bumped to stop forwarding on every open connection, for good (until a cut).
+    freeze: watch::Sender<u64>,
     task: JoinHandle<()>,
 }
 
@@ -41,20 +43,22 @@ impl Proxy {
         let addr = listener.local_addr().unwrap();
         let (mode, mode_rx) = watch::channel(Mode::Forward);
         let (cut, cut_rx) = watch::channel(0u64);
+        let (freeze, freeze_rx) = watch::channel(0u64);
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 if *mode_rx.borrow() == Mode::Refuse {
                     drop(client);
                     continue;
                 }
-                let (mode, cut) = (mode_rx.clone(), cut_rx.clone());
-                tokio::spawn(relay(client, upstream, mode, cut));
+                let (mode, cut, freeze) = (mode_rx.clone(), cut_rx.clone(), freeze_rx.clone());
+                tokio::spawn(relay(client, upstream, mode, cut, freeze));
             }
         });
         Proxy {
             addr,
             mode,
             cut,
+            freeze,
             task,
         }
     }
@@ -71,6 +75,17 @@ impl Proxy {
     pub fn cut(&self) {
         self.cut.send_modify(|n| *n += 1);
     }
+
+    /// Stops forwarding on every connection open now, keeping them open (a network gone
+    /// silent, which only heartbeats notice) until [`Proxy::cut`]; new ones are not affected.
+    pub fn freeze(&self) {
+        self.freeze.send_modify(|n| *n += 1);
+    }
+
+    /// Whether new connections are forwarded (`true`) or closed at once.
+    pub fn set_open(&self, open: bool) {
+        self.set(if open { Mode::Forward } else { Mode::Refuse });
+    }
 }
 
 async fn relay(
@@ -78,17 +93,21 @@ async fn relay(
     upstream: SocketAddr,
     mode: watch::Receiver<Mode>,
     mut cut: watch::Receiver<u64>,
+    mut freeze: watch::Receiver<u64>,
 ) {
     let Ok(server) = TcpStream::connect(upstream).await else {
         return;
     };
     cut.mark_unchanged();
+    freeze.mark_unchanged();
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
     tokio::select! {
         () = pump(client_read, server_write, mode.clone()) => {}
         () = pump(server_read, client_write, mode) => {}
         _ = cut.changed() => {}
+        // Frozen: nothing more goes through, until a cut closes both.
+        _ = freeze.changed() => { let _ = cut.changed().await; }
     }
 }
 
