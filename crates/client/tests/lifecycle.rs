@@ -21,10 +21,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{broadcast, oneshot};
 
 mod common;
-#[path = "common/proxy.rs"]
-mod proxy;
 
-use proxy::{Mode, Proxy};
+use common::proxy::{Mode, Proxy};
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {

@@ -455,7 +455,8 @@ impl Namespace {
         let (mut rooms, missed) = resumed.unwrap_or_default();
         if rooms.is_empty() {
             rooms.push(Room::from(id.as_str()));
-            if let Some(known) = crate::legacy::client_room(socket.0.conn.protocol, self.name(), id) {
+            if let Some(known) = crate::legacy::client_room(socket.0.conn.protocol, self.name(), id)
+            {
                 rooms.push(known);
             }
         }

@@ -102,9 +102,14 @@ async fn relay(
     freeze.mark_unchanged();
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
+    // The pumps live until the end of this function, so that a frozen connection keeps both of
+    // its halves open (dropping a write half would send a FIN) without forwarding.
+    let up = pump(client_read, server_write, mode.clone());
+    let down = pump(server_read, client_write, mode);
+    tokio::pin!(up, down);
     tokio::select! {
-        () = pump(client_read, server_write, mode.clone()) => {}
-        () = pump(server_read, client_write, mode) => {}
+        () = &mut up => {}
+        () = &mut down => {}
         _ = cut.changed() => {}
         // Frozen: nothing more goes through, until a cut closes both.
         _ = freeze.changed() => { let _ = cut.changed().await; }
