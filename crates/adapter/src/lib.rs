@@ -20,6 +20,7 @@
 
 mod memory;
 mod options;
+mod recovery;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -27,6 +28,7 @@ use std::sync::{Arc, Weak};
 
 pub use memory::MemoryAdapter;
 pub use options::BroadcastOptions;
+pub use recovery::{MemoryStore, Missed, Restored, Session, SessionStore, reaches};
 
 /// A socket id (20 URL-safe characters, unguessable, like Node's).
 pub type SocketId = sockeye_engineio_proto::Sid;
@@ -162,6 +164,17 @@ pub trait Adapter: Send + Sync + 'static {
     /// nodes publish. It is weak because the namespace owns the adapter.
     fn init(&self, local: Weak<dyn LocalNamespace>) {
         let _ = local;
+    }
+
+    /// The store of connection-state recovery for this namespace, asked for once, when the
+    /// namespace is made with recovery on. The default keeps everything in this process
+    /// ([`MemoryStore`]); a cluster adapter may keep it in its broker, so that a client can
+    /// come back on another node.
+    fn session_store(
+        &self,
+        max_disconnection_duration: std::time::Duration,
+    ) -> Arc<dyn SessionStore> {
+        Arc::new(MemoryStore::new(max_disconnection_duration))
     }
 }
 

@@ -14,7 +14,7 @@ use crate::layer::{IoLayer, IoService};
 use crate::metrics::{IoMetrics, NamespaceMetrics};
 use crate::namespace::NamespaceHandlers;
 use crate::operators::{AckResponses, BroadcastOperator, RemoteSocket};
-use crate::recovery::{Recovery, RecoveryConfig};
+use crate::recovery::RecoveryConfig;
 use crate::rooms::IntoRooms;
 use crate::{EmitError, Handler, HandlerError, Namespace};
 
@@ -307,12 +307,7 @@ impl Io {
         label: &str,
     ) -> Namespace {
         let adapter = (self.0.adapter)(&name);
-        let recovery = self
-            .0
-            .config
-            .connection_state_recovery
-            .clone()
-            .map(Recovery::new);
+        let recovery = self.0.config.connection_state_recovery.clone();
         let metrics = NamespaceMetrics::new(label, &self.0.config.metrics_events);
         let parser = self.0.config.parser;
         Namespace::new(

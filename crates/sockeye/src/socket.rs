@@ -21,10 +21,11 @@ use crate::client::Connection;
 use crate::extract::{Event, EventContext};
 use crate::handler::{self, Handler};
 use crate::operators::BroadcastOperator;
-use crate::recovery::{self, Restored};
+use crate::recovery;
 use crate::rooms::IntoRooms;
 use crate::socket_handlers::{Handlers, Hooks};
 use crate::{AckError, DisconnectReason, EmitError, HandlerError, Io, Namespace};
+use sockeye_adapter::{Restored, Session};
 
 /// An acknowledgement's arguments.
 #[derive(Debug)]
@@ -90,7 +91,12 @@ impl Socket {
         restored: Option<&mut Restored>,
     ) -> Self {
         let (id, pid, data, recovered) = match restored {
-            Some(r) => (r.sid, Some(r.pid), std::mem::take(&mut r.data), true),
+            Some(r) => (
+                r.session.sid,
+                Some(r.session.pid),
+                restored_data(&mut r.session),
+                true,
+            ),
             None => {
                 let pid = ns.recovery().map(|_| SocketId::random());
                 (SocketId::random(), pid, http::Extensions::new(), false)
@@ -268,7 +274,14 @@ impl Socket {
     /// Sends event `event` to this client. `data` is one argument; a tuple is several, `()` none;
     /// `bytes::Bytes` values anywhere inside travel as binary.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
-        let offset = self.ns().recovery().map(|r| r.next_offset());
+        if self.ns().recovery().is_some_and(|r| r.is_broker_ordered()) {
+            let packet = event_packet(self.ns().name(), event, data, None)?;
+            self.check_open()?;
+            self.notify_outgoing(&packet);
+            let encoded = packet.encode();
+            return self.publish_ordered(encoded.text, encoded.attachments);
+        }
+        let offset = self.ns().recovery().and_then(|r| r.next_offset());
         let packet = event_packet(self.ns().name(), event, data, offset.as_ref())?;
         self.check_open()?;
         self.notify_outgoing(&packet);
@@ -295,7 +308,8 @@ impl Socket {
         }
         self.check_open()?;
         let mut args = args;
-        let offset = self.ns().recovery().map(|r| r.next_offset());
+        let broker_ordered = self.ns().recovery().is_some_and(|r| r.is_broker_ordered());
+        let offset = self.ns().recovery().and_then(|r| r.next_offset());
         if let Some((_, text)) = &offset {
             args.values_mut().push(Value::String(text.clone()));
         }
@@ -309,6 +323,11 @@ impl Socket {
             &args,
             attachments.len(),
         );
+        if broker_ordered {
+            let text = String::from_utf8(text.split_off(1))
+                .map_err(|e| EmitError::Serialize(e.to_string()))?;
+            return self.publish_ordered(text, attachments);
+        }
         if let (Some(recovery), Some((n, _))) = (self.ns().recovery(), offset) {
             let frames = self
                 .parser()
@@ -319,6 +338,21 @@ impl Socket {
             return self.counted(self.send_frames(&frames, false));
         }
         self.counted(self.send_text_and(text, attachments))
+    }
+
+    /// Hands an event for this socket (`text`: the packet without its Engine.IO type) to a
+    /// store whose broker numbers packets: the packet comes back with its offset, in the
+    /// broker's order, as broadcasts do.
+    fn publish_ordered(&self, text: String, attachments: Vec<Bytes>) -> Result<(), EmitError> {
+        let Some(recovery) = self.ns().recovery() else {
+            return Ok(());
+        };
+        let options = BroadcastOptions::default().to(Room::from(self.id().as_str()));
+        let mut broadcast = sockeye_adapter::ClusterBroadcast::new(self.ns().name(), options, text);
+        broadcast.attachments = attachments;
+        recovery
+            .publish(broadcast)
+            .map_err(|e| EmitError::Adapter(e.to_string()))
     }
 
     /// Sends an event and waits for the client's acknowledgement, within the server's default
@@ -713,7 +747,11 @@ impl Socket {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .clone();
-                recovery.persist(pid, self.id(), self.rooms(), data);
+                // Only a `Value` travels to other nodes: the whole of it stays for this one.
+                let json = data.get::<Value>().cloned().unwrap_or(Value::Null);
+                let mut session = Session::new(self.id(), pid, self.rooms(), json);
+                session.local = Some(Box::new(data));
+                recovery.persist(session);
             }
         }
         self.0.ns.remove(self.id());
@@ -779,7 +817,21 @@ impl SocketTimeout<'_> {
     }
 }
 
-/// Builds an EVENT packet.
+/// The data of a restored session: as this process kept it, or the JSON that came from
+/// another node.
+fn restored_data(session: &mut Session) -> http::Extensions {
+    if let Some(local) = session.local.take() {
+        if let Ok(data) = local.downcast::<http::Extensions>() {
+            return *data;
+        }
+    }
+    let mut data = http::Extensions::new();
+    if !session.data.is_null() {
+        data.insert(std::mem::take(&mut session.data));
+    }
+    data
+}
+
 /// Builds an EVENT packet, with a recovery offset as its last argument when given one.
 pub(crate) fn event_packet<T: Serialize + ?Sized>(
     nsp: &str,
