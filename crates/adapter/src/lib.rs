@@ -36,6 +36,9 @@ pub type SocketId = sockeye_engineio_proto::Sid;
 /// The hasher for maps keyed by [`SocketId`] (ids this server drew at random).
 pub use sockeye_engineio_proto::BuildSidHasher;
 
+/// An encoded packet as it goes on a transport (what the in-memory store keeps).
+pub use sockeye_engineio_proto::Frame;
+
 /// A room name. Every socket is also in the room named by its own id.
 pub type Room = Arc<str>;
 

@@ -31,8 +31,11 @@
 mod adapter;
 mod config;
 mod error;
+mod streams;
+mod streams_wire;
 mod wire;
 
 pub use adapter::RedisAdapter;
-pub use config::RedisConfig;
+pub use config::{RedisConfig, RedisStreamsConfig};
 pub use error::Error;
+pub use streams::RedisStreamsAdapter;
