@@ -66,7 +66,7 @@ const READ_BLOCK_MS: u64 = 1000;
 /// ```
 ///
 /// Socket data that travels with a recovered session is the [`serde_json::Value`] a socket
-/// holds (`socket.set_data(json)`): other types of data stay on the node that had them.
+/// holds (`socket.insert_data(json)`): other types of data stay on the node that had them.
 /// Not served yet: `fetch_sockets` of other nodes, `server_side_emit` and broadcasts with
 /// acknowledgements (they fail with an error; Node answers them).
 #[derive(Clone)]
