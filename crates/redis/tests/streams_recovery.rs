@@ -292,7 +292,7 @@ async fn wait_for_in_stream(redis: &Redis, needle: &str) {
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let last: redis::Value = redis::cmd("XREVRANGE")
+        let last: Vec<(String, Vec<String>)> = redis::cmd("XREVRANGE")
             .arg("socket.io")
             .arg("+")
             .arg("-")
@@ -301,8 +301,9 @@ async fn wait_for_in_stream(redis: &Redis, needle: &str) {
             .query_async(&mut conn)
             .await
             .unwrap();
-        if format!("{last:?}").contains(&needle.replace('"', "\\\""))
-            || format!("{last:?}").contains(needle)
+        if last
+            .iter()
+            .any(|(_, fields)| fields.iter().any(|f| f.contains(needle)))
         {
             return;
         }
