@@ -137,6 +137,11 @@ impl IoBuilder {
     /// [`RecoveryConfig::max_disconnection_duration`] gets its socket id, rooms and data, and
     /// the events it missed ([`crate::Socket::recovered`] tells). Every replayable event then
     /// carries an offset as its last argument, as in Node.
+    ///
+    /// The adapter keeps what recovery needs ([`sockeye_adapter::Adapter::session_store`]):
+    /// in this process by default, so the client must come back to this server; a cluster
+    /// adapter that keeps it in its broker (`sockeye_redis::RedisStreamsAdapter`) lets it come
+    /// back to any node, and then only the socket's data of type `serde_json::Value` travels.
     #[must_use]
     pub fn connection_state_recovery(mut self, config: RecoveryConfig) -> Self {
         self.config.connection_state_recovery = Some(config);
