@@ -12,7 +12,7 @@ mod common;
 
 use common::Redis;
 use common::streams::{
-    Emitter, JsClient, Proxy, check_numbers, emit_numbers, node, wait_for_in_stream,
+    Emitter, JsClient, Proxy, check_numbers, emit_burst, emit_numbers, node, wait_for_in_stream,
     wait_for_sessions,
 };
 use serde_json::{Value, json};
@@ -102,4 +102,34 @@ async fn a_client_cut_from_node_a_recovers_on_node_b_over_polling() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_outlives_node_a() {
     cut_and_recover_on_the_other_node("websocket", true).await;
+}
+
+/// The client comes back to B while both nodes write the stream as fast as they can, so B's
+/// reader is behind the stream when it restores: what it replays and what it then delivers
+/// live must meet exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_recovers_while_the_stream_is_busy() {
+    let redis = Redis::start();
+    let a = node(&redis).await;
+    let b = node(&redis).await;
+    let io_b = b.io().clone();
+    let (em_a, em_b) = (Emitter::Rust(a.io().clone()), Emitter::Rust(io_b.clone()));
+    let proxy = Proxy::start(a.addr()).await;
+    let mut client = JsClient::start(&proxy.url(), "websocket");
+    let first = client.line().await;
+    let id = first["id"].as_str().expect("an id").to_owned();
+    emit_numbers(&em_a, &em_b, 0, 20).await;
+    proxy.cut_and_point_to(Some(b.addr()));
+    let burst = tokio::spawn({
+        let (em_a, em_b) = (em_a.clone(), em_b.clone());
+        async move { emit_burst(&em_a, &em_b, 20, 3000).await }
+    });
+    let second = client.line().await;
+    assert_eq!(second["recovered"], true, "{second}");
+    assert_eq!(second["id"], json!(id));
+    burst.await.unwrap();
+    io_b.emit("done", &()).unwrap();
+    let done = client.line().await;
+    assert_eq!(done["event"], "done", "{done}");
+    check_numbers(&done, 3020, true);
 }

@@ -183,6 +183,19 @@ pub async fn emit_numbers(a: &Emitter, b: &Emitter, from: u64, count: u64) {
     }
 }
 
+/// As [`emit_numbers`] without the `x` events, and as fast as the nodes take them (a pause
+/// every 100), so that the nodes read the stream behind what is in it.
+pub async fn emit_burst(a: &Emitter, b: &Emitter, from: u64, count: u64) {
+    for i in from..from + count {
+        let node = if i % 2 == 0 { a } else { b };
+        let to = if i % 3 == 0 { None } else { Some("r") };
+        node.emit("n", i, to).await;
+        if i % 100 == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
 /// Checks what the client got: every number once, each node's numbers in the order it sent
 /// them (two nodes write the stream concurrently, so only their own order is theirs to keep).
 /// With `offsets`, every event must carry its offset (Node replays missed packets without).
