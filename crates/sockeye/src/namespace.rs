@@ -436,7 +436,7 @@ impl Namespace {
         });
     }
 
-    /// Registers a socket and answers its CONNECT; a recovered one (`resumed`) gets its rooms
+    /// Registers a socket and answers its CONNECT; a recovered one (`restored`) gets its rooms
     /// back and then the packets it missed.
     fn accept(&self, socket: Socket, restored: Option<Restored>) {
         let id = socket.id();
