@@ -20,6 +20,7 @@ mod common;
 use common::Redis;
 use common::streams::{
     Emitter, JsClient, Proxy, StreamsNodeJs, check_numbers, emit_numbers, node, wait_for_sessions,
+    wait_for_the_last_numbers,
 };
 use serde_json::{Value, json};
 
@@ -55,6 +56,7 @@ async fn a_client_cut_from_sockeye_recovers_on_node() {
         "{whois}"
     );
     assert_eq!(whois["data"], json!({"user": "ann"}));
+    wait_for_the_last_numbers(&redis, 150).await;
     js.emit("done", 0, None).await;
     let done = client.line().await;
     assert_eq!(done["event"], "done", "{done}");
@@ -98,6 +100,7 @@ async fn a_client_cut_from_node_recovers_on_sockeye() {
         .expect("the recovered socket is on the Sockeye node");
     assert!(socket.rooms().iter().any(|r| &**r == "r"));
     assert_eq!(socket.data::<Value>(), Some(json!({"user": "ann"})));
+    wait_for_the_last_numbers(&redis, 150).await;
     rust.emit("done", 0, None).await;
     let done = client.line().await;
     assert_eq!(done["event"], "done", "{done}");

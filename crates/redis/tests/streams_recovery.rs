@@ -13,7 +13,7 @@ mod common;
 use common::Redis;
 use common::streams::{
     Emitter, JsClient, Proxy, check_numbers, emit_burst, emit_numbers, node, wait_for_in_stream,
-    wait_for_sessions,
+    wait_for_sessions, wait_for_the_last_numbers,
 };
 use serde_json::{Value, json};
 
@@ -82,6 +82,7 @@ async fn cut_and_recover_on_the_other_node(mode: &str, crash_a: bool) {
         "its rooms are back"
     );
     assert_eq!(socket.data::<Value>(), Some(json!({"user": "ann"})));
+    wait_for_the_last_numbers(&redis, total).await;
     io_b.emit("done", &()).unwrap();
     let done = client.line().await;
     assert_eq!(done["event"], "done", "{done}");
@@ -128,6 +129,7 @@ async fn a_client_recovers_while_the_stream_is_busy() {
     assert_eq!(second["recovered"], true, "{second}");
     assert_eq!(second["id"], json!(id));
     burst.await.unwrap();
+    wait_for_the_last_numbers(&redis, 3020).await;
     io_b.emit("done", &()).unwrap();
     let done = client.line().await;
     assert_eq!(done["event"], "done", "{done}");

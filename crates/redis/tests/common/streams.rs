@@ -227,6 +227,14 @@ pub fn check_numbers(done: &Value, total: u64, offsets: bool) {
     assert_eq!(done["x"], json!(0), "nothing for other rooms");
 }
 
+/// Waits until the events `n` numbered `total - 2` and `total - 1` (one from each node) are in
+/// the stream, so that an event emitted next comes after every number.
+pub async fn wait_for_the_last_numbers(redis: &Redis, total: u64) {
+    for n in [total - 2, total - 1] {
+        wait_for_in_stream(redis, &format!(r#"["n",{n}]"#)).await;
+    }
+}
+
 /// Waits until Redis holds `n` sessions.
 pub async fn wait_for_sessions(redis: &Redis, n: usize) {
     let client = redis::Client::open(redis.url()).unwrap();
@@ -260,7 +268,7 @@ pub async fn wait_for_in_stream(redis: &Redis, needle: &str) {
             .arg("+")
             .arg("-")
             .arg("COUNT")
-            .arg(100)
+            .arg(1000)
             .query_async(&mut conn)
             .await
             .unwrap();
