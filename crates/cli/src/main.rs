@@ -88,10 +88,17 @@ struct ServeArgs {
     tls_key: Option<PathBuf>,
 
     /// Cluster adapter, e.g. redis://127.0.0.1:6379: broadcasts and rooms are shared with the
-    /// other servers (Sockeye or Node with @socket.io/redis-adapter) on that Redis. Clients
-    /// need sticky sessions behind a load balancer (docs/cluster.md).
+    /// other servers (Sockeye or Node with @socket.io/redis-adapter) on that Redis. With
+    /// redis-streams://127.0.0.1:6379 they go through one Redis stream instead (Node's
+    /// @socket.io/redis-streams-adapter), and --recovery works across servers. Clients need
+    /// sticky sessions behind a load balancer (docs/cluster.md).
     #[arg(long, value_name = "URL", env = "SOCKEYE_ADAPTER")]
     adapter: Option<String>,
+
+    /// Connection-state recovery: a client that comes back within this many milliseconds
+    /// gets its id, rooms and data, and the events it missed (0: off).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    recovery: u64,
 
     /// Serve Prometheus metrics at /metrics on this server's listener (docs/metrics.md lists
     /// them): sessions by transport, connects, disconnects by reason, events, ping round trips.
@@ -157,6 +164,7 @@ impl From<ServeArgs> for Config {
             tls_cert: args.tls_cert,
             tls_key: args.tls_key,
             adapter: args.adapter,
+            recovery: (args.recovery > 0).then(|| Duration::from_millis(args.recovery)),
             metrics: args.metrics,
             metrics_addr: args.metrics_addr,
             ping_interval: Some(Duration::from_millis(args.ping_interval)),

@@ -56,8 +56,12 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     /// The PEM private key of [`tls_cert`](Config::tls_cert).
     pub tls_key: Option<PathBuf>,
-    /// The cluster adapter's URL (`redis://host:port`); the in-memory adapter when `None`.
+    /// The cluster adapter's URL: `redis://host:port` (pub/sub) or
+    /// `redis-streams://host:port` (one stream, recovery across nodes); the in-memory adapter
+    /// when `None`.
     pub adapter: Option<String>,
+    /// Connection-state recovery, with this longest disconnection; off when `None`.
+    pub recovery: Option<Duration>,
     /// Serve Prometheus metrics at `/metrics` on the main listener (`--metrics`).
     pub metrics: bool,
     /// Serve them on a listener of their own instead (`--metrics-addr`; implies `metrics`).
@@ -89,6 +93,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             adapter: None,
+            recovery: None,
             metrics: false,
             metrics_addr: None,
             ping_interval: None,
@@ -147,6 +152,11 @@ pub fn app_with(config: &Config, adapter: Option<AdapterFactory>) -> anyhow::Res
         .parser(config.parser);
     if let Some(adapter) = adapter {
         builder = builder.adapter(move |nsp: &str| adapter(nsp));
+    }
+    if let Some(duration) = config.recovery {
+        builder = builder.connection_state_recovery(
+            sockeye::RecoveryConfig::default().max_disconnection_duration(duration),
+        );
     }
     let (layer, io) = builder.build_layer();
     let state = DemoState::new(uploads.clone());
@@ -222,19 +232,39 @@ pub fn app_with(config: &Config, adapter: Option<AdapterFactory>) -> anyhow::Res
     })
 }
 
-/// The adapter `--adapter` names: Redis for a `redis://` or `rediss://` URL.
+/// The adapter `--adapter` names: Redis pub/sub for a `redis://` or `rediss://` URL, one Redis
+/// stream for `redis-streams://` or `rediss-streams://`.
 pub async fn adapter(url: Option<&str>) -> anyhow::Result<Option<AdapterFactory>> {
     let Some(url) = url else {
         return Ok(None);
     };
-    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-        anyhow::bail!("--adapter {url}: only redis:// and rediss:// URLs are supported");
-    }
-    let redis = sockeye_redis::RedisAdapter::connect(url)
-        .await
-        .with_context(|| format!("connecting to the Redis adapter at {url}"))?;
-    tracing::info!(url, uid = redis.uid(), "cluster adapter: Redis");
-    let factory: AdapterFactory = Arc::new(redis.factory());
+    let factory: AdapterFactory = if let Some(rest) = url
+        .strip_prefix("redis-streams://")
+        .map(|rest| format!("redis://{rest}"))
+        .or_else(|| {
+            url.strip_prefix("rediss-streams://")
+                .map(|rest| format!("rediss://{rest}"))
+        }) {
+        let redis = sockeye_redis::RedisStreamsAdapter::connect(&rest)
+            .await
+            .with_context(|| format!("connecting to the Redis streams adapter at {rest}"))?;
+        tracing::info!(
+            url = rest,
+            uid = redis.uid(),
+            "cluster adapter: Redis streams"
+        );
+        Arc::new(redis.factory())
+    } else if url.starts_with("redis://") || url.starts_with("rediss://") {
+        let redis = sockeye_redis::RedisAdapter::connect(url)
+            .await
+            .with_context(|| format!("connecting to the Redis adapter at {url}"))?;
+        tracing::info!(url, uid = redis.uid(), "cluster adapter: Redis");
+        Arc::new(redis.factory())
+    } else {
+        anyhow::bail!(
+            "--adapter {url}: only redis://, rediss://, redis-streams:// and rediss-streams:// URLs are supported"
+        );
+    };
     Ok(Some(factory))
 }
 

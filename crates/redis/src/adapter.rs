@@ -574,7 +574,7 @@ fn fetched_sockets(answers: Vec<Value>) -> Vec<SocketInfo> {
 }
 
 /// A uid like Node's `uid2(6)`: six random alphanumerics.
-fn new_uid() -> String {
+pub(crate) fn new_uid() -> String {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
     (0..6)

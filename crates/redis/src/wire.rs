@@ -21,7 +21,7 @@ const MAX_DEPTH: usize = 64;
 pub(crate) struct WireError(pub(crate) String);
 
 impl WireError {
-    fn new(message: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
         WireError(message.into())
     }
 }
@@ -138,7 +138,7 @@ pub(crate) fn encode_ack_response(request_id: &str, ack: &Value) -> Vec<u8> {
 }
 
 /// A Node packet object `{type, data, nsp}` (and `id` when `with_id`) for a broadcast.
-fn packet_to_mp(broadcast: &ClusterBroadcast, with_id: bool) -> Result<Mp, WireError> {
+pub(crate) fn packet_to_mp(broadcast: &ClusterBroadcast, with_id: bool) -> Result<Mp, WireError> {
     let packet = decode_packet(broadcast)?;
     // Node's packets are EVENTs (the BINARY_ type is chosen when a packet is written to a
     // client), and carry no ack id on this channel.
@@ -304,7 +304,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Mp, WireError> {
 }
 
 /// MessagePack as JSON, each `bin` a placeholder into `attachments`.
-fn mp_to_json(value: &Mp, attachments: &mut Vec<Bytes>) -> Result<Value, WireError> {
+pub(crate) fn mp_to_json(value: &Mp, attachments: &mut Vec<Bytes>) -> Result<Value, WireError> {
     msgpack::to_json(value, attachments, 0).map_err(|e| WireError::new(e.to_string()))
 }
 

@@ -15,7 +15,7 @@ use crate::metrics::{IoMetrics, NamespaceMetrics};
 use crate::namespace::NamespaceHandlers;
 use crate::observer::{Observer, Observers};
 use crate::operators::{AckResponses, BroadcastOperator, RemoteSocket};
-use crate::recovery::{Recovery, RecoveryConfig};
+use crate::recovery::RecoveryConfig;
 use crate::rooms::IntoRooms;
 use crate::{EmitError, Handler, HandlerError, Namespace};
 
@@ -154,6 +154,11 @@ impl IoBuilder {
     /// [`RecoveryConfig::max_disconnection_duration`] gets its socket id, rooms and data, and
     /// the events it missed ([`crate::Socket::recovered`] tells). Every replayable event then
     /// carries an offset as its last argument, as in Node.
+    ///
+    /// The adapter keeps what recovery needs ([`sockeye_adapter::Adapter::session_store`]):
+    /// in this process by default, so the client must come back to this server; a cluster
+    /// adapter that keeps it in its broker (`sockeye_redis::RedisStreamsAdapter`) lets it come
+    /// back to any node, and then only the socket's data of type `serde_json::Value` travels.
     #[must_use]
     pub fn connection_state_recovery(mut self, config: RecoveryConfig) -> Self {
         self.config.connection_state_recovery = Some(config);
@@ -327,12 +332,7 @@ impl Io {
         label: &str,
     ) -> Namespace {
         let adapter = (self.0.adapter)(&name);
-        let recovery = self
-            .0
-            .config
-            .connection_state_recovery
-            .clone()
-            .map(Recovery::new);
+        let recovery = self.0.config.connection_state_recovery.clone();
         let metrics = NamespaceMetrics::new(label, &self.0.config.metrics_events);
         let parser = self.0.config.parser;
         Namespace::new(name, &self.0, handlers, adapter, recovery, metrics, parser)

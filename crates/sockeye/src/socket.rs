@@ -22,10 +22,11 @@ use crate::extract::{Event, EventContext};
 use crate::handler::{self, Handler};
 use crate::legacy::Protocol;
 use crate::operators::BroadcastOperator;
-use crate::recovery::{self, Restored};
+use crate::recovery;
 use crate::rooms::IntoRooms;
 use crate::socket_handlers::{Handlers, Hooks};
 use crate::{AckError, DisconnectReason, EmitError, HandlerError, Io, Namespace};
+use sockeye_adapter::{Restored, Session};
 
 /// An acknowledgement's arguments.
 #[derive(Debug)]
@@ -91,7 +92,12 @@ impl Socket {
         restored: Option<&mut Restored>,
     ) -> Self {
         let (id, pid, data, recovered) = match restored {
-            Some(r) => (r.sid, Some(r.pid), std::mem::take(&mut r.data), true),
+            Some(r) => (
+                r.session.sid,
+                Some(r.session.pid),
+                restored_data(&mut r.session),
+                true,
+            ),
             None => {
                 // 2.x clients cannot resume a session: they get no pid.
                 let resumable = conn.protocol == Protocol::V5;
@@ -287,7 +293,14 @@ impl Socket {
     /// (on a new socket, whose handle then takes the emits) or expired, this fails with
     /// [`EmitError::Disconnected`].
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
-        let offset = self.ns().recovery().map(|r| r.next_offset());
+        if self.ns().recovery().is_some_and(|r| r.is_broker_ordered()) {
+            let packet = event_packet(self.ns().name(), event, data, None)?;
+            self.check_open()?;
+            self.notify_outgoing(&packet);
+            let encoded = packet.encode();
+            return self.publish_ordered(encoded.text, encoded.attachments);
+        }
+        let offset = self.ns().recovery().and_then(|r| r.next_offset());
         let packet = event_packet(self.ns().name(), event, data, offset.as_ref())?;
         // Without recovery, a closed socket refuses at once; with it, see `send_recorded`.
         let open = self.check_open();
@@ -318,7 +331,10 @@ impl Socket {
         if sockeye_socketio_proto::is_reserved_event(event) {
             return Err(EmitError::ReservedEvent(event.to_owned()));
         }
-        let offset = self.ns().recovery().map(|r| r.next_offset());
+        let broker_ordered = self.ns().recovery().is_some_and(|r| r.is_broker_ordered());
+        let offset = self.ns().recovery().and_then(|r| r.next_offset());
+        // Without recovery (or with a broker that numbers packets), a closed socket refuses at
+        // once; with it, see `send_recorded`.
         let open = self.check_open();
         if offset.is_none() {
             open.clone()?;
@@ -339,6 +355,11 @@ impl Socket {
             &args,
             attachments.len(),
         );
+        if broker_ordered {
+            let text = String::from_utf8(text.split_off(1))
+                .map_err(|e| EmitError::Serialize(e.to_string()))?;
+            return self.publish_ordered(text, attachments);
+        }
         if let Some((n, _)) = offset {
             let frames = self
                 .parser()
@@ -347,6 +368,21 @@ impl Socket {
             return self.send_recorded(n, frames);
         }
         self.counted(self.send_text_and(text, attachments))
+    }
+
+    /// Hands an event for this socket (`text`: the packet without its Engine.IO type) to a
+    /// store whose broker numbers packets: the packet comes back with its offset, in the
+    /// broker's order, as broadcasts do.
+    fn publish_ordered(&self, text: String, attachments: Vec<Bytes>) -> Result<(), EmitError> {
+        let Some(recovery) = self.ns().recovery() else {
+            return Ok(());
+        };
+        let options = BroadcastOptions::default().to(Room::from(self.id().as_str()));
+        let mut broadcast = sockeye_adapter::ClusterBroadcast::new(self.ns().name(), options, text);
+        broadcast.attachments = attachments;
+        recovery
+            .publish(broadcast)
+            .map_err(|e| EmitError::Adapter(e.to_string()))
     }
 
     /// Sends an event and waits for the client's acknowledgement, within the server's default
@@ -816,7 +852,11 @@ impl Socket {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .clone();
-                recovery.persist(pid, self.id(), self.rooms(), data);
+                // Only a `Value` travels to other nodes: the whole of it stays for this one.
+                let json = data.get::<Value>().cloned().unwrap_or(Value::Null);
+                let mut session = Session::new(self.id(), pid, self.rooms(), json);
+                session.local = Some(Box::new(data));
+                recovery.persist(session);
             }
         }
         let rooms = self.ns().observers().watched().then(|| self.rooms());
@@ -891,7 +931,21 @@ impl SocketTimeout<'_> {
     }
 }
 
-/// Builds an EVENT packet.
+/// The data of a restored session: as this process kept it, or the JSON that came from
+/// another node.
+fn restored_data(session: &mut Session) -> http::Extensions {
+    if let Some(local) = session.local.take() {
+        if let Ok(data) = local.downcast::<http::Extensions>() {
+            return *data;
+        }
+    }
+    let mut data = http::Extensions::new();
+    if !session.data.is_null() {
+        data.insert(std::mem::take(&mut session.data));
+    }
+    data
+}
+
 /// Builds an EVENT packet, with a recovery offset as its last argument when given one.
 pub(crate) fn event_packet<T: Serialize + ?Sized>(
     nsp: &str,
