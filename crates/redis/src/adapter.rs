@@ -237,9 +237,15 @@ impl State {
 
     /// A message from one of the subscribed channels.
     fn on_message(&self, channel: &str, payload: &[u8]) {
-        let prefix = format!("{}#", self.config.key);
-        if !channel.starts_with(&prefix) {
+        let broadcast = channel
+            .strip_prefix(self.config.key.as_str())
+            .is_some_and(|rest| rest.starts_with('#'));
+        if !broadcast {
             self.on_request_or_response(channel, payload);
+            return;
+        }
+        // Our own broadcasts come back too: they are dropped unread.
+        if wire::broadcast_uid(payload) == Some(self.uid.as_str()) {
             return;
         }
         let incoming = match wire::decode_broadcast(payload) {
