@@ -785,15 +785,17 @@ async fn close_requested(shared: &crate::socket::Shared) -> CloseReason {
 }
 
 async fn close_ws(mut ws: Box<WsStream>) {
-    let frame = ws.get_ref().close_code().map(|code| CloseFrame {
-        code,
-        reason: "".into(),
-    });
-    let _ = tokio::time::timeout(
-        Duration::from_secs(1),
-        WebSocketStream::close(&mut *ws, frame),
-    )
-    .await;
+    let code = ws.get_ref().close_code();
+    let close = async move {
+        if let Some(code) = code {
+            let reason = "".into();
+            let frame = tungstenite::Message::Close(Some(CloseFrame { code, reason }));
+            ws.send(frame).await?;
+        }
+        // Also answers a close from the client, and flushes the answer.
+        SinkExt::close(&mut *ws).await
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
 }
 
 enum TransportEvent {
