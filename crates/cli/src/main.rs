@@ -115,6 +115,18 @@ struct ServeArgs {
     /// PATH/socket.io.msgpack.min.js, the client bundle built with it.
     #[arg(long, value_name = "PARSER", default_value = "default")]
     parser: sockeye::Parser,
+
+    /// Compress WebSocket messages of BYTES and more (permessage-deflate, RFC 7692) for
+    /// clients that offer it, as Node's perMessageDeflate; BYTES defaults to 1024. Costs CPU
+    /// and per-connection memory (docs/compression.md). Off without this flag.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "1024"
+    )]
+    per_message_deflate: Option<usize>,
 }
 
 impl From<ServeArgs> for Config {
@@ -136,6 +148,7 @@ impl From<ServeArgs> for Config {
             ping_interval: Some(Duration::from_millis(args.ping_interval)),
             ping_timeout: Some(Duration::from_millis(args.ping_timeout)),
             parser: args.parser,
+            per_message_deflate: args.per_message_deflate,
         }
     }
 }

@@ -12,7 +12,7 @@ use axum::extract::Request;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use http::HeaderMap;
-use sockeye::{AdapterFactory, AllowOrigin, Cors, EngineConfig, Io, Parser};
+use sockeye::{AdapterFactory, AllowOrigin, Cors, EngineConfig, Io, Parser, PerMessageDeflate};
 use sockeye_upload::UploadDir;
 use tower_layer::Layer;
 
@@ -67,6 +67,9 @@ pub struct Config {
     pub ping_timeout: Option<Duration>,
     /// The packet codec; with [`Parser::MsgPack`] the demo pages load the msgpack bundle.
     pub parser: Parser,
+    /// permessage-deflate on WebSocket from this many bytes on (`--per-message-deflate`); off
+    /// when `None`.
+    pub per_message_deflate: Option<usize>,
 }
 
 impl Default for Config {
@@ -88,6 +91,7 @@ impl Default for Config {
             ping_interval: None,
             ping_timeout: None,
             parser: Parser::Default,
+            per_message_deflate: None,
         }
     }
 }
@@ -123,6 +127,10 @@ pub fn app_with(config: &Config, adapter: Option<AdapterFactory>) -> anyhow::Res
     }
     if let Some(cors) = cors(&config.cors_origins) {
         engine = engine.cors(cors);
+    }
+    if let Some(threshold) = config.per_message_deflate {
+        engine =
+            engine.per_message_deflate(Some(PerMessageDeflate::default().threshold(threshold)));
     }
     let uploads = UploadDir::new(&config.uploads_dir)
         .with_context(|| {

@@ -66,7 +66,7 @@ pub use socket::{Socket, SocketTimeout};
 pub use serde_json::Value;
 pub use sockeye_adapter::{Adapter, BroadcastOptions, MemoryAdapter, Room, SocketId};
 pub use sockeye_engineio::{
-    AllowOrigin, Cors, EngineConfig, Handshake, ProtocolVersion, RemoteAddr, TransportKind,
-    Transports, bind, serve, serve_with,
+    AllowOrigin, Cors, EngineConfig, Handshake, PerMessageDeflate, ProtocolVersion, RemoteAddr,
+    TransportKind, Transports, bind, serve, serve_with,
 };
 pub use sockeye_socketio_proto::{Args, Parser, Str};
