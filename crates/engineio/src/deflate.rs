@@ -51,7 +51,10 @@ const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 pub struct PerMessageDeflate {
     /// The smallest message compressed, in bytes. Default 1 024, as in Node.
     pub threshold: usize,
-    /// The zlib level, 0 (none) to 9 (smallest). Default 6, zlib's default, as in Node.
+    /// The zlib level, 0 (none) to 9 (smallest). Default 1: with this crate's deflate
+    /// (miniz_oxide), level 6 (zlib's default, which Node uses) takes five to nine times the
+    /// CPU per message for output 3 to 4 points smaller (`benches/deflate.rs`,
+    /// `docs/compression.md`).
     pub level: u32,
     /// Whether the server starts every message it compresses afresh
     /// (`server_no_context_takeover`): a little larger output, and no compressor kept per
@@ -68,7 +71,7 @@ impl Default for PerMessageDeflate {
     fn default() -> Self {
         PerMessageDeflate {
             threshold: 1024,
-            level: 6,
+            level: 1,
             server_no_context_takeover: false,
             client_no_context_takeover: false,
         }
@@ -792,9 +795,9 @@ mod tests {
     #[test]
     fn a_zip_bomb_is_refused_as_too_large() {
         let mut sender = deflate(TAKEOVER);
-        // 10 MB of zeros: about 10 KB compressed, ten times the limit inflated.
+        // 10 MB of zeros: a few tens of KB compressed, ten times the limit inflated.
         let bomb = sender.compress(&vec![0u8; 10_000_000]);
-        assert!(bomb.len() < 20_000);
+        assert!(bomb.len() < 100_000, "{}", bomb.len());
         let mut inflate = Inflate::new(false, 1_000_000);
         let mut stream = frame(0x82, b"before");
         stream.extend(frame(0xc2, &bomb));
