@@ -7,15 +7,23 @@
 //!
 //! Prints, per case, the CPU time per message (of this thread, from
 //! `/proc/thread-self/schedstat`, so that other processes on a busy machine do not count) to
-//! compress and to inflate, and the compressed size.
+//! compress and to inflate, and the compressed size; then the memory a connection keeps
+//! between messages once it has compressed and inflated one.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 #[path = "../src/deflate.rs"]
 mod deflate;
 
+use std::alloc::System;
 use std::hint::black_box;
+
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use std::time::{Duration, Instant};
+
+/// Counts allocations, to measure what a connection keeps.
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 /// This thread's CPU time so far; wall time where Linux's schedstat is not there.
 fn cpu_now() -> Duration {
@@ -128,6 +136,36 @@ fn run(len: usize, no_context_takeover: bool, level: u32) {
     );
 }
 
+/// Bytes one connection keeps after a message each way, by mode.
+fn kept(no_context_takeover: bool) -> usize {
+    let config = PerMessageDeflate::default()
+        .server_no_context_takeover(no_context_takeover)
+        .client_no_context_takeover(no_context_takeover);
+    let agreed = Agreed {
+        server_no_context_takeover: no_context_takeover,
+        client_no_context_takeover: no_context_takeover,
+    };
+    let message = json(16 * 1024, 0);
+    let mut client = Deflate::new(&config, agreed, 1_000_000);
+    let frame = client_frame(&client.compress(&message), [1, 2, 3, 4]);
+    // The thread's shared compressor, made once, is not the connection's.
+    let warm = Deflate::new(&config, agreed, 1_000_000).compress(&message);
+    drop(warm);
+    let region = Region::new(GLOBAL);
+    let mut connection = Deflate::new(&config, agreed, 1_000_000);
+    drop(connection.compress(&message));
+    let mut out = Vec::new();
+    connection.inflate.feed(&frame, &mut out);
+    drop(out);
+    let change = region.change();
+    // stats_alloc counts a reallocation in both of these already.
+    let kept = change
+        .bytes_allocated
+        .saturating_sub(change.bytes_deallocated);
+    drop(connection);
+    kept
+}
+
 fn main() {
     println!(
         "| size   | level | mode                | compress µs | inflate µs | both µs | size after |"
@@ -139,5 +177,16 @@ fn main() {
         for (no_context_takeover, level) in [(false, 1), (true, 1), (false, 6), (true, 6)] {
             run(len, no_context_takeover, level);
         }
+    }
+    for no_context_takeover in [false, true] {
+        println!(
+            "kept per connection between messages ({}): {} KiB",
+            if no_context_takeover {
+                "no context takeover"
+            } else {
+                "context takeover"
+            },
+            kept(no_context_takeover) / 1024
+        );
     }
 }

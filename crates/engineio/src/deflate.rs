@@ -35,8 +35,8 @@ const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// Off by default, as in Node. With it on, a client that offers the extension (browsers and
 /// the npm `ws` client do) gets it, and messages of at least [`PerMessageDeflate::threshold`]
 /// bytes go out compressed. Each connection that compresses with context takeover keeps a
-/// compressor (about 300 KiB) from its first compressed message on, and one that receives
-/// compressed messages an inflater (about 45 KiB); see `docs/compression.md`.
+/// compressor (about 310 KiB) from its first compressed message on, and one that receives
+/// compressed messages an inflater (about 40 KiB); see `docs/compression.md`.
 ///
 /// ```
 /// use sockeye_engineio::{EngineConfig, PerMessageDeflate};
