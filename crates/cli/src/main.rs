@@ -148,6 +148,18 @@ struct ServeArgs {
     /// web/node_modules/@socket.io/admin-ui/ui/dist is looked for as --client-dir is.
     #[arg(long, value_name = "DIR", requires = "admin_ui")]
     admin_ui_dir: Option<PathBuf>,
+
+    /// Compress WebSocket messages of BYTES and more (permessage-deflate, RFC 7692) for
+    /// clients that offer it, as Node's perMessageDeflate; BYTES defaults to 1024. Costs CPU
+    /// and per-connection memory (docs/compression.md). Off without this flag.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "1024"
+    )]
+    per_message_deflate: Option<usize>,
 }
 
 impl From<ServeArgs> for Config {
@@ -176,6 +188,7 @@ impl From<ServeArgs> for Config {
                 readonly: args.admin_readonly,
                 dir: args.admin_ui_dir,
             }),
+            per_message_deflate: args.per_message_deflate,
         }
     }
 }

@@ -12,7 +12,7 @@ use axum::extract::Request;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use http::HeaderMap;
-use sockeye::{AdapterFactory, AllowOrigin, Cors, EngineConfig, Io, Parser};
+use sockeye::{AdapterFactory, AllowOrigin, Cors, EngineConfig, Io, Parser, PerMessageDeflate};
 use sockeye_upload::UploadDir;
 use tower_layer::Layer;
 
@@ -77,6 +77,10 @@ pub struct Config {
 
     /// `--admin-ui`: the admin namespace and the UI at `/admin/`.
     pub admin_ui: Option<AdminUiConfig>,
+
+    /// permessage-deflate on WebSocket from this many bytes on (`--per-message-deflate`); off
+    /// when `None`.
+    pub per_message_deflate: Option<usize>,
 }
 
 impl Default for Config {
@@ -101,6 +105,7 @@ impl Default for Config {
             parser: Parser::Default,
             allow_eio3: false,
             admin_ui: None,
+            per_message_deflate: None,
         }
     }
 }
@@ -138,6 +143,10 @@ pub fn app_with(config: &Config, adapter: Option<AdapterFactory>) -> anyhow::Res
     }
     if let Some(cors) = cors(&config.cors_origins) {
         engine = engine.cors(cors);
+    }
+    if let Some(threshold) = config.per_message_deflate {
+        engine =
+            engine.per_message_deflate(Some(PerMessageDeflate::default().threshold(threshold)));
     }
     let uploads = UploadDir::new(&config.uploads_dir)
         .with_context(|| {

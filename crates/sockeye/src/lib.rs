@@ -73,7 +73,7 @@ pub use sockeye_adapter::{Adapter, BroadcastOptions, MemoryAdapter, Room, Socket
 /// An Engine.IO session, as [`Socket::engine`] and the [`Observer`] hooks give it.
 pub use sockeye_engineio::Socket as EngineSocket;
 pub use sockeye_engineio::{
-    AllowOrigin, Cors, EngineConfig, Handshake, ProtocolVersion, RemoteAddr, TransportKind,
-    Transports, bind, serve, serve_with,
+    AllowOrigin, Cors, EngineConfig, Handshake, PerMessageDeflate, ProtocolVersion, RemoteAddr,
+    TransportKind, Transports, bind, serve, serve_with,
 };
 pub use sockeye_socketio_proto::{Args, Parser, Str};
