@@ -9,7 +9,8 @@ import sys
 from xml.sax.saxutils import escape
 
 COLORS = {"sockeye": "#e4572e", "socketioxide": "#4c72b0", "node": "#55a868"}
-ORDER = ["echo", "echo_p99", "echo_cpu", "fanout", "fanout_cpu", "fanout_recovery", "binary", "polling", "polling_cpu",
+ORDER = ["echo", "echo_p99", "echo_cpu", "fanout", "fanout_cpu", "fanout_recovery", "cluster_fanout",
+         "cluster_fanout_p99", "binary", "polling", "polling_cpu",
          "connect", "rss_10k", "rss_19k", "rss_large"]
 
 

@@ -14,7 +14,8 @@
 //! ```
 //! Listens on `127.0.0.1:$PORT` (`HOST` overrides the address); exits on SIGTERM or Ctrl-C.
 //! With `RECOVERY=1`, connection-state recovery is on (its defaults), as `bench/run`'s
-//! `fanout-recovery` scenario asks.
+//! `fanout-recovery` scenario asks. With `ADAPTER=redis://host:port`, it is a node of a cluster
+//! on the Redis adapter (`sockeye-redis`), as `bench/run`'s `cluster-fanout` scenario starts it.
 
 use std::convert::Infallible;
 use std::task::{Context, Poll};
@@ -96,6 +97,12 @@ async fn main() -> std::io::Result<()> {
     let mut builder = Io::builder();
     if std::env::var_os("RECOVERY").is_some_and(|v| v == "1") {
         builder = builder.connection_state_recovery(RecoveryConfig::default());
+    }
+    if let Some(url) = std::env::var("ADAPTER").ok().filter(|url| !url.is_empty()) {
+        let redis = sockeye_redis::RedisAdapter::connect(&url)
+            .await
+            .map_err(std::io::Error::other)?;
+        builder = builder.adapter(redis.factory());
     }
     let (layer, io) = builder.build_layer();
     io.on_connection(on_connection);

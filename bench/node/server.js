@@ -1,5 +1,7 @@
 // The bench app contract with Node's socket.io: `PORT=3000 node server.js`.
 // This process is the server (the harness measures its PID); default configuration.
+// ADAPTER=redis://host:port: a node of a cluster on @socket.io/redis-adapter 8 (bench/run's
+// cluster-fanout).
 "use strict";
 const http = require("http");
 const { Server } = require("socket.io");
@@ -11,6 +13,18 @@ const httpServer = http.createServer();
 // RECOVERY=1: connection-state recovery with its defaults (bench/run's fanout-recovery).
 const recovery = process.env.RECOVERY === "1" ? { connectionStateRecovery: {} } : {};
 const io = new Server(httpServer, { transports: ["polling", "websocket"], ...recovery });
+
+async function useRedis(url) {
+  const { createAdapter } = require("@socket.io/redis-adapter");
+  const { createClient } = require("redis");
+  const pub = createClient({ url });
+  const sub = pub.duplicate();
+  // Without an error listener a client throws; the bench fails on the lost deliveries instead.
+  pub.on("error", () => {});
+  sub.on("error", () => {});
+  await Promise.all([pub.connect(), sub.connect()]);
+  io.adapter(createAdapter(pub, sub));
+}
 
 io.on("connection", (socket) => {
   socket.on("echo", (arg, ack) => {
@@ -26,8 +40,14 @@ io.on("connection", (socket) => {
   });
 });
 
-httpServer.listen(port, host, () => {
-  console.log(`node socket.io ${require("socket.io/package.json").version} on ${host}:${port}`);
+// The port opens only once the adapter is in place: the harness waits for it.
+(process.env.ADAPTER ? useRedis(process.env.ADAPTER) : Promise.resolve()).then(() => {
+  httpServer.listen(port, host, () => {
+    console.log(`node socket.io ${require("socket.io/package.json").version} on ${host}:${port}`);
+  });
+}, (error) => {
+  console.error(error);
+  process.exit(1);
 });
 process.on("SIGTERM", () => process.exit(0));
 process.on("SIGINT", () => process.exit(0));

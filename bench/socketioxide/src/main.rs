@@ -1,5 +1,6 @@
 //! The bench app contract with socketioxide: `PORT=3000 target/release/bench-socketioxide`.
-//! This process is the server; default configuration.
+//! This process is the server; default configuration. With `ADAPTER=redis://host:port`, it is a
+//! node of a cluster on socketioxide-redis (`bench/run`'s `cluster-fanout`).
 
 use std::fmt;
 
@@ -7,7 +8,10 @@ use bytes::Bytes;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use socketioxide::SocketIo;
+use socketioxide::adapter::{Emitter, LocalAdapter};
 use socketioxide::extract::{AckSender, Data, SocketRef};
+use socketioxide_redis::drivers::redis::redis_client;
+use socketioxide_redis::{RedisAdapter, RedisAdapterCtr};
 
 /// The `echo` argument: a binary blob, or any JSON value.
 enum Arg {
@@ -81,6 +85,35 @@ struct Fanout {
     payload: serde_json::Value,
 }
 
+/// The contract's handlers on namespace `/`, for the adapter type `$a` (the in-memory one, or
+/// Redis with `ADAPTER=redis://...`); a macro, as `SocketIo::ns` asks for a trait bound
+/// (`DefinedAdapter`) that socketioxide does not export.
+macro_rules! handlers {
+    ($io:expr, $a:ty) => {{
+        let io2 = $io.clone();
+        $io.ns("/", async move |s: SocketRef<$a>| {
+            s.on("echo", async |Data(arg): Data<Arg>, ack: AckSender<$a>| {
+                let _ = ack.send(&arg);
+            });
+            s.on(
+                "join",
+                async |s: SocketRef<$a>, Data(room): Data<String>, ack: AckSender<$a>| {
+                    s.join(room);
+                    let _ = ack.send(&());
+                },
+            );
+            let io = io2.clone();
+            s.on(
+                "fanout",
+                async move |Data(msg): Data<Fanout>, ack: AckSender<$a>| {
+                    let _ = io.to(msg.room).emit("fan", &msg.payload).await;
+                    let _ = ack.send(&());
+                },
+            );
+        })
+    }};
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let port: u16 = std::env::var("PORT")
@@ -88,32 +121,38 @@ async fn main() -> std::io::Result<()> {
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
     let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".to_owned());
-    let (layer, io) = SocketIo::new_layer();
-    let io2 = io.clone();
-    io.ns("/", async move |s: SocketRef| {
-        s.on("echo", async |Data(arg): Data<Arg>, ack: AckSender| {
-            let _ = ack.send(&arg);
-        });
-        s.on(
-            "join",
-            async |s: SocketRef, Data(room): Data<String>, ack: AckSender| {
-                s.join(room);
-                let _ = ack.send(&());
-            },
-        );
-        let io = io2.clone();
-        s.on(
-            "fanout",
-            async move |Data(msg): Data<Fanout>, ack: AckSender| {
-                let _ = io.to(msg.room).emit("fan", &msg.payload).await;
-                let _ = ack.send(&());
-            },
-        );
-    });
-    let app = axum::Router::new().layer(layer);
     // Same accept backlog as the other servers measured (tokio's default of 128 overflows in a
     // connect storm and only measures the kernel's retry timer).
     let addr: std::net::SocketAddr = format!("{host}:{port}").parse().expect("HOST:PORT");
+    let app = match std::env::var("ADAPTER").ok().filter(|url| !url.is_empty()) {
+        Some(url) => {
+            // socketioxide-redis's drivers speak RESP3 (its push messages carry the pub/sub).
+            let url = if url.contains("protocol=") {
+                url
+            } else {
+                format!(
+                    "{url}{}protocol=resp3",
+                    if url.contains('?') { '&' } else { '?' }
+                )
+            };
+            let client = redis_client::Client::open(url).map_err(std::io::Error::other)?;
+            let adapter = RedisAdapterCtr::new_with_redis(&client)
+                .await
+                .map_err(std::io::Error::other)?;
+            let (layer, io) = SocketIo::builder()
+                .with_adapter::<RedisAdapter<_>>(adapter)
+                .build_layer();
+            handlers!(io, RedisAdapter<Emitter>)
+                .await
+                .map_err(std::io::Error::other)?;
+            axum::Router::new().layer(layer)
+        }
+        None => {
+            let (layer, io) = SocketIo::new_layer();
+            handlers!(io, LocalAdapter);
+            axum::Router::new().layer(layer)
+        }
+    };
     let socket = tokio::net::TcpSocket::new_v4()?;
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;

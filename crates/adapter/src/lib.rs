@@ -20,6 +20,7 @@
 
 mod memory;
 mod options;
+mod recovery;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -27,12 +28,16 @@ use std::sync::{Arc, Weak};
 
 pub use memory::MemoryAdapter;
 pub use options::BroadcastOptions;
+pub use recovery::{MemoryStore, Missed, Restored, Session, SessionStore, reaches};
 
 /// A socket id (20 URL-safe characters, unguessable, like Node's).
 pub type SocketId = sockeye_engineio_proto::Sid;
 
 /// The hasher for maps keyed by [`SocketId`] (ids this server drew at random).
 pub use sockeye_engineio_proto::BuildSidHasher;
+
+/// An encoded packet as it goes on a transport (what the in-memory store keeps).
+pub use sockeye_engineio_proto::Frame;
 
 /// A room name. Every socket is also in the room named by its own id.
 pub type Room = Arc<str>;
@@ -162,6 +167,17 @@ pub trait Adapter: Send + Sync + 'static {
     /// nodes publish. It is weak because the namespace owns the adapter.
     fn init(&self, local: Weak<dyn LocalNamespace>) {
         let _ = local;
+    }
+
+    /// The store of connection-state recovery for this namespace, asked for once, when the
+    /// namespace is made with recovery on. The default keeps everything in this process
+    /// ([`MemoryStore`]); a cluster adapter may keep it in its broker, so that a client can
+    /// come back on another node.
+    fn session_store(
+        &self,
+        max_disconnection_duration: std::time::Duration,
+    ) -> Arc<dyn SessionStore> {
+        Arc::new(MemoryStore::new(max_disconnection_duration))
     }
 }
 

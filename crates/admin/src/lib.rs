@@ -2,8 +2,11 @@
 //!
 //! [`Admin::builder`] adds the `/admin` namespace that the UI connects to: basic
 //! authentication against a bcrypt hash (or none), a `session` id after a login, `config` with
-//! the supported features, `server_stats` every 2 s, and the UI's `emit`, `join`, `leave` and
-//! `_disconnect` commands (refused in read-only mode). See docs/admin-ui.md.
+//! the supported features, `server_stats` every 2 s (with `aggregatedEvents`), and the UI's
+//! `emit`, `join`, `leave` and `_disconnect` commands (refused in read-only mode). In
+//! [`Mode::Development`] the UI also gets `all_sockets` and the live events of every namespace
+//! (`socket_connected`, `room_joined`, `event_received`...), through a [`sockeye::Observer`].
+//! See docs/admin-ui.md.
 //!
 //! ```no_run
 //! # let io = sockeye::Io::builder().build();
@@ -14,7 +17,11 @@
 //!     .unwrap();
 //! ```
 
+mod aggregate;
+mod live;
+
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -52,7 +59,9 @@ pub enum Mode {
     /// Only `server_stats` (the default here; Node's default follows `NODE_ENV`).
     #[default]
     Production,
-    /// Also `all_sockets` when the UI connects (the per-socket live events are not sent yet).
+    /// Also `all_sockets` when the UI connects, and the live events of every namespace
+    /// (`socket_connected`, `room_joined`, `event_received`...), which cost a JSON message to
+    /// the UI per event of the server.
     Development,
 }
 
@@ -60,11 +69,14 @@ pub enum Mode {
 #[derive(Debug)]
 pub struct Admin {
     stats: JoinHandle<()>,
+    /// The observer's switch: it stays with the server, silent once this is cleared.
+    active: Arc<AtomicBool>,
 }
 
 impl Drop for Admin {
     fn drop(&mut self) {
         self.stats.abort();
+        self.active.store(false, Ordering::Relaxed);
     }
 }
 
@@ -101,7 +113,7 @@ impl AdminBuilder {
         self
     }
 
-    /// [`Mode::Development`] also sends `all_sockets`.
+    /// [`Mode::Development`] also sends `all_sockets` and the live events.
     pub fn mode(mut self, mode: Mode) -> Self {
         self.mode = mode;
         self
@@ -131,8 +143,18 @@ impl AdminBuilder {
             server_id: self.server_id.unwrap_or_else(|| hostname.clone()),
             hostname,
             started: Instant::now(),
+            aggregate: Arc::default(),
         });
         let admin = io.of(&self.namespace);
+        let active = Arc::new(AtomicBool::new(true));
+        let live = Arc::new(live::Live {
+            admin: admin.clone(),
+            development: self.mode == Mode::Development,
+            aggregate: shared.aggregate.clone(),
+            active: active.clone(),
+            polling: Mutex::default(),
+        });
+        io.observe(live.clone());
         if shared.auth.is_some() {
             let shared = shared.clone();
             admin.use_middleware(move |socket| {
@@ -146,8 +168,8 @@ impl AdminBuilder {
             let shared = on_connect.clone();
             async move { shared.connected(&socket, readonly) }
         });
-        let stats = tokio::spawn(stats_loop(io.clone(), admin, shared));
-        Ok(Admin { stats })
+        let stats = tokio::spawn(stats_loop(io.clone(), admin, shared, live));
+        Ok(Admin { stats, active })
     }
 }
 
@@ -165,6 +187,7 @@ struct Shared {
     server_id: String,
     hostname: String,
     started: Instant,
+    aggregate: Arc<aggregate::Aggregate>,
 }
 
 fn features(readonly: bool, mode: Mode) -> Vec<&'static str> {
@@ -262,7 +285,7 @@ impl Shared {
             "uptime": self.started.elapsed().as_secs_f64(),
             "clientsCount": engine.session_count(),
             "pollingClientsCount": polling,
-            "aggregatedEvents": [],
+            "aggregatedEvents": self.aggregate.take(),
             "namespaces": namespaces,
         })
     }
@@ -272,10 +295,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn stats_loop(io: Io, admin: Namespace, shared: Arc<Shared>) {
+async fn stats_loop(io: Io, admin: Namespace, shared: Arc<Shared>, live: Arc<live::Live>) {
     let mut interval = tokio::time::interval(STATS_INTERVAL);
     loop {
         interval.tick().await;
+        if live.development {
+            live.upgrades();
+        }
         let _ = admin.emit("server_stats", &shared.stats(&io));
     }
 }
@@ -353,36 +379,57 @@ fn register_commands(socket: &Socket) {
     });
 }
 
+fn transport_name(transport: TransportKind) -> &'static str {
+    match transport {
+        TransportKind::Polling => "polling",
+        _ => "websocket",
+    }
+}
+
 /// A socket as Node's admin-ui serialises it (local sockets only).
 fn serialize(socket: &Socket) -> Value {
     let engine = socket.engine();
     let handshake = engine.handshake();
     let sid = engine.id().to_string();
-    let transport = match engine.transport() {
-        TransportKind::Polling => "polling",
-        _ => "websocket",
-    };
+    let transport = transport_name(engine.transport());
     let headers: serde_json::Map<String, Value> = handshake
         .headers()
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_owned(), json!(v.to_str().ok()?))))
         .collect();
-    let issued = handshake
-        .issued
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+    let query: serde_json::Map<String, Value> = handshake
+        .query_pairs()
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    let issued = handshake.issued_millis();
+    // As Node: the client's address as a proxy in front tells it, else the peer's.
+    let address = ["cf-connecting-ip", "x-forwarded-for"]
+        .iter()
+        .find_map(|name| {
+            headers
+                .get(*name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .or_else(|| handshake.remote_addr.map(|a| a.ip().to_string()));
     json!({
         "id": socket.id().as_str(),
         "clientId": sid.chars().take(12).collect::<String>(),
         "transport": transport,
         "nsp": socket.ns().name(),
         "data": {},
+        // Every field Node sends: the UI's socket page shows headers and query as tables.
         "handshake": {
-            "address": handshake.remote_addr.map(|a| a.ip().to_string()),
+            "address": address,
             "headers": headers,
+            "query": query,
             "issued": issued,
+            // TLS ends above the engine, which cannot tell; a proxy's header can.
+            "secure": headers.get("x-forwarded-proto").and_then(Value::as_str) == Some("https"),
+            "time": live::iso8601(issued),
             "url": handshake.uri().to_string(),
+            "xdomain": headers.contains_key("origin"),
         },
         "rooms": socket.rooms().iter().map(|r| &**r).collect::<Vec<&str>>(),
     })

@@ -2,6 +2,9 @@
 //! `session`, `config`, `server_stats`, the commands, read-only mode.
 #![allow(clippy::unwrap_used)]
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use serde_json::{Value, json};
 use sockeye::{Io, Socket as ServerSocket};
 use sockeye_admin::Admin;
@@ -268,4 +271,177 @@ async fn development_mode_sends_all_sockets() {
     assert!(["polling", "websocket"].contains(&demo["transport"].as_str().unwrap()));
     assert_eq!(demo["clientId"].as_str().unwrap().len(), 12);
     assert_eq!(demo["handshake"]["address"], json!("127.0.0.1"));
+    // Every field of Node's handshake: the UI's socket page reads them all.
+    let handshake = &demo["handshake"];
+    assert_eq!(handshake["query"]["EIO"], json!("4"), "{handshake}");
+    assert!(handshake["headers"].is_object() && handshake["issued"].is_u64());
+    assert!(is_date(&handshake["time"]), "{handshake}");
+    assert_eq!(handshake["secure"], json!(false));
+    assert_eq!(handshake["xdomain"], json!(false));
+    assert!(
+        handshake["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("/socket.io/?EIO=4")
+    );
+}
+
+/// A JavaScript `Date` as JSON: `2026-12-07T05:10:32.123Z`.
+fn is_date(value: &Value) -> bool {
+    let Some(text) = value.as_str() else {
+        return false;
+    };
+    text.len() == 24 && text.ends_with('Z') && text.as_bytes()[10] == b'T'
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn development_mode_sends_live_events_and_aggregated_counts() {
+    let io = Io::builder().build();
+    io.on_connection(|socket: ServerSocket| async move {
+        socket.on(
+            "ping",
+            |socket: ServerSocket, sockeye::Data(n): sockeye::Data<i64>| async move {
+                socket.join("room1");
+                let _ = socket.emit("pong", &(n + 1));
+                socket.leave("room1");
+            },
+        );
+    });
+    let _admin = Admin::builder()
+        .mode(sockeye_admin::Mode::Development)
+        .attach(&io)
+        .unwrap();
+    let server = TestServer::start(io.clone()).await;
+    let url = server.base_url();
+    let (ui_client, mut events) = ui(&url, json!({}));
+    // aggregatedEvents, summed over every report.
+    let totals: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
+    let sums = totals.clone();
+    ui_client
+        .socket("/admin")
+        .on("server_stats", move |stats: Value, _ack| {
+            for entry in stats["aggregatedEvents"].as_array().unwrap() {
+                assert_eq!(entry["timestamp"].as_u64().unwrap() % 1000, 0, "{entry}");
+                let key = match entry["subType"].as_str() {
+                    Some(sub) => format!("{}:{sub}", entry["type"].as_str().unwrap()),
+                    None => entry["type"].as_str().unwrap().to_owned(),
+                };
+                *sums.lock().unwrap().entry(key).or_default() += entry["count"].as_u64().unwrap();
+            }
+        });
+    next(&mut events, "all_sockets").await;
+
+    let (demo_client, demo_id, _lifecycle) = demo(&url).await;
+    // As in Node, the socket is in its own room before it is announced.
+    let joined = next(&mut events, "room_joined").await;
+    assert_eq!(joined[..3], [json!("/"), json!(demo_id), json!(demo_id)]);
+    assert!(is_date(&joined[3]), "{joined:?}");
+    let connected = next(&mut events, "socket_connected").await;
+    assert_eq!(connected[0]["id"], json!(demo_id));
+    assert_eq!(connected[0]["nsp"], json!("/"));
+    assert_eq!(connected[0]["rooms"], json!([demo_id]));
+    assert_eq!(connected[0]["clientId"].as_str().unwrap().len(), 12);
+    assert_eq!(connected[0]["transport"], json!("polling"));
+    assert!(is_date(&connected[1]));
+
+    demo_client.socket("/").emit("ping", &41).unwrap();
+    let received = next(&mut events, "event_received").await;
+    assert_eq!(
+        received[..3],
+        [json!("/"), json!(demo_id), json!(["ping", 41])]
+    );
+    assert!(is_date(&received[3]));
+    let joined = next(&mut events, "room_joined").await;
+    assert_eq!(joined[..3], [json!("/"), json!("room1"), json!(demo_id)]);
+    let sent = next(&mut events, "event_sent").await;
+    assert_eq!(sent[..3], [json!("/"), json!(demo_id), json!(["pong", 42])]);
+    assert!(is_date(&sent[3]));
+    let left = next(&mut events, "room_left").await;
+    assert_eq!(left[..3], [json!("/"), json!("room1"), json!(demo_id)]);
+
+    // The client upgrades to WebSocket; the UI hears of it with the next server_stats (of
+    // its own socket's upgrade too).
+    let updated = within(WAIT, async {
+        loop {
+            let updated = next(&mut events, "socket_updated").await;
+            if updated[0]["id"] == json!(demo_id) {
+                return updated;
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        updated[0],
+        json!({ "id": demo_id, "nsp": "/", "transport": "websocket" })
+    );
+
+    demo_client.socket("/").disconnect();
+    let left = next(&mut events, "room_left").await;
+    assert_eq!(left[..3], [json!("/"), json!(demo_id), json!(demo_id)]);
+    let gone = next(&mut events, "socket_disconnected").await;
+    assert_eq!(
+        gone[..3],
+        [
+            json!("/"),
+            json!(demo_id),
+            json!("client namespace disconnect")
+        ]
+    );
+    assert!(is_date(&gone[3]));
+    drop(demo_client);
+
+    // Until a report has counted the demo's connection closing.
+    within(WAIT, async {
+        while !totals
+            .lock()
+            .unwrap()
+            .contains_key("rawDisconnection:transport close")
+        {
+            next(&mut events, "server_stats").await;
+        }
+    })
+    .await;
+    let totals = totals.lock().unwrap().clone();
+    // The UI's connection and the demo's.
+    assert_eq!(totals.get("rawConnection"), Some(&2), "{totals:?}");
+    assert_eq!(totals.get("rawDisconnection:transport close"), Some(&1));
+    // The demo's CONNECT and ping at least; the UI's CONNECT.
+    assert!(totals["packetsIn"] >= 3, "{totals:?}");
+    assert!(totals["bytesIn"] > totals["packetsIn"], "{totals:?}");
+    // config, all_sockets, the live events, the demo's CONNECT reply and pong...
+    assert!(totals["packetsOut"] >= 10, "{totals:?}");
+    assert!(totals["bytesOut"] > totals["packetsOut"], "{totals:?}");
+    drop(ui_client);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_mode_sends_no_live_events() {
+    let io = io();
+    let _admin = Admin::builder().attach(&io).unwrap();
+    let server = TestServer::start(io.clone()).await;
+    let url = server.base_url();
+    let (_ui, mut events) = ui(&url, json!({}));
+    next(&mut events, "config").await;
+    let (_demo, _id, _lifecycle) = demo(&url).await;
+    // The next report counts the demo's connection, and nothing live came before it.
+    let stats = within(WAIT, async {
+        loop {
+            let (event, args) = events.recv().await.unwrap();
+            assert!(
+                ["server_stats", "config"].contains(&event.as_str()),
+                "{event} {args:?}"
+            );
+            if event == "server_stats" {
+                let aggregated = args[0]["aggregatedEvents"].as_array().unwrap().clone();
+                if aggregated
+                    .iter()
+                    .any(|e| e["type"] == json!("rawConnection"))
+                {
+                    return aggregated;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(stats.iter().any(|e| e["type"] == json!("packetsIn")));
 }

@@ -12,7 +12,7 @@ use sockeye_loadgen::{Config, Report, Scenario};
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
     /// Scenarios to run, in order: echo, fanout, binary-echo, polling-echo, connect-storm
-    /// (default: all of them), or soak (only when named).
+    /// (default: all of them), or cluster-fanout (with --node) and soak (only when named).
     #[arg(value_name = "SCENARIO", value_parser = parse_scenario)]
     scenarios: Vec<Scenario>,
 
@@ -23,6 +23,16 @@ pub(crate) struct BenchArgs {
     /// The server's Socket.IO URL.
     #[arg(long, default_value = "http://127.0.0.1:3000/socket.io/")]
     url: String,
+
+    /// cluster-fanout: the Socket.IO URL of another node of the cluster (repeat for more);
+    /// the clients are split over `--url` and these.
+    #[arg(long = "node", value_name = "URL")]
+    nodes: Vec<String>,
+
+    /// cluster-fanout: the process id of each `--node`, in the same order (the server CPU is
+    /// then summed over the cluster).
+    #[arg(long = "node-pid", value_name = "PID")]
+    node_pids: Vec<u32>,
 
     /// A name for the server in the results.
     #[arg(long, default_value = "server")]
@@ -98,11 +108,7 @@ pub(crate) struct BenchArgs {
 
 fn parse_scenario(name: &str) -> Result<Scenario, String> {
     Scenario::from_name(name).ok_or_else(|| {
-        let names: Vec<&str> = Scenario::ALL
-            .iter()
-            .chain([&Scenario::Soak])
-            .map(|s| s.name())
-            .collect();
+        let names: Vec<&str> = Scenario::every().map(|s| s.name()).collect();
         format!("unknown scenario {name:?} (one of {})", names.join(", "))
     })
 }
@@ -131,6 +137,8 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         named
     };
     let mut config = Config::new(args.url);
+    config.nodes = args.nodes;
+    config.node_pids = args.node_pids;
     config.label = args.label;
     config.duration = Duration::from_secs_f64(args.duration.max(0.1));
     config.warmup = Duration::from_secs_f64(args.warmup.max(0.0));

@@ -47,6 +47,29 @@ pub const HOW_TO_GET_IT: &str = "Install it with `npm ci --prefix web` in the So
      (scripts/run does it), or pass --client-dir DIR with the dist/ folder of the npm package \
      socket.io-client (4.x).";
 
+/// `subdir` (of a workspace) under the current directory, under each folder above the
+/// executable, and under the workspace this crate was built from: where the npm packages of
+/// `web/` are looked for.
+pub fn search_places(subdir: &str) -> Vec<PathBuf> {
+    let mut places: Vec<PathBuf> = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        places.push(cwd.join(subdir));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        for dir in exe.ancestors().skip(1) {
+            places.push(dir.join(subdir));
+        }
+    }
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    places.push(built_from.join(subdir));
+    let mut seen = std::collections::HashSet::new();
+    places
+        .into_iter()
+        .map(|p| normalize(&p))
+        .filter(|p| seen.insert(p.clone()))
+        .collect()
+}
+
 /// The client bundle, loaded in memory once, or the places it was looked for.
 #[derive(Clone, Debug)]
 pub struct ClientBundle(Arc<Bundle>);
@@ -70,23 +93,7 @@ impl ClientBundle {
     /// `target/release/sockeye` finds its workspace), and under the workspace this crate was
     /// built from.
     pub fn default_locations() -> Vec<PathBuf> {
-        let mut places: Vec<PathBuf> = Vec::new();
-        if let Ok(cwd) = std::env::current_dir() {
-            places.push(cwd.join(BUNDLE_SUBDIR));
-        }
-        if let Ok(exe) = std::env::current_exe() {
-            for dir in exe.ancestors().skip(1) {
-                places.push(dir.join(BUNDLE_SUBDIR));
-            }
-        }
-        let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        places.push(built_from.join(BUNDLE_SUBDIR));
-        let mut seen = std::collections::HashSet::new();
-        places
-            .into_iter()
-            .map(|p| normalize(&p))
-            .filter(|p| seen.insert(p.clone()))
-            .collect()
+        search_places(BUNDLE_SUBDIR)
     }
 
     /// Loads the bundle from `client_dir` (an error if it does not hold `socket.io.js`), or
@@ -227,7 +234,7 @@ fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
         .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
-fn read_version(package_json: &Path) -> Option<String> {
+pub(crate) fn read_version(package_json: &Path) -> Option<String> {
     let text = std::fs::read_to_string(package_json).ok()?;
     let json: serde_json::Value = serde_json::from_str(&text).ok()?;
     json.get("version")?.as_str().map(str::to_owned)

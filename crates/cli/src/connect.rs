@@ -60,7 +60,9 @@ async fn connect(args: ConnectArgs) -> anyhow::Result<()> {
         .path(&args.path)
         .parser(args.parser);
     if let Some(auth) = &args.auth {
-        builder = builder.auth(serde_json::from_str(auth)?);
+        let auth =
+            serde_json::from_str(auth).map_err(|e| anyhow::anyhow!("--auth is not JSON: {e}"))?;
+        builder = builder.auth(auth);
     }
     let client = builder.build()?;
     let mut lifecycle = client.lifecycle();

@@ -13,6 +13,7 @@
 //! # }
 //! ```
 
+pub mod admin_ui;
 mod assets;
 pub mod client;
 pub mod demo;

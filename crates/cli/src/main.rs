@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use sockeye_cli::admin_ui::{self, AdminUiConfig};
 use sockeye_cli::serve::{self, Config};
 
 mod bench;
@@ -87,10 +88,17 @@ struct ServeArgs {
     tls_key: Option<PathBuf>,
 
     /// Cluster adapter, e.g. redis://127.0.0.1:6379: broadcasts and rooms are shared with the
-    /// other servers (Sockeye or Node with @socket.io/redis-adapter) on that Redis. Clients
-    /// need sticky sessions behind a load balancer (docs/cluster.md).
+    /// other servers (Sockeye or Node with @socket.io/redis-adapter) on that Redis. With
+    /// redis-streams://127.0.0.1:6379 they go through one Redis stream instead (Node's
+    /// @socket.io/redis-streams-adapter), and --recovery works across servers. Clients need
+    /// sticky sessions behind a load balancer (docs/cluster.md).
     #[arg(long, value_name = "URL", env = "SOCKEYE_ADAPTER")]
     adapter: Option<String>,
+
+    /// Connection-state recovery: a client that comes back within this many milliseconds
+    /// gets its id, rooms and data, and the events it missed (0: off).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    recovery: u64,
 
     /// Serve Prometheus metrics at /metrics on this server's listener (docs/metrics.md lists
     /// them): sessions by transport, connects, disconnects by reason, events, ping round trips.
@@ -115,6 +123,43 @@ struct ServeArgs {
     /// PATH/socket.io.msgpack.min.js, the client bundle built with it.
     #[arg(long, value_name = "PARSER", default_value = "default")]
     parser: sockeye::Parser,
+
+    /// Serve Socket.IO 2.x clients (Engine.IO v3) beside the current ones, as Node's
+    /// allowEIO3 (docs/old-clients.md). Off by default: they are refused.
+    #[arg(long)]
+    allow_eio3: bool,
+
+    /// Serve the Socket.IO Admin UI (npm @socket.io/admin-ui) at /admin/ and its /admin
+    /// namespace, in development mode: every socket, room and event is shown live
+    /// (docs/admin-ui.md). Without --admin-auth anyone who reaches the server may use it.
+    #[arg(long)]
+    admin_ui: bool,
+
+    /// Log-in of the admin UI: USER:BCRYPT_HASH (e.g. from `htpasswd -nbBC 10 USER PASSWORD`;
+    /// quote it, the hash has `$`). Needs --admin-ui.
+    #[arg(long, value_name = "USER:HASH", requires = "admin_ui", value_parser = admin_ui::parse_auth)]
+    admin_auth: Option<(String, String)>,
+
+    /// The admin UI shows, but cannot emit, join, leave or disconnect. Needs --admin-ui.
+    #[arg(long, requires = "admin_ui")]
+    admin_readonly: bool,
+
+    /// The ui/dist folder of the npm package @socket.io/admin-ui. By default
+    /// web/node_modules/@socket.io/admin-ui/ui/dist is looked for as --client-dir is.
+    #[arg(long, value_name = "DIR", requires = "admin_ui")]
+    admin_ui_dir: Option<PathBuf>,
+
+    /// Compress WebSocket messages of BYTES and more (permessage-deflate, RFC 7692) for
+    /// clients that offer it, as Node's perMessageDeflate; BYTES defaults to 1024. Costs CPU
+    /// and per-connection memory (docs/compression.md). Off without this flag.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "1024"
+    )]
+    per_message_deflate: Option<usize>,
 }
 
 impl From<ServeArgs> for Config {
@@ -131,11 +176,19 @@ impl From<ServeArgs> for Config {
             tls_cert: args.tls_cert,
             tls_key: args.tls_key,
             adapter: args.adapter,
+            recovery: (args.recovery > 0).then(|| Duration::from_millis(args.recovery)),
             metrics: args.metrics,
             metrics_addr: args.metrics_addr,
             ping_interval: Some(Duration::from_millis(args.ping_interval)),
             ping_timeout: Some(Duration::from_millis(args.ping_timeout)),
             parser: args.parser,
+            allow_eio3: args.allow_eio3,
+            admin_ui: args.admin_ui.then_some(AdminUiConfig {
+                auth: args.admin_auth,
+                readonly: args.admin_readonly,
+                dir: args.admin_ui_dir,
+            }),
+            per_message_deflate: args.per_message_deflate,
         }
     }
 }

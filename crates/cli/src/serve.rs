@@ -12,10 +12,11 @@ use axum::extract::Request;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use http::HeaderMap;
-use sockeye::{AdapterFactory, AllowOrigin, Cors, EngineConfig, Io, Parser};
+use sockeye::{AdapterFactory, AllowOrigin, Cors, EngineConfig, Io, Parser, PerMessageDeflate};
 use sockeye_upload::UploadDir;
 use tower_layer::Layer;
 
+use crate::admin_ui::{self, AdminUi, AdminUiConfig};
 use crate::assets;
 use crate::client::{CLIENT_FILES, ClientBundle, HOW_TO_GET_IT, bundle_for};
 use crate::demo::{self, DemoState};
@@ -55,8 +56,12 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     /// The PEM private key of [`tls_cert`](Config::tls_cert).
     pub tls_key: Option<PathBuf>,
-    /// The cluster adapter's URL (`redis://host:port`); the in-memory adapter when `None`.
+    /// The cluster adapter's URL: `redis://host:port` (pub/sub) or
+    /// `redis-streams://host:port` (one stream, recovery across nodes); the in-memory adapter
+    /// when `None`.
     pub adapter: Option<String>,
+    /// Connection-state recovery, with this longest disconnection; off when `None`.
+    pub recovery: Option<Duration>,
     /// Serve Prometheus metrics at `/metrics` on the main listener (`--metrics`).
     pub metrics: bool,
     /// Serve them on a listener of their own instead (`--metrics-addr`; implies `metrics`).
@@ -67,6 +72,15 @@ pub struct Config {
     pub ping_timeout: Option<Duration>,
     /// The packet codec; with [`Parser::MsgPack`] the demo pages load the msgpack bundle.
     pub parser: Parser,
+    /// Serve Socket.IO 2.x clients too (`--allow-eio3`, docs/old-clients.md).
+    pub allow_eio3: bool,
+
+    /// `--admin-ui`: the admin namespace and the UI at `/admin/`.
+    pub admin_ui: Option<AdminUiConfig>,
+
+    /// permessage-deflate on WebSocket from this many bytes on (`--per-message-deflate`); off
+    /// when `None`.
+    pub per_message_deflate: Option<usize>,
 }
 
 impl Default for Config {
@@ -83,11 +97,15 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             adapter: None,
+            recovery: None,
             metrics: false,
             metrics_addr: None,
             ping_interval: None,
             ping_timeout: None,
             parser: Parser::Default,
+            allow_eio3: false,
+            admin_ui: None,
+            per_message_deflate: None,
         }
     }
 }
@@ -103,6 +121,8 @@ pub struct App {
     pub bundle: ClientBundle,
     /// The uploads folder.
     pub uploads: UploadDir,
+    /// The admin UI, with `--admin-ui`.
+    pub admin_ui: Option<AdminUi>,
 }
 
 /// Builds the app: the demo's Socket.IO server mounted with `Io::builder().build_layer()` in
@@ -124,6 +144,10 @@ pub fn app_with(config: &Config, adapter: Option<AdapterFactory>) -> anyhow::Res
     if let Some(cors) = cors(&config.cors_origins) {
         engine = engine.cors(cors);
     }
+    if let Some(threshold) = config.per_message_deflate {
+        engine =
+            engine.per_message_deflate(Some(PerMessageDeflate::default().threshold(threshold)));
+    }
     let uploads = UploadDir::new(&config.uploads_dir)
         .with_context(|| {
             format!(
@@ -132,14 +156,25 @@ pub fn app_with(config: &Config, adapter: Option<AdapterFactory>) -> anyhow::Res
             )
         })?
         .max_size(config.max_upload_size);
-    let mut builder = Io::builder().engine(engine).parser(config.parser);
+    let mut builder = Io::builder()
+        .engine(engine.allow_eio3(config.allow_eio3))
+        .parser(config.parser);
     if let Some(adapter) = adapter {
         builder = builder.adapter(move |nsp: &str| adapter(nsp));
+    }
+    if let Some(duration) = config.recovery {
+        builder = builder.connection_state_recovery(
+            sockeye::RecoveryConfig::default().max_disconnection_duration(duration),
+        );
     }
     let (layer, io) = builder.build_layer();
     let state = DemoState::new(uploads.clone());
     demo::install(&io, state.clone());
     let socket_path = io.config().engine.path.clone();
+    let admin_ui = match &config.admin_ui {
+        Some(admin) => Some(admin_ui::attach(&io, admin)?),
+        None => None,
+    };
 
     let static_dir = config.static_dir.clone().map(Arc::new);
     let mut pages = Router::new();
@@ -171,6 +206,9 @@ pub fn app_with(config: &Config, adapter: Option<AdapterFactory>) -> anyhow::Res
             }
         }),
     );
+    if let Some(admin) = &admin_ui {
+        pages = admin.routes(pages);
+    }
     let pages = match static_dir {
         Some(dir) => pages.fallback(move |request: Request| {
             let dir = dir.clone();
@@ -199,22 +237,43 @@ pub fn app_with(config: &Config, adapter: Option<AdapterFactory>) -> anyhow::Res
         io,
         bundle,
         uploads,
+        admin_ui,
     })
 }
 
-/// The adapter `--adapter` names: Redis for a `redis://` or `rediss://` URL.
+/// The adapter `--adapter` names: Redis pub/sub for a `redis://` or `rediss://` URL, one Redis
+/// stream for `redis-streams://` or `rediss-streams://`.
 pub async fn adapter(url: Option<&str>) -> anyhow::Result<Option<AdapterFactory>> {
     let Some(url) = url else {
         return Ok(None);
     };
-    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-        anyhow::bail!("--adapter {url}: only redis:// and rediss:// URLs are supported");
-    }
-    let redis = sockeye_redis::RedisAdapter::connect(url)
-        .await
-        .with_context(|| format!("connecting to the Redis adapter at {url}"))?;
-    tracing::info!(url, uid = redis.uid(), "cluster adapter: Redis");
-    let factory: AdapterFactory = Arc::new(redis.factory());
+    let factory: AdapterFactory = if let Some(rest) = url
+        .strip_prefix("redis-streams://")
+        .map(|rest| format!("redis://{rest}"))
+        .or_else(|| {
+            url.strip_prefix("rediss-streams://")
+                .map(|rest| format!("rediss://{rest}"))
+        }) {
+        let redis = sockeye_redis::RedisStreamsAdapter::connect(&rest)
+            .await
+            .with_context(|| format!("connecting to the Redis streams adapter at {rest}"))?;
+        tracing::info!(
+            url = rest,
+            uid = redis.uid(),
+            "cluster adapter: Redis streams"
+        );
+        Arc::new(redis.factory())
+    } else if url.starts_with("redis://") || url.starts_with("rediss://") {
+        let redis = sockeye_redis::RedisAdapter::connect(url)
+            .await
+            .with_context(|| format!("connecting to the Redis adapter at {url}"))?;
+        tracing::info!(url, uid = redis.uid(), "cluster adapter: Redis");
+        Arc::new(redis.factory())
+    } else {
+        anyhow::bail!(
+            "--adapter {url}: only redis://, rediss://, redis-streams:// and rediss-streams:// URLs are supported"
+        );
+    };
     Ok(Some(factory))
 }
 
@@ -325,6 +384,16 @@ pub async fn run_on(
     };
     if let Some(dir) = &config.static_dir {
         tracing::info!(dir = %dir.display(), "serving static files");
+    }
+    if let Some(admin) = &app.admin_ui {
+        tracing::info!(
+            version = admin.version.as_deref().unwrap_or("unknown"),
+            dir = %admin.dir.display(),
+            "admin UI at {}://{shown}{} (server URL {}://{shown}, namespace /admin)",
+            if tls.is_some() { "https" } else { "http" },
+            admin_ui::UI_PATH,
+            if tls.is_some() { "https" } else { "http" },
+        );
     }
     tracing::info!(
         uploads = %app.uploads.dir().display(),

@@ -1,5 +1,6 @@
-//! `sockeye serve --adapter redis://...`: two servers on one redis-server (the test's own, on
-//! a free port) share the demo's broadcasts; a bad adapter URL is refused at start.
+//! `sockeye serve --adapter redis://...` (and `redis-streams://...`): two servers on one
+//! redis-server (the test's own, on a free port) share the demo's broadcasts; a bad adapter URL
+//! is refused at start.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -51,11 +52,16 @@ impl Drop for Redis {
     }
 }
 
-async fn serve(redis: &Redis, dir: &std::path::Path) -> (String, tokio::sync::oneshot::Sender<()>) {
+async fn serve(
+    redis: &Redis,
+    scheme: &str,
+    dir: &std::path::Path,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
     let config = Config {
         port: 0,
         uploads_dir: dir.join("uploads"),
-        adapter: Some(format!("redis://127.0.0.1:{}", redis.port)),
+        adapter: Some(format!("{scheme}://127.0.0.1:{}", redis.port)),
+        recovery: Some(Duration::from_secs(30)),
         ..Config::default()
     };
     let listener = sockeye::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
@@ -69,10 +75,19 @@ async fn serve(redis: &Redis, dir: &std::path::Path) -> (String, tokio::sync::on
 
 #[tokio::test]
 async fn two_servers_share_the_demos_broadcasts() {
+    two_servers_share_broadcasts("redis").await;
+}
+
+#[tokio::test]
+async fn two_servers_on_a_redis_stream_share_the_demos_broadcasts() {
+    two_servers_share_broadcasts("redis-streams").await;
+}
+
+async fn two_servers_share_broadcasts(scheme: &str) {
     let redis = Redis::start();
     let dir = tempfile::tempdir().unwrap();
-    let (url1, _stop1) = serve(&redis, dir.path()).await;
-    let (url2, _stop2) = serve(&redis, dir.path()).await;
+    let (url1, _stop1) = serve(&redis, scheme, dir.path()).await;
+    let (url2, _stop2) = serve(&redis, scheme, dir.path()).await;
     let mut c1 = TestClient::connect(&url1).await;
     let sid1 = c1.connect_ns("/", None).await.unwrap();
     let mut c2 = TestClient::connect(&url2).await;

@@ -79,6 +79,8 @@ pub(crate) struct Config {
     pub(crate) reconnection_delay_max: Duration,
     pub(crate) randomization_factor: f64,
     pub(crate) ack_timeout: Option<Duration>,
+    /// 0: emits are not queued for retries.
+    pub(crate) retries: u32,
     pub(crate) parser: Parser,
 }
 
@@ -126,6 +128,32 @@ fn form_encode(pairs: &[(&str, &str)]) -> String {
     out
 }
 
+/// `%XX` escapes decoded, as JavaScript's `decodeURIComponent` (`+` stays `+`); a broken
+/// escape is kept as it is.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn percent_encode(text: &str, out: &mut String) {
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
@@ -154,6 +182,7 @@ pub struct ClientBuilder {
     reconnection_delay_max: Duration,
     randomization_factor: f64,
     ack_timeout: Option<Duration>,
+    retries: u32,
     parser: Parser,
 }
 
@@ -175,11 +204,13 @@ impl ClientBuilder {
             reconnection_delay_max: Duration::from_millis(5000),
             randomization_factor: 0.5,
             ack_timeout: None,
+            retries: 0,
             parser: Parser::Default,
         }
     }
 
-    /// The server's Engine.IO path; `/socket.io/` by default.
+    /// The server's Engine.IO path; `/socket.io/` by default. A missing trailing slash is
+    /// added, as the JavaScript client does.
     pub fn path(mut self, path: &str) -> Self {
         self.path = path.to_owned();
         self
@@ -270,9 +301,35 @@ impl ClientBuilder {
     }
 
     /// The default acknowledgement timeout of [`crate::Socket::emit_with_ack`]; none by
-    /// default (it waits until the reply or a disconnection).
+    /// default (it waits until the reply or a disconnection). With
+    /// [`ClientBuilder::retries`] it is the wait of each try instead, for every emit.
     pub fn ack_timeout(mut self, timeout: Duration) -> Self {
         self.ack_timeout = Some(timeout);
+        self
+    }
+
+    /// Delivers every emit at least once, in order, as socket.io-client 4.x's `retries`
+    /// option does: each socket queues its emits (volatile ones excepted), sends only the
+    /// first, asks the server to acknowledge it, and sends it again, under the same ack id,
+    /// when no acknowledgement comes within the try's timeout ([`ClientBuilder::ack_timeout`],
+    /// or [`crate::Socket::timeout`] for one emit) or the connection is lost. After
+    /// `retries` tries more than the first the emit is dropped, and
+    /// [`crate::Socket::emit_with_ack`] fails with [`Error::AckTimeout`] (or
+    /// [`Error::Disconnected`] when the last try was lost with the connection); the next
+    /// emit then goes. 0, the default, turns the queue off.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sockeye_client::Client;
+    /// let client = Client::builder("http://localhost:3000")
+    ///     .retries(3)
+    ///     .ack_timeout(Duration::from_secs(2))
+    ///     .build()?;
+    /// # drop(client);
+    /// # Ok::<(), sockeye_client::Error>(())
+    /// ```
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
         self
     }
 
@@ -319,7 +376,8 @@ impl ClientBuilder {
         if let Some(q) = uri.query() {
             for pair in q.split('&').filter(|p| !p.is_empty()) {
                 let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-                query.push((name.to_owned(), value.to_owned()));
+                // Decoded here, since every request encodes them again.
+                query.push((percent_decode(name), percent_decode(value)));
             }
         }
         query.extend(self.query);
@@ -343,6 +401,11 @@ impl ClientBuilder {
         if !path.starts_with('/') {
             path.insert(0, '/');
         }
+        // As engine.io-client's `addTrailingSlash`: Node's server matches `/socket.io/` as a
+        // prefix and never answers `/socket.io?EIO=4...`.
+        if !path.ends_with('/') {
+            path.push('/');
+        }
         Ok(Client::new(Config {
             secure,
             host,
@@ -361,6 +424,7 @@ impl ClientBuilder {
             reconnection_delay_max: self.reconnection_delay_max,
             randomization_factor: self.randomization_factor,
             ack_timeout: self.ack_timeout,
+            retries: self.retries,
             parser: self.parser,
         }))
     }

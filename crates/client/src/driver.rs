@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
@@ -15,6 +16,7 @@ use tokio::time::Instant;
 use crate::backoff::Backoff;
 use crate::client::Inner;
 use crate::engine::{CloseReason, Engine, EngineEvent, Next};
+use crate::retry::{GaveUp, RetryQueue};
 use crate::socket::{Ack, Event};
 use crate::{DisconnectReason, Error, Lifecycle};
 
@@ -27,7 +29,12 @@ pub(crate) struct Outgoing {
     pub(crate) attachments: Vec<Bytes>,
     pub(crate) volatile: bool,
     pub(crate) ack: Option<oneshot::Sender<AckReply>>,
+    /// A queued emit's wait per try.
+    pub(crate) timeout: Option<Duration>,
 }
+
+/// An emit in the retry queue: its encoded packet and the caller's wait, if any.
+type Retried = (Vec<Frame>, Option<oneshot::Sender<AckReply>>);
 
 /// An acknowledgement of an event the server sent.
 pub(crate) struct AckOut {
@@ -63,6 +70,7 @@ struct NsState {
     /// no scan of every wait.
     sweep_at: usize,
     next_id: u64,
+    retry: RetryQueue<Retried>,
 }
 
 pub(crate) struct Driver {
@@ -114,6 +122,11 @@ impl Driver {
 
     async fn run_loop(&mut self) {
         loop {
+            let retry_at = self
+                .sockets
+                .values()
+                .filter_map(|s| s.retry.deadline())
+                .min();
             let engine = self.engine.as_mut();
             let next_attempt = self.next_attempt;
             tokio::select! {
@@ -149,6 +162,12 @@ impl Driver {
                     self.next_attempt = None;
                     self.attempt().await;
                 }
+                () = async {
+                    match retry_at {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                } => self.retry_expired(),
             }
         }
     }
@@ -221,6 +240,18 @@ impl Driver {
             &outgoing.args,
             outgoing.attachments,
         );
+        let retries = self.inner.config.retries;
+        if retries > 0 && !outgoing.volatile {
+            let id = state.next_id;
+            state.next_id = state.next_id.wrapping_add(1);
+            packet.id = Some(id);
+            let frames = self.parser.frames(&packet);
+            state
+                .retry
+                .push((frames, outgoing.ack), id, retries, outgoing.timeout);
+            self.retry_transmit(namespace);
+            return;
+        }
         if let Some(ack) = outgoing.ack {
             let id = state.next_id;
             state.next_id = state.next_id.wrapping_add(1);
@@ -252,6 +283,7 @@ impl Driver {
         state.pid = None;
         state.offset = None;
         state.send_buffer.clear();
+        fail_queued(&mut state.retry);
         if let (true, Some(engine)) = (was_connected, &mut self.engine) {
             engine.send(self.parser.frames(&Packet::disconnect(namespace)));
         }
@@ -425,6 +457,9 @@ impl Driver {
             state.connected = false;
             state.connect_sent = false;
             if was_connected {
+                if let Some(((_, Some(ack)), why)) = state.retry.disconnected() {
+                    let _ = ack.send(Err(why.into()));
+                }
                 self.fail_acks(&namespace);
                 self.update_shared(&namespace);
                 self.inner.emit_lifecycle(Lifecycle::Disconnect {
@@ -497,6 +532,7 @@ impl Driver {
                         engine.send(frames);
                     }
                 }
+                self.retry_transmit(&namespace);
                 self.inner.emit_lifecycle(Lifecycle::Connect {
                     namespace,
                     recovered,
@@ -508,6 +544,7 @@ impl Driver {
                 state.connect_sent = false;
                 state.pid = None;
                 state.send_buffer.clear();
+                fail_queued(&mut state.retry);
                 self.fail_acks(&namespace);
                 self.update_shared(&namespace);
                 self.inner.emit_lifecycle(Lifecycle::Disconnect {
@@ -547,11 +584,47 @@ impl Driver {
                 }
             }
             PacketType::Ack | PacketType::BinaryAck => {
+                if let Some((_, waiter)) = packet.id.and_then(|id| state.retry.acknowledged(id)) {
+                    if let (Some(waiter), Some(args)) = (waiter, packet.args()) {
+                        let _ = waiter.send(Ok((args, packet.attachments)));
+                    }
+                    self.retry_transmit(&namespace);
+                    return;
+                }
                 let waiter = packet.id.and_then(|id| state.acks.remove(&id));
                 if let (Some(waiter), Some(args)) = (waiter, packet.args()) {
                     let _ = waiter.send(Ok((args, packet.attachments)));
                 }
             }
+        }
+    }
+
+    /// Puts the head of `namespace`'s retry queue on the wire if it is not there yet.
+    fn retry_transmit(&mut self, namespace: &str) {
+        let (Some(state), Some(engine)) = (self.sockets.get_mut(namespace), &mut self.engine)
+        else {
+            return;
+        };
+        if !state.connected {
+            return;
+        }
+        if let Some((frames, _)) = state.retry.transmit(Instant::now()) {
+            engine.send(frames.clone());
+        }
+    }
+
+    /// Ends the tries whose timeout passed: sent again, or given up.
+    fn retry_expired(&mut self) {
+        let now = Instant::now();
+        let names: Vec<String> = self.sockets.keys().cloned().collect();
+        for namespace in names {
+            let Some(state) = self.sockets.get_mut(&namespace) else {
+                continue;
+            };
+            if let Some(((_, Some(ack)), why)) = state.retry.expire(now) {
+                let _ = ack.send(Err(why.into()));
+            }
+            self.retry_transmit(&namespace);
         }
     }
 
@@ -595,6 +668,24 @@ impl Driver {
         }
         if let Some(handler) = handler {
             handler(event, ack);
+        }
+    }
+}
+
+/// A socket disconnected for good drops its retry queue, as it drops its send buffer.
+fn fail_queued(queue: &mut RetryQueue<Retried>) {
+    for (_, ack) in queue.drain() {
+        if let Some(ack) = ack {
+            let _ = ack.send(Err(Error::Disconnected));
+        }
+    }
+}
+
+impl From<GaveUp> for Error {
+    fn from(why: GaveUp) -> Error {
+        match why {
+            GaveUp::Timeout(timeout) => Error::AckTimeout(timeout),
+            GaveUp::Disconnected => Error::Disconnected,
         }
     }
 }

@@ -2,7 +2,8 @@
 //! polling then an upgrade (the JavaScript client's default); a [`Socket`] per namespace on
 //! one connection; events with serde-typed arguments and binary attachments anywhere inside;
 //! acknowledgements both ways; reconnection with the JavaScript client's backoff; emits
-//! buffered while offline; connection-state recovery.
+//! buffered while offline; at-least-once, in-order emits with
+//! [`ClientBuilder::retries`]; connection-state recovery.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -31,6 +32,7 @@ mod driver;
 mod engine;
 mod error;
 mod lifecycle;
+mod retry;
 mod socket;
 mod transport;
 

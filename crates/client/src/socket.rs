@@ -268,7 +268,9 @@ impl Socket {
 
     /// Sends `event` and waits for the server's acknowledgement, read as `R` (a tuple for
     /// several arguments). Waits without limit, unless the client has an
-    /// [`crate::ClientBuilder::ack_timeout`]; see [`Socket::timeout`].
+    /// [`crate::ClientBuilder::ack_timeout`]; see [`Socket::timeout`]. With
+    /// [`crate::ClientBuilder::retries`] that timeout is per try, and the reply is the first
+    /// acknowledgement of any try.
     ///
     /// # Errors
     /// [`Error::AckTimeout`], [`Error::Disconnected`], [`Error::Deserialize`] for a reply
@@ -336,6 +338,7 @@ impl Emitter<'_> {
             attachments,
             volatile: self.volatile,
             ack,
+            timeout: self.timeout.or(self.socket.client.inner.config.ack_timeout),
         })
     }
 
@@ -363,7 +366,14 @@ impl Emitter<'_> {
     {
         let (sender, receiver) = oneshot::channel();
         let outgoing = self.outgoing(event, data, Some(sender))?;
-        let timeout = self.timeout.or(self.socket.client.inner.config.ack_timeout);
+        let config = &self.socket.client.inner.config;
+        // A queued emit's timeout is per try, kept by the driver, which answers when the
+        // tries run out.
+        let timeout = if config.retries > 0 && !self.volatile {
+            None
+        } else {
+            outgoing.timeout
+        };
         self.socket.client.command(Command::Emit(
             Arc::clone(&self.socket.namespace),
             Box::new(outgoing),

@@ -67,6 +67,24 @@ async fn upgrade() {
 }
 
 #[tokio::test]
+async fn polling_features() {
+    let node = node_server().await;
+    common::features::features(&node.url, Transports::Polling).await;
+}
+
+#[tokio::test]
+async fn websocket_features() {
+    let node = node_server().await;
+    common::features::features(&node.url, Transports::WebSocket).await;
+}
+
+#[tokio::test]
+async fn upgrade_features() {
+    let node = node_server().await;
+    common::features::features(&node.url, Transports::PollingThenUpgrade).await;
+}
+
+#[tokio::test]
 async fn connection_state_recovery() {
     use sockeye_client::{Client, Lifecycle};
     use std::time::Duration;
@@ -171,4 +189,35 @@ async fn msgpack_upgrade() {
         || {},
     )
     .await;
+}
+
+/// A path written without its trailing slash (`/socket.io`, as JavaScript users often write
+/// it) reaches Node's server, which matches `/socket.io/` as a prefix: the client adds the
+/// slash, as engine.io-client's `addTrailingSlash` does by default.
+#[tokio::test]
+async fn path_without_trailing_slash() {
+    use sockeye_client::{Client, Lifecycle};
+    let node = node_server().await;
+    for transports in [Transports::Polling, Transports::WebSocket] {
+        let client = Client::builder(&node.url)
+            .path("/socket.io")
+            .transports(transports)
+            .reconnection(false)
+            .build()
+            .unwrap();
+        let mut lifecycle = client.lifecycle();
+        client.socket("/").connect();
+        let event = common::wait_for(&mut lifecycle, |e| {
+            matches!(
+                e,
+                Lifecycle::Connect { .. } | Lifecycle::ConnectError { .. }
+            )
+        })
+        .await;
+        assert!(
+            matches!(event, Lifecycle::Connect { .. }),
+            "{transports:?}: {event:?}"
+        );
+        client.close();
+    }
 }

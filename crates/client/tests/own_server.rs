@@ -5,16 +5,75 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::Value;
-use sockeye::{AckSender, Data, Io, Socket as ServerSocket};
+use serde_json::json;
+use sockeye::{AckSender, ConnectError, Data, Event, Io, Socket as ServerSocket};
 use sockeye_client::{Parser, Transports};
 use sockeye_testkit::TestServer;
 
 mod common;
 
+/// What the client answers to `give_binary`: binary inside an object and an array.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Given {
+    file: Bytes,
+    list: Vec<Bytes>,
+    text: String,
+}
+
+/// The Engine.IO session and transport under a socket, as `tests/js/rust-client-server.mjs`
+/// answers `whoami`.
+fn whoami(socket: &ServerSocket) -> serde_json::Value {
+    json!({
+        "id": socket.id().as_str(),
+        "sid": socket.engine().id().as_str(),
+        "transport": socket.engine().transport().as_str(),
+    })
+}
+
 fn server(parser: Parser) -> Io {
     let io = Io::builder().parser(parser).build();
     io.on_connection(|socket: ServerSocket| async move {
         let _ = socket.emit("motd", "Welcome to my server!");
+        socket.on(
+            "whoami",
+            |socket: ServerSocket, ack: AckSender| async move {
+                let _ = ack.send(&whoami(&socket));
+            },
+        );
+        socket.on(
+            "handshake",
+            |socket: ServerSocket, Data(names): Data<Vec<String>>, ack: AckSender| async move {
+                let handshake = socket.handshake();
+                let query: serde_json::Map<String, serde_json::Value> = names
+                    .iter()
+                    .map(|name| (name.clone(), json!(handshake.query(name))))
+                    .collect();
+                let header = handshake
+                    .headers()
+                    .get("x-sockeye-test")
+                    .and_then(|v| v.to_str().ok());
+                let _ = ack.send(&json!({"query": query, "header": header}));
+            },
+        );
+        socket.on("echo_ack", |event: Event, ack: AckSender| async move {
+            let _ = ack.send_raw(event.args, event.attachments);
+        });
+        // Closes the transport under the socket, as Node's `socket.conn.close()`.
+        socket.on("drop_me", |socket: ServerSocket| async move {
+            socket.engine().close();
+        });
+        socket.on(
+            "ask_binary",
+            |socket: ServerSocket, ack: AckSender| async move {
+                let given: Result<Given, _> = socket
+                    .timeout(Duration::from_secs(5))
+                    .emit_with_ack("give_binary", "please")
+                    .await;
+                if let Ok(given) = given {
+                    let _ = ack.send(&given);
+                }
+            },
+        );
         socket.on(
             "echo",
             |socket: ServerSocket, Data(value): Data<Value>| async move {
@@ -43,8 +102,32 @@ fn server(parser: Parser) -> Io {
     });
     io.of("/admin")
         .on_connection(|socket: ServerSocket| async move {
+            socket.on(
+                "whoami",
+                |socket: ServerSocket, ack: AckSender| async move {
+                    let _ = ack.send(&whoami(&socket));
+                },
+            );
+            socket.on("kick_me", |socket: ServerSocket| async move {
+                socket.disconnect(false);
+            });
             let _ = socket.emit("hello_admin", "admin here");
         });
+    let private = io.of("/private");
+    private.use_middleware(|socket: ServerSocket| async move {
+        let token = socket.auth_value()["token"].clone();
+        if token == "good" {
+            return Ok(());
+        }
+        Err(ConnectError::new("not authorized").with_data(json!({"token": token})))
+    });
+    private.on_connection(|socket: ServerSocket| async move {
+        // Closes the transport under the socket, as Node's `socket.conn.close()`.
+        socket.on("drop_me", |socket: ServerSocket| async move {
+            socket.engine().close();
+        });
+        let _ = socket.emit("auth_was", socket.auth_value());
+    });
     io
 }
 
@@ -57,6 +140,11 @@ async fn scenario_with(transports: Transports, parser: Parser) {
     common::scenario_with(&server.base_url(), transports, parser, || {
         // Two namespaces, one Engine.IO session on the server.
         assert_eq!(server.io().engine().session_count(), 1);
+    })
+    .await;
+    // The last namespace disconnected closes the connection.
+    sockeye_testkit::eventually(sockeye_testkit::WAIT, || {
+        server.io().engine().session_count() == 0
     })
     .await;
 }
@@ -89,4 +177,24 @@ async fn msgpack_websocket() {
 #[tokio::test]
 async fn msgpack_upgrade() {
     scenario_with(Transports::PollingThenUpgrade, Parser::MsgPack).await;
+}
+
+async fn features(transports: Transports) {
+    let server = TestServer::start(server(Parser::Default)).await;
+    common::features::features(&server.base_url(), transports).await;
+}
+
+#[tokio::test]
+async fn polling_features() {
+    features(Transports::Polling).await;
+}
+
+#[tokio::test]
+async fn websocket_features() {
+    features(Transports::WebSocket).await;
+}
+
+#[tokio::test]
+async fn upgrade_features() {
+    features(Transports::PollingThenUpgrade).await;
 }

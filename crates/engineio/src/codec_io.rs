@@ -20,6 +20,11 @@
 //! [`CodecIo::send_direct`] instead, which writes them from the frames' own bytes (shared with
 //! the other recipients of a broadcast) and holds back the codec's next writes until they are
 //! out.
+//!
+//! With permessage-deflate agreed ([`CodecIo::with_deflate`]), what the socket gives goes
+//! through [`Deflate`]'s inflating side before the codec sees it (compressed messages become
+//! ordinary frames), and [`CodecIo::send_direct`] compresses what it writes: the session sends
+//! every batch with a message to compress that way.
 
 use std::cell::RefCell;
 use std::io;
@@ -31,7 +36,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::OpCode;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, OpCode};
+
+use crate::deflate::Deflate;
 
 /// The read buffer each connection's codec starts with: enough for the frames of small
 /// messages (chat lines, acks). The codec grows it to the size of the messages it gets, but
@@ -75,6 +82,11 @@ pub(crate) struct CodecIo<S> {
     unwritten: bool,
     /// Frames going out without the codec, not all written yet.
     direct: Option<Box<DirectWrite>>,
+    /// permessage-deflate, when agreed with the client.
+    deflate: Option<Box<Deflate>>,
+    /// The code the connection is to be closed with, when the session knows better than the
+    /// codec's default (none).
+    close_code: Option<CloseCode>,
 }
 
 /// Frames written by this stream itself rather than by the codec (see
@@ -99,7 +111,33 @@ impl<S> CodecIo<S> {
             large_frames: 0,
             unwritten: false,
             direct: None,
+            deflate: None,
+            close_code: None,
         }
+    }
+
+    /// This stream with permessage-deflate, as agreed in the handshake.
+    pub(crate) fn with_deflate(mut self, deflate: Option<Deflate>) -> Self {
+        self.deflate = deflate.map(Box::new);
+        self
+    }
+
+    /// Whether a text or binary message of `len` bytes goes out compressed: only
+    /// [`CodecIo::send_direct`] does it.
+    pub(crate) fn compresses(&self, len: usize) -> bool {
+        self.deflate
+            .as_ref()
+            .is_some_and(|deflate| deflate.compresses(len))
+    }
+
+    /// Says which close code to end the connection with.
+    pub(crate) fn set_close_code(&mut self, code: CloseCode) {
+        self.close_code = Some(code);
+    }
+
+    /// The close code the session chose, if any.
+    pub(crate) fn close_code(&self) -> Option<CloseCode> {
+        self.close_code
     }
 
     /// Whether the codec above has grown its buffers and can be rebuilt around this stream
@@ -118,14 +156,24 @@ impl<S> CodecIo<S> {
     /// Writes `frames` (text or binary payloads) itself, large payloads from their own bytes:
     /// they skip the copy into the codec's write buffer, and that buffer's growth. Only once the
     /// codec has flushed, so that they go out after the frames it took before; writes that
-    /// follow, through the codec or not, wait for these to be written whole.
+    /// follow, through the codec or not, wait for these to be written whole. With
+    /// permessage-deflate, payloads from the threshold on go out compressed (RSV1 set), in
+    /// order, as the compressor's context needs.
     pub(crate) fn send_direct(&mut self, frames: impl IntoIterator<Item = (OpCode, Bytes)>) {
         let direct = self.direct.get_or_insert_with(Box::default);
         let mut head = BytesMut::new();
-        for (opcode, payload) in frames {
+        for (opcode, mut payload) in frames {
+            let mut rsv1 = false;
+            if let Some(deflate) = &mut self.deflate {
+                if deflate.compresses(payload.len()) {
+                    payload = deflate.compress(&payload);
+                    rsv1 = true;
+                }
+            }
             // A server's frames are not masked.
             let header = FrameHeader {
                 opcode,
+                rsv1,
                 ..FrameHeader::default()
             };
             // Writing into memory does not fail.
@@ -197,14 +245,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for CodecIo<S> {
 impl<S: AsyncRead + Unpin> CodecIo<S> {
     fn read_into(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         if self.taken < self.pending.len() {
-            let n = buf.remaining().min(self.pending.len() - self.taken);
-            buf.put_slice(&self.pending[self.taken..self.taken + n]);
-            self.taken += n;
-            if self.taken == self.pending.len() {
-                self.pending = Vec::new();
-                self.taken = 0;
-            }
+            self.hand_pending(buf);
             return Poll::Ready(Ok(()));
+        }
+        if self.deflate.is_some() {
+            return self.read_inflating(cx, buf);
         }
         if buf.remaining() >= self.scratch_size {
             return Pin::new(&mut self.inner).poll_read(cx, buf);
@@ -225,6 +270,57 @@ impl<S: AsyncRead + Unpin> CodecIo<S> {
             }
             Poll::Ready(Ok(()))
         })
+    }
+}
+
+impl<S: AsyncRead + Unpin> CodecIo<S> {
+    /// Hands the codec what it can take of the bytes kept for it.
+    fn hand_pending(&mut self, buf: &mut ReadBuf<'_>) {
+        let n = buf.remaining().min(self.pending.len() - self.taken);
+        buf.put_slice(&self.pending[self.taken..self.taken + n]);
+        self.taken += n;
+        if self.taken == self.pending.len() {
+            self.pending = Vec::new();
+            self.taken = 0;
+        }
+    }
+
+    /// Reads the socket through permessage-deflate's inflating side, until it gives the codec
+    /// something (a compressed message read in part gives nothing yet) or the socket is done.
+    /// Once frames were refused, the codec has been handed what makes it fail: it gets the end
+    /// of the stream after it.
+    fn read_inflating(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            let Some(deflate) = &mut self.deflate else {
+                return Poll::Ready(Ok(()));
+            };
+            if deflate.inflate.refused() {
+                return Poll::Ready(Ok(()));
+            }
+            let ended = SCRATCH.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                if scratch.len() < self.scratch_size {
+                    scratch.resize(self.scratch_size, 0);
+                }
+                let mut read = ReadBuf::new(&mut scratch[..self.scratch_size]);
+                ready!(Pin::new(&mut self.inner).poll_read(cx, &mut read))?;
+                let data = read.filled();
+                deflate.inflate.feed(data, &mut self.pending);
+                Poll::Ready(io::Result::Ok(data.is_empty()))
+            });
+            let ended = ready!(ended)?;
+            if !self.pending.is_empty() {
+                self.hand_pending(buf);
+                return Poll::Ready(Ok(()));
+            }
+            if ended {
+                return Poll::Ready(Ok(()));
+            }
+        }
     }
 }
 

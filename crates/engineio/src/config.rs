@@ -1,6 +1,6 @@
 //! Engine configuration: every limit and timing, with Node's defaults.
 
-use crate::HttpCompression;
+use crate::{HttpCompression, PerMessageDeflate};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,6 +92,9 @@ pub struct EngineConfig {
     /// Node's engine.io 6 answers them whenever polling is on and has no switch. With it off
     /// such a request gets [`crate::RequestError::JsonpDisabled`].
     pub jsonp: bool,
+    /// permessage-deflate on WebSocket connections whose client offers it (Node's
+    /// `perMessageDeflate`); `None` turns it off. Default off, as in Node.
+    pub per_message_deflate: Option<PerMessageDeflate>,
 }
 
 impl Default for EngineConfig {
@@ -114,6 +117,7 @@ impl Default for EngineConfig {
             max_sessions: 100_000,
             http_compression: Some(HttpCompression::default()),
             jsonp: true,
+            per_message_deflate: None,
         }
     }
 }
@@ -162,6 +166,8 @@ setters! {
     http_compression: Option<HttpCompression>,
     /// Sets [`EngineConfig::jsonp`].
     jsonp: bool,
+    /// Sets [`EngineConfig::per_message_deflate`].
+    per_message_deflate: Option<PerMessageDeflate>,
 }
 
 impl EngineConfig {
@@ -217,6 +223,7 @@ impl fmt::Debug for EngineConfig {
             .field("max_sessions", &self.max_sessions)
             .field("http_compression", &self.http_compression)
             .field("jsonp", &self.jsonp)
+            .field("per_message_deflate", &self.per_message_deflate)
             .finish()
     }
 }

@@ -25,6 +25,9 @@ pub(crate) struct Engine {
     admitting: AtomicUsize,
     /// Set by a shutdown: no new session opens.
     shutting_down: AtomicBool,
+    /// Set once an Engine.IO v3 client was refused and the log said how to serve it: said once,
+    /// as every such client retries.
+    pub(crate) told_eio3: AtomicBool,
 }
 
 impl Engine {
@@ -36,6 +39,7 @@ impl Engine {
             sessions: Mutex::new(HashMap::default()),
             admitting: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),
+            told_eio3: AtomicBool::new(false),
         }
     }
 

@@ -6,6 +6,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -229,6 +230,16 @@ impl EngineService {
         let protocol = match query.eio.as_deref() {
             Some("4") => ProtocolVersion::V4,
             Some("3") | None if config.allow_eio3 => ProtocolVersion::V3,
+            Some("3") => {
+                // The client only sees a failed poll or WebSocket: the server's log says why.
+                if !self.engine.told_eio3.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "refused an Engine.IO v3 (Socket.IO 2.x) client: turn on allow_eio3 \
+                         (sockeye serve --allow-eio3) to serve such clients; said once"
+                    );
+                }
+                return Err(RequestError::UnsupportedProtocolVersion);
+            }
             _ => return Err(RequestError::UnsupportedProtocolVersion),
         };
         match transport {

@@ -17,7 +17,8 @@ use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep_until};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 
 use crate::codec_io::{self, CodecIo};
 use crate::engine::Engine;
@@ -455,6 +456,12 @@ impl Session {
                 return Err(CloseReason::TransportClose);
             }
             Some(Err(error)) => {
+                if let (tungstenite::Error::Capacity(_), Transport::WebSocket(ws)) =
+                    (&error, &mut self.transport)
+                {
+                    // As Node's `ws` answers a message over `maxPayload`.
+                    ws.get_mut().set_close_code(CloseCode::Size);
+                }
                 let reason = read_error_reason(&error);
                 if reason == CloseReason::TransportError {
                     tracing::warn!(sid = %self.socket.id(), %error, "websocket error");
@@ -722,15 +729,17 @@ fn poll_write_all(
     protocol: ProtocolVersion,
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), tungstenite::Error>> {
-    let mut ws = Pin::new(ws);
-    if frames
+    let io = ws.get_ref();
+    let direct = frames
         .as_slice()
         .iter()
-        .any(|frame| frame.len() >= codec_io::LARGE_FRAME)
-    {
+        .any(|frame| frame.len() >= codec_io::LARGE_FRAME || io.compresses(frame.len()));
+    let mut ws = Pin::new(ws);
+    if direct {
         // Not copied into the codec's write buffer, which would grow to its size (a broadcast
         // of a large message would copy it once per recipient): the batch is written from its
-        // own bytes, once the codec has written what it holds.
+        // own bytes, once the codec has written what it holds. Only this way do messages go
+        // out compressed (the codec cannot set RSV1).
         ready!(ws.as_mut().poll_flush(cx))?;
         let frames = frames.map(|frame| match ws_frame(frame, protocol) {
             Frame::Text(text) => (OpCode::Data(Data::Text), text.into_bytes()),
@@ -776,7 +785,17 @@ async fn close_requested(shared: &crate::socket::Shared) -> CloseReason {
 }
 
 async fn close_ws(mut ws: Box<WsStream>) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), SinkExt::close(&mut *ws)).await;
+    let code = ws.get_ref().close_code();
+    let close = async move {
+        if let Some(code) = code {
+            let reason = "".into();
+            let frame = tungstenite::Message::Close(Some(CloseFrame { code, reason }));
+            ws.send(frame).await?;
+        }
+        // Also answers a close from the client, and flushes the answer.
+        SinkExt::close(&mut *ws).await
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
 }
 
 enum TransportEvent {

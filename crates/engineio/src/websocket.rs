@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::codec_io::{CODEC_READ_BUFFER, CodecIo};
+use crate::deflate::{self, Deflate};
 use crate::engine::{Admission, Engine};
 use crate::request::{Handshake, ProtocolVersion, RemoteAddr, TransportKind};
 use crate::service::{ResponseBody, open_frame};
@@ -70,6 +71,13 @@ pub(crate) fn upgrade<B>(
         return Err(RequestError::BadRequest);
     }
     let accept = derive_accept_key(key.as_bytes());
+    let deflate = engine.config.per_message_deflate.and_then(|config| {
+        deflate::negotiate(headers, &config).map(|(agreed, answer)| {
+            let state = Deflate::new(&config, agreed, engine.config.max_payload);
+            (state, answer)
+        })
+    });
+    let (deflate, extensions) = deflate.unzip();
     let on_upgrade = hyper::upgrade::on(&mut request);
     let (parts, _body) = request.into_parts();
     // Only what the session keeps leaves this function: `parts` pins hyper's read buffer.
@@ -101,7 +109,8 @@ pub(crate) fn upgrade<B>(
             .write_buffer_size(WRITE_BATCH)
             .max_message_size(Some(config.max_payload))
             .max_frame_size(Some(config.max_payload));
-        let io = CodecIo::new(TokioIo::new(upgraded), config.websocket_read_buffer);
+        let io = CodecIo::new(TokioIo::new(upgraded), config.websocket_read_buffer)
+            .with_deflate(deflate);
         let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
         let ws = Box::new(ws);
         match target {
@@ -132,6 +141,9 @@ pub(crate) fn upgrade<B>(
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     if let Ok(accept) = HeaderValue::from_str(&accept) {
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    if let Some(extensions) = extensions {
+        headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, extensions);
     }
     Ok(response)
 }

@@ -34,10 +34,12 @@ pub(crate) struct Target {
 
 impl Target {
     pub(crate) async fn resolve(config: &crate::Config) -> Result<Target> {
-        let uri: http::Uri = config
-            .url
-            .parse()
-            .map_err(|e| format!("bad url {}: {e}", config.url))?;
+        Self::resolve_url(config, &config.url).await
+    }
+
+    /// The server at `url` (one node of a cluster), with `config`'s source addresses.
+    pub(crate) async fn resolve_url(config: &crate::Config, url: &str) -> Result<Target> {
+        let uri: http::Uri = url.parse().map_err(|e| format!("bad url {url}: {e}"))?;
         let host = uri.host().ok_or("the url has no host")?;
         let port = uri.port_u16().unwrap_or(80);
         let addr = tokio::net::lookup_host((host, port))

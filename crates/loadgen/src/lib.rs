@@ -24,6 +24,9 @@
 //!   (acks/s, latency percentiles).
 //! - [`Scenario::Fanout`]: clients join one room; senders `fanout` with a window of deliveries
 //!   outstanding (deliveries/s, delivery latency, lost deliveries).
+//! - [`Scenario::ClusterFanout`]: the fan-out with its clients split over several nodes of one
+//!   cluster ([`Config::url`] and [`Config::nodes`]), the sender on the first: every message
+//!   crosses the cluster adapter to reach the other nodes' members.
 //! - [`Scenario::PollingEcho`]: the echo loop over HTTP long-polling.
 //! - [`Scenario::PollingGzip`]: the same with 4 KiB arguments and GETs that accept gzip.
 //! - [`Scenario::BinaryEcho`]: the echo loop with a binary argument (MiB/s).
@@ -55,6 +58,8 @@ pub enum Scenario {
     Echo,
     /// `fanout` to a room, deliveries per second.
     Fanout,
+    /// `fanout` to a room whose members are split over the nodes of a cluster.
+    ClusterFanout,
     /// `echo` with an ack over HTTP long-polling.
     PollingEcho,
     /// `echo` of a 4 KiB text argument over long-polling, the GETs accepting gzip (as browsers
@@ -65,6 +70,9 @@ pub enum Scenario {
     /// Clients cycling through whole sessions for the duration; RSS and sessions over time.
     Soak,
 }
+
+/// The scenarios run only when named (not part of [`Scenario::ALL`]).
+const NAMED_ONLY: [Scenario; 2] = [Scenario::ClusterFanout, Scenario::Soak];
 
 impl Scenario {
     /// Every scenario, in the order `bench/run` runs them.
@@ -83,6 +91,7 @@ impl Scenario {
             Scenario::ConnectStorm => "connect-storm",
             Scenario::Echo => "echo",
             Scenario::Fanout => "fanout",
+            Scenario::ClusterFanout => "cluster-fanout",
             Scenario::PollingEcho => "polling-echo",
             Scenario::PollingGzip => "polling-gzip",
             Scenario::BinaryEcho => "binary-echo",
@@ -90,12 +99,17 @@ impl Scenario {
         }
     }
 
-    /// The scenario named `name` (one of [`Scenario::ALL`], or `soak`).
+    /// The scenario named `name` (one of [`Scenario::ALL`], `cluster-fanout` or `soak`).
     pub fn from_name(name: &str) -> Option<Scenario> {
         Scenario::ALL
             .into_iter()
-            .chain([Scenario::Soak])
+            .chain(NAMED_ONLY)
             .find(|s| s.name() == name)
+    }
+
+    /// Every scenario that has a name: [`Scenario::ALL`], then those run only when named.
+    pub fn every() -> impl Iterator<Item = Scenario> {
+        Scenario::ALL.into_iter().chain(NAMED_ONLY)
     }
 
     /// How many clients it uses unless told otherwise.
@@ -103,7 +117,7 @@ impl Scenario {
         match self {
             Scenario::ConnectStorm => 10_000,
             Scenario::Echo => 100,
-            Scenario::Fanout => 1_000,
+            Scenario::Fanout | Scenario::ClusterFanout => 1_000,
             Scenario::PollingEcho | Scenario::PollingGzip => 50,
             Scenario::BinaryEcho => 10,
             Scenario::Soak => 10_000,
@@ -122,6 +136,9 @@ impl fmt::Display for Scenario {
 pub struct Config {
     /// The server's Socket.IO URL, e.g. `http://127.0.0.1:3000/socket.io/`.
     pub url: String,
+    /// Cluster fan-out: the Socket.IO URLs of the cluster's other nodes; client `n` connects
+    /// to node `n % (1 + nodes.len())`, [`Config::url`] being node 0.
+    pub nodes: Vec<String>,
     /// A name for the server in the report.
     pub label: String,
     /// How long the measurement lasts (after connecting and warming up).
@@ -154,6 +171,9 @@ pub struct Config {
     pub sources: usize,
     /// The server's process id, to read its RSS and CPU time from `/proc`.
     pub server_pid: Option<u32>,
+    /// Cluster fan-out: the other nodes' process ids; the server CPU reported is the sum over
+    /// every node.
+    pub node_pids: Vec<u32>,
     /// Draws progress bars on the terminal (stderr).
     pub progress: bool,
     /// Gives up on a handshake or an answer after this long.
@@ -169,6 +189,7 @@ impl Config {
     pub fn new(url: impl Into<String>) -> Self {
         Config {
             url: url.into(),
+            nodes: Vec::new(),
             label: "server".to_owned(),
             duration: Duration::from_secs(4),
             warmup: Duration::from_millis(500),
@@ -183,6 +204,7 @@ impl Config {
             binary_size: 64 * 1024,
             sources: 16,
             server_pid: None,
+            node_pids: Vec::new(),
             progress: false,
             timeout: Duration::from_secs(10),
             sample_every: Duration::from_secs(5),
@@ -215,7 +237,8 @@ pub async fn run(scenario: Scenario, config: &Config) -> Report {
         Scenario::ConnectStorm => scenarios::connect_storm(config).await,
         Scenario::Echo => scenarios::echo(config, false).await,
         Scenario::BinaryEcho => scenarios::echo(config, true).await,
-        Scenario::Fanout => scenarios::fanout(config).await,
+        Scenario::Fanout => scenarios::fanout(config, Scenario::Fanout).await,
+        Scenario::ClusterFanout => scenarios::fanout(config, Scenario::ClusterFanout).await,
         Scenario::PollingEcho => scenarios::polling_echo(config, false).await,
         Scenario::PollingGzip => scenarios::polling_echo(config, true).await,
         Scenario::Soak => soak::soak(config).await,

@@ -77,9 +77,10 @@ fn ticker(
 
 // ---- connecting ----
 
-/// Opens `count` WebSocket clients (joining the bench room with `join`), `concurrency` at a time.
+/// Opens `count` WebSocket clients (joining the bench room with `join`), `concurrency` at a time;
+/// client `n` connects to `targets[n % targets.len()]`.
 async fn connect_all(
-    target: &Target,
+    targets: &[Target],
     config: &Config,
     count: usize,
     read_buffer: usize,
@@ -94,7 +95,7 @@ async fn connect_all(
         let Ok(permit) = permits.clone().acquire_owned().await else {
             break;
         };
-        let target = target.clone();
+        let target = targets[n % targets.len()].clone();
         let timeout = config.timeout;
         set.spawn(async move {
             let result = within(timeout, "connect", async {
@@ -151,9 +152,17 @@ fn cpu_over(
     window: Window,
     pid: Option<u32>,
 ) -> tokio::task::JoinHandle<(Option<f64>, Option<f64>)> {
+    cpu_over_all(window, pid.into_iter().collect())
+}
+
+/// Measures the CPU of all of `pids` together over the window, in the background.
+fn cpu_over_all(
+    window: Window,
+    pids: Vec<u32>,
+) -> tokio::task::JoinHandle<(Option<f64>, Option<f64>)> {
     tokio::spawn(async move {
         tokio::time::sleep_until(window.start.into()).await;
-        let meter = CpuMeter::start(pid);
+        let meter = CpuMeter::start_all(pids);
         tokio::time::sleep_until(window.end.into()).await;
         meter.stop()
     })
@@ -189,7 +198,7 @@ pub(crate) async fn echo(config: &Config, binary: bool) -> Result<Report> {
     // Small messages: a small codec buffer (tungstenite zero-fills what it reads into); 64 KiB
     // messages: one that takes a whole message at once.
     let read_buffer = if binary { 64 * 1024 + 16 } else { 128 };
-    let conns = connect_all(&target, config, clients, read_buffer, false).await?;
+    let conns = connect_all(&[target], config, clients, read_buffer, false).await?;
 
     let window = Window::after(config.warmup, config.duration);
     let latencies = Latencies::new();
@@ -414,12 +423,30 @@ impl FanState {
     }
 }
 
-pub(crate) async fn fanout(config: &Config) -> Result<Report> {
-    let target = Target::resolve(config).await?;
-    let clients = config.clients(Scenario::Fanout);
+/// The fan-out, on one server ([`Scenario::Fanout`]) or with its clients split over the nodes
+/// of a cluster ([`Scenario::ClusterFanout`]: client `n` on node `n % nodes`, so the senders,
+/// the first clients, sit on the first nodes and every message also crosses the adapter).
+pub(crate) async fn fanout(config: &Config, scenario: Scenario) -> Result<Report> {
+    let mut targets = vec![Target::resolve(config).await?];
+    let mut pids: Vec<u32> = config.server_pid.into_iter().collect();
+    if scenario == Scenario::ClusterFanout {
+        if config.nodes.is_empty() {
+            return Err("cluster-fanout needs the other nodes' URLs (--node URL)".to_owned());
+        }
+        for url in &config.nodes {
+            targets.push(Target::resolve_url(config, url).await?);
+        }
+        // The servers' CPU is only meaningful for the whole cluster.
+        if pids.is_empty() || config.node_pids.len() != config.nodes.len() {
+            pids.clear();
+        } else {
+            pids.extend(&config.node_pids);
+        }
+    }
+    let clients = config.clients(scenario);
     let senders = config.senders.clamp(1, clients);
     let window_size = config.window.max(1) as u64;
-    let conns = connect_all(&target, config, clients, 2 * 1024, true).await?;
+    let conns = connect_all(&targets, config, clients, 2 * 1024, true).await?;
 
     let window = Window::after(config.warmup, config.duration);
     let members = clients as u64;
@@ -439,10 +466,10 @@ pub(crate) async fn fanout(config: &Config) -> Result<Report> {
         padding: "x".repeat(config.payload),
     });
     let (done_tx, done_rx) = watch::channel(false);
-    let cpu = cpu_over(window, config.server_pid);
+    let cpu = cpu_over_all(window, pids);
     let ticker = ticker(
         config,
-        Scenario::Fanout,
+        scenario,
         window,
         state.delivered.clone(),
         "deliveries/s",
@@ -474,7 +501,7 @@ pub(crate) async fn fanout(config: &Config) -> Result<Report> {
     outcome?;
     let (loadgen_cpu, server_cpu) = cpu.await.unwrap_or((None, None));
 
-    let mut report = Report::new(Scenario::Fanout, config, "deliveries/s");
+    let mut report = Report::new(scenario, config, "deliveries/s");
     report.seconds = config.duration.as_secs_f64();
     report.ops = state.delivered.get();
     report.rate = report.ops as f64 / report.seconds;

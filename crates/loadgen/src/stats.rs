@@ -142,16 +142,29 @@ pub(crate) struct CpuMeter {
     at: Instant,
     own: Option<Duration>,
     server: Option<Duration>,
-    pid: Option<u32>,
+    pids: Vec<u32>,
+}
+
+/// The CPU time of all of `pids` (none if any cannot be read, or there are none).
+fn servers_cpu_time(pids: &[u32]) -> Option<Duration> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&pid| cpu_time(Some(pid))).sum()
 }
 
 impl CpuMeter {
     pub(crate) fn start(pid: Option<u32>) -> Self {
+        Self::start_all(pid.into_iter().collect())
+    }
+
+    /// The servers' CPU is the sum over `pids` (the nodes of a cluster).
+    pub(crate) fn start_all(pids: Vec<u32>) -> Self {
         CpuMeter {
             at: Instant::now(),
             own: cpu_time(None),
-            server: pid.and_then(|pid| cpu_time(Some(pid))),
-            pid,
+            server: servers_cpu_time(&pids),
+            pids,
         }
     }
 
@@ -164,7 +177,7 @@ impl CpuMeter {
         };
         (
             percent(self.own, cpu_time(None)),
-            percent(self.server, self.pid.and_then(|pid| cpu_time(Some(pid)))),
+            percent(self.server, servers_cpu_time(&self.pids)),
         )
     }
 }

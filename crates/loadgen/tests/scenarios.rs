@@ -39,6 +39,47 @@ async fn fanout_delivers_everything_with_the_window_kept_full() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_fanout_splits_the_room_over_the_nodes_and_loses_nothing() {
+    let redis = common::Redis::start();
+    let a = common::BenchApp::start_on_redis(&redis.url).await;
+    let b = common::BenchApp::start_on_redis(&redis.url).await;
+    let mut config = Config::new(a.url.clone());
+    config.nodes = vec![b.url.clone()];
+    config.clients = Some(100);
+    config.window = 4;
+    config.duration = Duration::from_secs(1);
+    config.warmup = Duration::from_millis(200);
+    let (io_a, io_b) = (a.io.clone(), b.io.clone());
+    let run =
+        tokio::spawn(async move { sockeye_loadgen::run(Scenario::ClusterFanout, &config).await });
+    // Once all are connected (and until the run ends), each node holds half of the room.
+    let mut counts = (0, 0);
+    while !run.is_finished() && counts.0 + counts.1 < 100 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        counts = (io_a.engine().session_count(), io_b.engine().session_count());
+    }
+    let report = run.await.expect("the scenario task");
+    println!("{}", sockeye_loadgen::table(std::slice::from_ref(&report)));
+    a.stop().await;
+    b.stop().await;
+    assert!(report.failure.is_none(), "{:?}", report.failure);
+    assert_eq!(counts, (50, 50));
+    assert_eq!(report.errors, 0);
+    // Half of every message's deliveries crossed Redis: none may be missing.
+    assert_eq!(report.lost, Some(0));
+    assert!(report.ops >= 100 * 4 * 4, "{} deliveries", report.ops);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_fanout_without_other_nodes_fails() {
+    let app = common::BenchApp::start().await;
+    let report = sockeye_loadgen::run(Scenario::ClusterFanout, &Config::new(app.url.clone())).await;
+    app.stop().await;
+    let failure = report.failure.expect("a failure");
+    assert!(failure.contains("--node"), "{failure}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_counts_acks() {
     let report = run(Scenario::Echo, 10, |_| {}).await;
     assert!(report.latency.is_some());

@@ -237,9 +237,15 @@ impl State {
 
     /// A message from one of the subscribed channels.
     fn on_message(&self, channel: &str, payload: &[u8]) {
-        let prefix = format!("{}#", self.config.key);
-        if !channel.starts_with(&prefix) {
+        let broadcast = channel
+            .strip_prefix(self.config.key.as_str())
+            .is_some_and(|rest| rest.starts_with('#'));
+        if !broadcast {
             self.on_request_or_response(channel, payload);
+            return;
+        }
+        // Our own broadcasts come back too: they are dropped unread.
+        if wire::broadcast_uid(payload) == Some(self.uid.as_str()) {
             return;
         }
         let incoming = match wire::decode_broadcast(payload) {
@@ -574,7 +580,7 @@ fn fetched_sockets(answers: Vec<Value>) -> Vec<SocketInfo> {
 }
 
 /// A uid like Node's `uid2(6)`: six random alphanumerics.
-fn new_uid() -> String {
+pub(crate) fn new_uid() -> String {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
     (0..6)

@@ -24,6 +24,10 @@
 //! }
 //! ```
 //!
+//! [`RedisStreamsAdapter`] speaks the format of Node's `@socket.io/redis-streams-adapter`
+//! instead: every message is an entry of one Redis stream, and the sessions of dropped sockets
+//! are kept in Redis, so connection-state recovery works across nodes (docs/cluster.md).
+//!
 //! When Redis goes down, each server keeps serving its own sockets (local delivery does not
 //! touch Redis); broadcasts to other nodes fail at once with an error, and the adapter
 //! reconnects and subscribes again in the background.
@@ -31,8 +35,11 @@
 mod adapter;
 mod config;
 mod error;
+mod streams;
+mod streams_wire;
 mod wire;
 
 pub use adapter::RedisAdapter;
-pub use config::RedisConfig;
+pub use config::{RedisConfig, RedisStreamsConfig};
 pub use error::Error;
+pub use streams::RedisStreamsAdapter;

@@ -8,6 +8,7 @@ use sockeye_socketio_proto::{Decoder, Packet, PacketType, Parser};
 use tokio::task::AbortHandle;
 
 use crate::io::IoInner;
+use crate::legacy::Protocol;
 use crate::{DisconnectReason, Io, Socket};
 
 /// The Socket.IO state of one Engine.IO session. One stays for every idle connection, so it
@@ -16,6 +17,8 @@ pub(crate) struct Connection {
     pub(crate) engine: sockeye_engineio::Socket,
     /// The server's parser, which writes and reads every packet of this connection.
     pub(crate) parser: Parser,
+    /// The Socket.IO protocol of the client (v4 for 2.x clients).
+    pub(crate) protocol: Protocol,
     /// A `BINARY_*` packet waiting for its attachments; text packets decode without it. Only
     /// the session's task feeds it, so the lock is never contended.
     reconstructing: Mutex<Option<Box<Decoder>>>,
@@ -29,6 +32,11 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
+    /// The frames of `packet`, as this connection's client reads them.
+    pub(crate) fn frames(&self, packet: &Packet) -> Vec<sockeye_engineio::Frame> {
+        self.protocol.frames(self.parser, packet)
+    }
+
     fn sockets(&self) -> MutexGuard<'_, Vec<Socket>> {
         // Inserts and removes cannot leave the list half-changed: poisoning is harmless.
         self.sockets.lock().unwrap_or_else(|p| p.into_inner())
@@ -122,20 +130,21 @@ impl Connection {
         }
     }
 
-    fn on_packet(self: &Arc<Self>, io: &Io, packet: Packet) {
+    fn on_packet(self: &Arc<Self>, io: &Io, mut packet: Packet) {
         match packet.kind {
             PacketType::Connect => {
+                let auth = self.protocol.connect_auth(&mut packet);
                 if self.socket(&packet.nsp).is_some() {
                     tracing::debug!(nsp = %packet.nsp, "already connected");
                     return;
                 }
                 match io.namespace_for_connect(&packet.nsp) {
-                    Some(ns) => ns.connect(self, packet.data),
+                    Some(ns) => ns.connect(self, auth),
                     None => {
                         io.0.metrics.invalid_namespace.increment(1);
                         tracing::debug!(nsp = %packet.nsp, "CONNECT to an unknown namespace");
                         let refusal = Packet::connect_error(&packet.nsp, "Invalid namespace", None);
-                        let _ = self.engine.send_all(&self.parser.frames(&refusal));
+                        let _ = self.engine.send_all(&self.frames(&refusal));
                     }
                 }
             }
@@ -173,11 +182,13 @@ impl EngineHandler for IoHandler {
         let connection = Arc::new(Connection {
             engine: engine.clone(),
             parser: io.config.parser,
+            protocol: Protocol::of(engine),
             reconstructing: Mutex::default(),
             sockets: Mutex::default(),
             connect_timeout: Mutex::default(),
         });
         engine.attach(connection.clone());
+        io.observers.each(|o| o.connection_opened(engine));
 
         // A session that joins no namespace in time is closed, as Node's connectTimeout does.
         let timeout = io.config.connect_timeout;
@@ -200,6 +211,12 @@ impl EngineHandler for IoHandler {
             .connect_timeout
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(task.abort_handle());
+
+        // A 2.x client never asks for `/`: it is connected there as its session opens, as
+        // Node does. With the timeout armed first, a middleware's refusal still ends in time.
+        if connection.protocol.implicit_root() {
+            Io(io).of("/").connect(&connection, None);
+        }
     }
 
     fn on_message(&self, engine: &sockeye_engineio::Socket, message: Message) {
@@ -207,6 +224,13 @@ impl EngineHandler for IoHandler {
         else {
             return;
         };
+        io.observers.each(|o| {
+            let bytes = match &message {
+                Message::Text(text) => text.len(),
+                Message::Binary(data) => data.len(),
+            };
+            o.message_received(engine, bytes);
+        });
         connection.on_message(&Io(io), message);
     }
 
@@ -215,6 +239,10 @@ impl EngineHandler for IoHandler {
             for socket in connection.take_sockets() {
                 socket.close(reason.into());
             }
+        }
+        if let Some(io) = self.io.upgrade() {
+            io.observers
+                .each(|o| o.connection_closed(engine, reason.into()));
         }
     }
 }

@@ -13,8 +13,9 @@ use crate::client::IoHandler;
 use crate::layer::{IoLayer, IoService};
 use crate::metrics::{IoMetrics, NamespaceMetrics};
 use crate::namespace::NamespaceHandlers;
+use crate::observer::{Observer, Observers};
 use crate::operators::{AckResponses, BroadcastOperator, RemoteSocket};
-use crate::recovery::{Recovery, RecoveryConfig};
+use crate::recovery::RecoveryConfig;
 use crate::rooms::IntoRooms;
 use crate::{EmitError, Handler, HandlerError, Namespace};
 
@@ -110,6 +111,22 @@ impl IoBuilder {
         self
     }
 
+    /// Lets Socket.IO 2.x clients in (Engine.IO v3 and Socket.IO protocol v4), beside the
+    /// current ones, as Node's `allowEIO3`. Off by default: they are refused with HTTP 400
+    /// `Unsupported protocol version`. Set it after [`IoBuilder::engine`], which replaces it.
+    /// docs/old-clients.md tells what such clients get.
+    ///
+    /// ```
+    /// let (service, io) = sockeye::Io::builder().allow_eio3(true).build_service();
+    /// assert!(io.config().engine.allow_eio3);
+    /// # drop(service);
+    /// ```
+    #[must_use]
+    pub fn allow_eio3(mut self, allow: bool) -> Self {
+        self.config.engine.allow_eio3 = allow;
+        self
+    }
+
     /// Sets [`IoConfig::parser`]: clients must use the same one (in JavaScript,
     /// `io({ parser: require("socket.io-msgpack-parser") })`).
     ///
@@ -137,6 +154,11 @@ impl IoBuilder {
     /// [`RecoveryConfig::max_disconnection_duration`] gets its socket id, rooms and data, and
     /// the events it missed ([`crate::Socket::recovered`] tells). Every replayable event then
     /// carries an offset as its last argument, as in Node.
+    ///
+    /// The adapter keeps what recovery needs ([`sockeye_adapter::Adapter::session_store`]):
+    /// in this process by default, so the client must come back to this server; a cluster
+    /// adapter that keeps it in its broker (`sockeye_redis::RedisStreamsAdapter`) lets it come
+    /// back to any node, and then only the socket's data of type `serde_json::Value` travels.
     #[must_use]
     pub fn connection_state_recovery(mut self, config: RecoveryConfig) -> Self {
         self.config.connection_state_recovery = Some(config);
@@ -181,6 +203,7 @@ impl IoBuilder {
                 dynamic: RwLock::default(),
                 error_hook: OnceLock::new(),
                 metrics: IoMetrics::new(),
+                observers: Arc::default(),
             }
         });
         let io = Io(inner);
@@ -238,6 +261,8 @@ pub(crate) struct IoInner {
     dynamic: RwLock<Vec<(Matcher, Namespace)>>,
     error_hook: OnceLock<ErrorHook>,
     pub(crate) metrics: IoMetrics,
+    /// Shared with every namespace, so that their hooks need not reach the server.
+    pub(crate) observers: Arc<Observers>,
 }
 
 impl Io {
@@ -307,23 +332,10 @@ impl Io {
         label: &str,
     ) -> Namespace {
         let adapter = (self.0.adapter)(&name);
-        let recovery = self
-            .0
-            .config
-            .connection_state_recovery
-            .clone()
-            .map(Recovery::new);
+        let recovery = self.0.config.connection_state_recovery.clone();
         let metrics = NamespaceMetrics::new(label, &self.0.config.metrics_events);
         let parser = self.0.config.parser;
-        Namespace::new(
-            name,
-            Arc::downgrade(&self.0),
-            handlers,
-            adapter,
-            recovery,
-            metrics,
-            parser,
-        )
+        Namespace::new(name, &self.0, handlers, adapter, recovery, metrics, parser)
     }
 
     /// The namespace a CONNECT asks for: a static one, or a new child of a dynamic one.
@@ -372,6 +384,13 @@ impl Io {
     /// deserialise...). Only the first call takes effect.
     pub fn on_error(&self, hook: impl Fn(&HandlerError) + Send + Sync + 'static) {
         let _ = self.0.error_hook.set(Arc::new(hook));
+    }
+
+    /// Adds an observer, which hears of the connections, sockets, rooms and events of every
+    /// namespace from now on (see [`Observer`]). A server without one pays an atomic load per
+    /// hook. Keep a clone of the `Arc` to reach the observer's state.
+    pub fn observe(&self, observer: Arc<dyn Observer>) {
+        self.0.observers.add(observer);
     }
 
     pub(crate) fn report(&self, error: &HandlerError) {

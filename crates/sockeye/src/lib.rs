@@ -2,7 +2,9 @@
 //!
 //! Sockeye speaks the real Socket.IO protocol (v5, over Engine.IO v4), so the official
 //! JavaScript client talks to it unchanged. Build an [`Io`] server, give its namespaces
-//! connection handlers, and mount its service in hyper or axum.
+//! connection handlers, and mount its service in hyper or axum. With
+//! [`IoBuilder::allow_eio3`] it also serves Socket.IO 2.x clients (protocol v4 over Engine.IO
+//! v3) beside them.
 //!
 //! ```no_run
 //! use sockeye::{AckSender, Data, Io, Socket};
@@ -44,8 +46,10 @@ mod extract;
 mod handler;
 mod io;
 mod layer;
+mod legacy;
 mod metrics;
 mod namespace;
+mod observer;
 mod operators;
 mod recovery;
 mod rooms;
@@ -58,6 +62,7 @@ pub use handler::Handler;
 pub use io::{AdapterFactory, Io, IoBuilder, IoConfig};
 pub use layer::{IoLayer, IoService, NotFound};
 pub use namespace::Namespace;
+pub use observer::Observer;
 pub use operators::{AckResponses, BroadcastOperator, RemoteSocket};
 pub use recovery::RecoveryConfig;
 pub use rooms::IntoRooms;
@@ -65,8 +70,10 @@ pub use socket::{Socket, SocketTimeout};
 
 pub use serde_json::Value;
 pub use sockeye_adapter::{Adapter, BroadcastOptions, MemoryAdapter, Room, SocketId};
+/// An Engine.IO session, as [`Socket::engine`] and the [`Observer`] hooks give it.
+pub use sockeye_engineio::Socket as EngineSocket;
 pub use sockeye_engineio::{
-    AllowOrigin, Cors, EngineConfig, Handshake, ProtocolVersion, RemoteAddr, TransportKind,
-    Transports, bind, serve, serve_with,
+    AllowOrigin, Cors, EngineConfig, Handshake, PerMessageDeflate, ProtocolVersion, RemoteAddr,
+    TransportKind, Transports, bind, serve, serve_with,
 };
 pub use sockeye_socketio_proto::{Args, Parser, Str};

@@ -22,10 +22,12 @@ use crate::extract::{Event, EventContext};
 use crate::handler::{self, BoxFuture, ErasedHandler, Handler};
 use crate::io::IoInner;
 use crate::metrics::NamespaceMetrics;
+use crate::observer::Observers;
 use crate::operators::{AckResponses, BroadcastOperator, RemoteSocket};
-use crate::recovery::{Recovery, Restored};
+use crate::recovery::{Recovery, RecoveryConfig};
 use crate::rooms::IntoRooms;
 use crate::{ConnectError, EmitError, Io, Socket};
+use sockeye_adapter::{Missed, Restored};
 
 type Middleware =
     Arc<dyn Fn(Socket) -> BoxFuture<Result<(), ConnectError>> + Send + Sync + 'static>;
@@ -56,21 +58,23 @@ pub(crate) struct NamespaceInner {
     metrics: NamespaceMetrics,
     /// The server's parser, kept here for broadcasts, which have no connection at hand.
     parser: Parser,
+    observers: Arc<Observers>,
 }
 
 impl Namespace {
     pub(crate) fn new(
         name: String,
-        io: Weak<IoInner>,
+        io: &Arc<IoInner>,
         handlers: Arc<NamespaceHandlers>,
         adapter: Box<dyn Adapter>,
-        recovery: Option<Recovery>,
+        recovery: Option<RecoveryConfig>,
         metrics: NamespaceMetrics,
         parser: Parser,
     ) -> Self {
+        let recovery = recovery.map(|config| Recovery::new(config, &*adapter));
         let inner = Arc::new(NamespaceInner {
             name,
-            io,
+            io: Arc::downgrade(io),
             handlers,
             sockets: RwLock::default(),
             adapter,
@@ -78,6 +82,7 @@ impl Namespace {
             recovery,
             metrics,
             parser,
+            observers: io.observers.clone(),
         });
         let local: Weak<NamespaceInner> = Arc::downgrade(&inner);
         inner.adapter.init(local);
@@ -86,6 +91,10 @@ impl Namespace {
 
     pub(crate) fn metrics(&self) -> &NamespaceMetrics {
         &self.0.metrics
+    }
+
+    pub(crate) fn observers(&self) -> &Observers {
+        &self.0.observers
     }
 
     /// How this namespace's packets are written (the server's [`crate::IoConfig::parser`]).
@@ -371,14 +380,34 @@ impl Namespace {
         self.0.adapter.del_all(id);
     }
 
-    /// A client asked to connect: run the middlewares, then accept or refuse.
+    /// A client asked to connect: restore its session if it asks for one, run the middlewares,
+    /// then accept or refuse. The restore may wait for the adapter's store (a broker): the
+    /// socket is made once it is done.
     pub(crate) fn connect(&self, conn: &Arc<Connection>, auth: Option<Payload>) {
         let auth = auth.map_or_else(|| Value::Object(Default::default()), |a| a.to_value());
-        let mut restored = self.restore(&auth);
+        let restore = self.recovery().and_then(|recovery| {
+            let pid = auth.get("pid")?.as_str()?;
+            let offset = auth.get("offset")?.as_str()?;
+            Some(recovery.restore(pid, offset))
+        });
+        let Some(restore) = restore else {
+            self.connect_restored(conn, auth, None);
+            return;
+        };
+        let ns = self.clone();
+        let conn = conn.clone();
+        // An in-memory store answers at once: this runs to its end without a task.
+        handler::run(async move {
+            let restored = restore.await;
+            ns.connect_restored(&conn, auth, restored);
+        });
+    }
+
+    fn connect_restored(&self, conn: &Arc<Connection>, auth: Value, restored: Option<Restored>) {
+        let mut restored = restored;
         let socket = Socket::new(self.clone(), conn.clone(), auth, restored.as_mut());
-        let resumed = restored.map(|r| (r.rooms, r.missed));
         let skip =
-            resumed.is_some() && self.recovery().is_some_and(|r| r.config().skip_middlewares);
+            restored.is_some() && self.recovery().is_some_and(|r| r.config().skip_middlewares);
         let middlewares = self
             .0
             .handlers
@@ -387,7 +416,7 @@ impl Namespace {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         if middlewares.is_empty() || skip {
-            self.accept(socket, resumed);
+            self.accept(socket, restored);
             return;
         }
         let ns = self.clone();
@@ -409,27 +438,14 @@ impl Namespace {
             if socket.engine().is_closed() {
                 socket.discard();
             } else {
-                ns.accept(socket, resumed);
+                ns.accept(socket, restored);
             }
         });
     }
 
-    /// The session a returning client asks for with the `pid` and `offset` of its auth, when
-    /// recovery is on and the session is still kept.
-    fn restore(&self, auth: &Value) -> Option<Restored> {
-        let recovery = self.recovery()?;
-        let pid = auth.get("pid")?.as_str()?;
-        let offset = auth.get("offset")?.as_str()?;
-        recovery.restore(pid, offset)
-    }
-
-    /// Registers a socket and answers its CONNECT; a recovered one (`resumed`) gets its rooms
+    /// Registers a socket and answers its CONNECT; a recovered one (`restored`) gets its rooms
     /// back and then the packets it missed.
-    fn accept(
-        &self,
-        socket: Socket,
-        resumed: Option<(Vec<Room>, Vec<Vec<sockeye_engineio::Frame>>)>,
-    ) {
+    fn accept(&self, socket: Socket, restored: Option<Restored>) {
         let id = socket.id();
         if !socket.0.conn.insert(socket.clone()) {
             tracing::debug!(nsp = %self.name(), "already connected");
@@ -445,12 +461,21 @@ impl Namespace {
         self.metrics().connected();
         let _span = socket.span().map(|span| span.enter());
         tracing::debug!(recovered = socket.recovered(), "socket connected");
-        let (rooms, missed) = resumed.unwrap_or_default();
+        // `hold` goes last, when the socket has had what it missed (see `Restored::hold`).
+        let (mut rooms, missed, _hold) = match restored {
+            Some(r) => (r.session.rooms, r.missed, r.hold),
+            None => (Vec::new(), Vec::new(), None),
+        };
         if rooms.is_empty() {
-            self.0.adapter.add_all(id, &[Room::from(id.as_str())]);
-        } else {
-            self.0.adapter.add_all(id, &rooms);
+            rooms.push(Room::from(id.as_str()));
+            if let Some(known) = crate::legacy::client_room(socket.0.conn.protocol, self.name(), id)
+            {
+                rooms.push(known);
+            }
         }
+        self.0.adapter.add_all(id, &rooms);
+        socket.joined(&[], &rooms);
+        self.observers().each(|o| o.socket_connected(&socket));
         // After middlewares, the connection may have closed meanwhile; its sockets were taken
         // before this one was registered, so it is closed here.
         if socket.engine().is_closed() {
@@ -462,7 +487,15 @@ impl Namespace {
             None => serde_json::json!({ "sid": id.as_str() }),
         };
         let _ = socket.send_packet(&Packet::connect(self.name(), Some(reply)), false);
-        for frames in missed {
+        for missed in missed {
+            let frames = match missed {
+                Missed::Frames(frames) => frames,
+                Missed::Encoded(broadcast) => match self.0.frames_of(&broadcast) {
+                    Some(frames) => frames,
+                    None => continue,
+                },
+                _ => continue,
+            };
             if socket.send_frames(&frames, false).is_err() {
                 break;
             }
@@ -519,6 +552,24 @@ fn server_side_data<T: Serialize + ?Sized>(event: &str, data: &T) -> Result<Vec<
 }
 
 impl NamespaceInner {
+    /// The frames of a packet that arrives encoded (from the cluster, or replayed by a broker),
+    /// made once for every target, as they are for the default parser.
+    fn frames_of(&self, broadcast: &ClusterBroadcast) -> Option<Vec<sockeye_engineio::Frame>> {
+        let mut text = Vec::with_capacity(1 + broadcast.text.len());
+        text.push(b'4');
+        text.extend_from_slice(broadcast.text.as_bytes());
+        match self
+            .parser
+            .frames_from_text(text, broadcast.attachments.clone())
+        {
+            Ok(frames) => Some(frames),
+            Err(error) => {
+                tracing::debug!(%error, "undecodable broadcast from the cluster");
+                None
+            }
+        }
+    }
+
     fn chosen(&self, options: &BroadcastOptions) -> Vec<Socket> {
         let ids = self.adapter.sockets(options);
         let sockets = self.sockets.read().unwrap_or_else(|p| p.into_inner());
@@ -667,20 +718,8 @@ impl LocalNamespace for NamespaceInner {
     }
 
     fn deliver(&self, broadcast: &ClusterBroadcast) {
-        // The packet arrives encoded: it is framed once for every target, as it is for the
-        // default parser.
-        let mut text = Vec::with_capacity(1 + broadcast.text.len());
-        text.push(b'4');
-        text.extend_from_slice(broadcast.text.as_bytes());
-        let frames = match self
-            .parser
-            .frames_from_text(text, broadcast.attachments.clone())
-        {
-            Ok(frames) => frames,
-            Err(error) => {
-                tracing::debug!(%error, "undecodable broadcast from the cluster");
-                return;
-            }
+        let Some(frames) = self.frames_of(broadcast) else {
+            return;
         };
         let mut sent = 0;
         for socket in self.chosen(&broadcast.options) {

@@ -101,7 +101,22 @@ impl BroadcastOperator {
     /// Sends an event to every socket chosen. The packet is encoded once for all of them.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         let recovery = self.ns.recovery().filter(|_| !self.options.volatile);
-        let offset = recovery.map(|r| r.next_offset());
+        if let Some(recovery) = recovery.filter(|r| r.is_broker_ordered() && self.is_clustered()) {
+            // The broker numbers the packet, and this node's sockets get it back from it, in
+            // the order every node sees.
+            let packet = event_packet(self.ns.name(), event, data, None)?;
+            for socket in self.sockets() {
+                socket.notify_outgoing(&packet);
+            }
+            let encoded = packet.encode();
+            let mut broadcast =
+                ClusterBroadcast::new(self.ns.name(), self.cluster_options(), encoded.text);
+            broadcast.attachments = encoded.attachments;
+            return recovery
+                .publish(broadcast)
+                .map_err(|e| EmitError::Adapter(e.to_string()));
+        }
+        let offset = recovery.and_then(|r| r.next_offset());
         let packet = event_packet(self.ns.name(), event, data, offset.as_ref())?;
         let frames = self.ns.parser().frames(&packet);
         if let (Some(recovery), Some((n, _))) = (recovery, offset) {

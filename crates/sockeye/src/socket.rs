@@ -20,11 +20,13 @@ use crate::args::{from_args, to_args};
 use crate::client::Connection;
 use crate::extract::{Event, EventContext};
 use crate::handler::{self, Handler};
+use crate::legacy::Protocol;
 use crate::operators::BroadcastOperator;
-use crate::recovery::{self, Restored};
+use crate::recovery;
 use crate::rooms::IntoRooms;
 use crate::socket_handlers::{Handlers, Hooks};
 use crate::{AckError, DisconnectReason, EmitError, HandlerError, Io, Namespace};
+use sockeye_adapter::{Restored, Session};
 
 /// An acknowledgement's arguments.
 #[derive(Debug)]
@@ -90,10 +92,21 @@ impl Socket {
         restored: Option<&mut Restored>,
     ) -> Self {
         let (id, pid, data, recovered) = match restored {
-            Some(r) => (r.sid, Some(r.pid), std::mem::take(&mut r.data), true),
+            Some(r) => (
+                r.session.sid,
+                Some(r.session.pid),
+                restored_data(&mut r.session),
+                true,
+            ),
             None => {
-                let pid = ns.recovery().map(|_| SocketId::random());
-                (SocketId::random(), pid, http::Extensions::new(), false)
+                // 2.x clients cannot resume a session: they get no pid.
+                let resumable = conn.protocol == Protocol::V5;
+                let pid = ns
+                    .recovery()
+                    .filter(|_| resumable)
+                    .map(|_| SocketId::random());
+                let id = conn.protocol.socket_id(&conn.engine);
+                (id, pid, http::Extensions::new(), false)
             }
         };
         let span = tracing::debug_span!(
@@ -149,6 +162,13 @@ impl Socket {
     /// The socket id (distinct from the Engine.IO session id, as in Node).
     pub fn id(&self) -> SocketId {
         self.0.id
+    }
+
+    /// The id the client knows this socket by: [`Socket::id`], except for Socket.IO 2.x
+    /// clients (see [`crate::IoBuilder::allow_eio3`]) outside `/`, which call it
+    /// `<namespace>#<id>` (`/chat#<id>`).
+    pub fn client_id(&self) -> String {
+        crate::legacy::client_id(self.0.conn.protocol, self.0.ns.name(), self.0.id)
     }
 
     /// The namespace.
@@ -267,17 +287,35 @@ impl Socket {
 
     /// Sends event `event` to this client. `data` is one argument; a tuple is several, `()` none;
     /// `bytes::Bytes` values anywhere inside travel as binary.
+    ///
+    /// With connection-state recovery, a socket that dropped still takes emits while its
+    /// session is kept: they reach the client when it recovers. Once the session is restored
+    /// (on a new socket, whose handle then takes the emits) or expired, this fails with
+    /// [`EmitError::Disconnected`].
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
-        let offset = self.ns().recovery().map(|r| r.next_offset());
-        let packet = event_packet(self.ns().name(), event, data, offset.as_ref())?;
-        self.check_open()?;
-        self.notify_outgoing(&packet);
-        let frames = self.parser().frames(&packet);
-        if let (Some(recovery), Some((n, _))) = (self.ns().recovery(), offset) {
-            let options = BroadcastOptions::default().to(Room::from(self.id().as_str()));
-            recovery.record(n, options, frames.clone());
+        if self.ns().recovery().is_some_and(|r| r.is_broker_ordered()) {
+            let packet = event_packet(self.ns().name(), event, data, None)?;
+            self.check_open()?;
+            self.notify_outgoing(&packet);
+            let encoded = packet.encode();
+            return self.publish_ordered(encoded.text, encoded.attachments);
         }
-        self.counted(self.send_frames(&frames, false))
+        let offset = self.ns().recovery().and_then(|r| r.next_offset());
+        let packet = event_packet(self.ns().name(), event, data, offset.as_ref())?;
+        // Without recovery, a closed socket refuses at once; with it, see `send_recorded`.
+        let open = self.check_open();
+        if offset.is_none() {
+            open.clone()?;
+        }
+        // As in Node, the listeners hear what is sent, not what is kept for a dropped socket.
+        if open.is_ok() {
+            self.notify_outgoing(&packet);
+        }
+        let frames = self.parser().frames(&packet);
+        match offset {
+            Some((n, _)) => self.send_recorded(n, frames),
+            None => self.counted(self.send_frames(&frames, false)),
+        }
     }
 
     /// Sends an event whose arguments are already JSON, with binary values as placeholders
@@ -293,13 +331,21 @@ impl Socket {
         if sockeye_socketio_proto::is_reserved_event(event) {
             return Err(EmitError::ReservedEvent(event.to_owned()));
         }
-        self.check_open()?;
+        let broker_ordered = self.ns().recovery().is_some_and(|r| r.is_broker_ordered());
+        let offset = self.ns().recovery().and_then(|r| r.next_offset());
+        // Without recovery (or with a broker that numbers packets), a closed socket refuses at
+        // once; with it, see `send_recorded`.
+        let open = self.check_open();
+        if offset.is_none() {
+            open.clone()?;
+        }
         let mut args = args;
-        let offset = self.ns().recovery().map(|r| r.next_offset());
         if let Some((_, text)) = &offset {
             args.values_mut().push(Value::String(text.clone()));
         }
-        self.notify_outgoing_raw(event, &args);
+        if open.is_ok() {
+            self.notify_outgoing_raw(event, &args);
+        }
         let mut text = frame_buffer();
         Packet::encode_event_into(
             &mut text,
@@ -309,16 +355,34 @@ impl Socket {
             &args,
             attachments.len(),
         );
-        if let (Some(recovery), Some((n, _))) = (self.ns().recovery(), offset) {
+        if broker_ordered {
+            let text = String::from_utf8(text.split_off(1))
+                .map_err(|e| EmitError::Serialize(e.to_string()))?;
+            return self.publish_ordered(text, attachments);
+        }
+        if let Some((n, _)) = offset {
             let frames = self
                 .parser()
                 .frames_from_text(text, attachments)
                 .map_err(|e| EmitError::Serialize(e.to_string()))?;
-            let options = BroadcastOptions::default().to(Room::from(self.id().as_str()));
-            recovery.record(n, options, frames.clone());
-            return self.counted(self.send_frames(&frames, false));
+            return self.send_recorded(n, frames);
         }
         self.counted(self.send_text_and(text, attachments))
+    }
+
+    /// Hands an event for this socket (`text`: the packet without its Engine.IO type) to a
+    /// store whose broker numbers packets: the packet comes back with its offset, in the
+    /// broker's order, as broadcasts do.
+    fn publish_ordered(&self, text: String, attachments: Vec<Bytes>) -> Result<(), EmitError> {
+        let Some(recovery) = self.ns().recovery() else {
+            return Ok(());
+        };
+        let options = BroadcastOptions::default().to(Room::from(self.id().as_str()));
+        let mut broadcast = sockeye_adapter::ClusterBroadcast::new(self.ns().name(), options, text);
+        broadcast.attachments = attachments;
+        recovery
+            .publish(broadcast)
+            .map_err(|e| EmitError::Adapter(e.to_string()))
     }
 
     /// Sends an event and waits for the client's acknowledgement, within the server's default
@@ -347,16 +411,38 @@ impl Socket {
         if self.0.closed.load(Ordering::Acquire) {
             return;
         }
-        self.0.ns.adapter().add_all(self.id(), &rooms.into_rooms());
+        let rooms = rooms.into_rooms();
+        // Only an observer needs to know which rooms are new.
+        let before = self.ns().observers().watched().then(|| self.rooms());
+        self.0.ns.adapter().add_all(self.id(), &rooms);
         if self.0.closed.load(Ordering::Acquire) {
             self.0.ns.adapter().del_all(self.id());
+            return;
         }
+        if let Some(before) = before {
+            self.joined(&before, &rooms);
+        }
+    }
+
+    /// Tells the observers of the rooms in `rooms` that were not in `before`.
+    pub(crate) fn joined(&self, before: &[Room], rooms: &[Room]) {
+        self.ns().observers().each(|o| {
+            for (i, room) in rooms.iter().enumerate() {
+                if !before.contains(room) && !rooms[..i].contains(room) {
+                    o.room_joined(self, room);
+                }
+            }
+        });
     }
 
     /// Leaves one room or several.
     pub fn leave(&self, rooms: impl IntoRooms) {
+        let before = self.ns().observers().watched().then(|| self.rooms());
         for room in rooms.into_rooms() {
             self.0.ns.adapter().del(self.id(), &room);
+            if before.as_ref().is_some_and(|b| b.contains(&room)) {
+                self.ns().observers().each(|o| o.room_left(self, &room));
+            }
         }
     }
 
@@ -447,6 +533,37 @@ impl Socket {
         Ok(())
     }
 
+    /// Sends an event that has recovery offset `n`, keeping it for the client's return. As in
+    /// Node, a socket that dropped with its session kept takes emits still: they are kept, and
+    /// the client gets them when it recovers the session. Once the session is restored or
+    /// expired, emits to this (stale) socket fail with [`EmitError::Disconnected`].
+    fn send_recorded(&self, n: u64, frames: Vec<Frame>) -> Result<(), EmitError> {
+        let Some(recovery) = self.ns().recovery() else {
+            return self.counted(self.send_frames(&frames, false));
+        };
+        let options = BroadcastOptions::default().to(Room::from(self.id().as_str()));
+        if self.check_open().is_err() {
+            // Checked and kept under one lock: an emit racing the restore is either among the
+            // missed packets or refused, never kept for nobody.
+            let kept = self
+                .0
+                .pid
+                .is_some_and(|pid| recovery.record_for_session(pid, n, options, frames));
+            return if kept {
+                Ok(())
+            } else {
+                Err(EmitError::Disconnected)
+            };
+        }
+        recovery.record(n, options, frames.clone());
+        match self.send_frames(&frames, false) {
+            // The connection went before the socket was told: the packet is kept, and reaches
+            // the client if it recovers, as one queued on a dying connection would.
+            Err(EmitError::Disconnected) => Ok(()),
+            sent => self.counted(sent),
+        }
+    }
+
     /// Drops a socket that never connected (refused by a middleware, or whose connection went
     /// first): it leaves the rooms a middleware made it join, and sends nothing more.
     pub(crate) fn discard(&self) {
@@ -459,7 +576,7 @@ impl Socket {
     }
 
     pub(crate) fn send_packet(&self, packet: &Packet, volatile: bool) -> Result<(), EmitError> {
-        self.send_frames(&self.parser().frames(packet), volatile)
+        self.send_frames(&self.0.conn.frames(packet), volatile)
     }
 
     /// Queues encoded frames; a client whose outbox is full loses volatile packets, and is
@@ -475,7 +592,13 @@ impl Socket {
             return Ok(());
         }
         match engine.send_all(frames) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.ns().observers().each(|o| {
+                    let bytes = frames.iter().map(Frame::len).sum();
+                    o.messages_sent(self, frames.len(), bytes);
+                });
+                Ok(())
+            }
             Err(SendError::Full) if volatile => Ok(()),
             Err(SendError::Full) => {
                 tracing::warn!(sid = %self.id(), "outbox full: disconnecting a slow client");
@@ -489,27 +612,40 @@ impl Socket {
 
     /// Tells the outgoing listeners of an event packet about to be sent.
     pub(crate) fn notify_outgoing(&self, packet: &Packet) {
-        let outgoing = match self.handlers().hooks() {
-            Some(hooks) if !hooks.outgoing.is_empty() => hooks.outgoing.clone(),
-            _ => return,
-        };
+        let outgoing = self.outgoing();
+        if outgoing.is_empty() && !self.ns().observers().watched() {
+            return;
+        }
         let (Some(event), Some(args)) = (packet.event_name(), packet.args()) else {
             return;
         };
         let args = args.into_values();
+        self.ns()
+            .observers()
+            .each(|o| o.event_sent(self, &event, &args));
         for handler in outgoing {
             handler(self, &event, &args);
+        }
+    }
+
+    fn outgoing(&self) -> Vec<crate::socket_handlers::OutgoingHandler> {
+        match self.handlers().hooks() {
+            Some(hooks) => hooks.outgoing.clone(),
+            None => Vec::new(),
         }
     }
 
     /// Tells the outgoing listeners of an event with raw arguments about to be sent; the
     /// arguments are parsed only if there are listeners.
     fn notify_outgoing_raw(&self, event: &str, args: &Args) {
-        let outgoing = match self.handlers().hooks() {
-            Some(hooks) if !hooks.outgoing.is_empty() => hooks.outgoing.clone(),
-            _ => return,
-        };
+        let outgoing = self.outgoing();
+        if outgoing.is_empty() && !self.ns().observers().watched() {
+            return;
+        }
         let args = args.to_values();
+        self.ns()
+            .observers()
+            .each(|o| o.event_sent(self, event, &args));
         for handler in outgoing {
             handler(self, event, &args);
         }
@@ -607,6 +743,9 @@ impl Socket {
             args,
             attachments: packet.attachments,
         };
+        self.ns()
+            .observers()
+            .each(|o| o.event_received(self, &event));
         // As in Node, the catch-all listeners see every event as it arrived, before the packet
         // middlewares (which may change or refuse it).
         let hooks = self
@@ -702,8 +841,8 @@ impl Socket {
         for handler in disconnecting {
             handler::run(handler(self.clone(), reason));
         }
-        // As in Node, `disconnecting` handlers may still emit to the socket; after them, no more.
-        self.0.closed.store(true, Ordering::Release);
+        // The session is kept before the socket counts as closed, so that an emit racing this
+        // close is either sent or kept for the recovering client, never refused and lost.
         if let (Some(recovery), Some(pid)) = (self.ns().recovery(), self.0.pid) {
             if recovery::is_recoverable(reason) {
                 // A copy: the `disconnect` handlers still see the data.
@@ -713,11 +852,24 @@ impl Socket {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .clone();
-                recovery.persist(pid, self.id(), self.rooms(), data);
+                // Only a `Value` travels to other nodes: the whole of it stays for this one.
+                let json = data.get::<Value>().cloned().unwrap_or(Value::Null);
+                let mut session = Session::new(self.id(), pid, self.rooms(), json);
+                session.local = Some(Box::new(data));
+                recovery.persist(session);
             }
         }
+        let rooms = self.ns().observers().watched().then(|| self.rooms());
+        // As in Node, `disconnecting` handlers may still emit to the socket; after them, no more.
+        self.0.closed.store(true, Ordering::Release);
         self.0.ns.remove(self.id());
         self.0.conn.remove(self);
+        self.ns().observers().each(|o| {
+            for room in rooms.iter().flatten() {
+                o.room_left(self, room);
+            }
+            o.socket_disconnected(self, reason);
+        });
         // Dropping the senders tells the waiting emits.
         self.acks().take();
         // Handlers often hold a clone of their socket: dropping them frees the socket.
@@ -779,7 +931,21 @@ impl SocketTimeout<'_> {
     }
 }
 
-/// Builds an EVENT packet.
+/// The data of a restored session: as this process kept it, or the JSON that came from
+/// another node.
+fn restored_data(session: &mut Session) -> http::Extensions {
+    if let Some(local) = session.local.take() {
+        if let Ok(data) = local.downcast::<http::Extensions>() {
+            return *data;
+        }
+    }
+    let mut data = http::Extensions::new();
+    if !session.data.is_null() {
+        data.insert(std::mem::take(&mut session.data));
+    }
+    data
+}
+
 /// Builds an EVENT packet, with a recovery offset as its last argument when given one.
 pub(crate) fn event_packet<T: Serialize + ?Sized>(
     nsp: &str,

@@ -9,6 +9,9 @@ use sockeye_client::{Ack, Client, Lifecycle, Parser, Transports};
 use sockeye_testkit::{WAIT, within};
 use tokio::sync::{broadcast, mpsc};
 
+pub mod features;
+pub mod proxy;
+
 pub async fn wait_for(
     events: &mut broadcast::Receiver<Lifecycle>,
     matches: impl Fn(&Lifecycle) -> bool,

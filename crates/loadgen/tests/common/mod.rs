@@ -75,7 +75,19 @@ pub struct BenchApp {
 
 impl BenchApp {
     pub async fn start() -> BenchApp {
-        let (layer, io) = Io::builder().build_layer();
+        BenchApp::start_with(Io::builder()).await
+    }
+
+    /// A node of a cluster on the Redis at `redis_url` (sockeye-redis).
+    pub async fn start_on_redis(redis_url: &str) -> BenchApp {
+        let redis = sockeye_redis::RedisAdapter::connect(redis_url)
+            .await
+            .expect("connect to redis");
+        BenchApp::start_with(Io::builder().adapter(redis.factory())).await
+    }
+
+    pub async fn start_with(builder: sockeye::IoBuilder) -> BenchApp {
+        let (layer, io) = builder.build_layer();
         io.on_connection(on_connection);
         let service = tower_layer::Layer::layer(&layer, Stats(io.clone()));
         let listener = sockeye::bind(([127, 0, 0, 1], 0).into())
@@ -99,5 +111,55 @@ impl BenchApp {
             let _ = shutdown.send(());
         }
         let _ = tokio::time::timeout(std::time::Duration::from_secs(15), self.server).await;
+    }
+}
+
+/// A redis-server of the test's own on a free loopback port (never the machine's 6379), killed
+/// when dropped.
+pub struct Redis {
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        // The port is drawn by binding port 0 and handed over: another process may take it in
+        // between, so a failed start is tried again on a new one.
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let mut child = std::process::Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server is installed");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while std::time::Instant::now() < deadline {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Redis {
+                        url: format!("redis://127.0.0.1:{port}"),
+                        child,
+                    };
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("cannot start redis-server");
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -1,0 +1,413 @@
+//! The stream entries of `@socket.io/redis-streams-adapter` 0.2, encoded and decoded without IO.
+//!
+//! Every message of every node is one entry of one stream, with the fields `uid` (the node),
+//! `nsp`, `type` (a decimal `MessageType` of `socket.io-adapter`'s `ClusterAdapter`) and, when
+//! the message has a body, `data`: its JSON text, or, when it carries binary, the base64 of its
+//! MessagePack (Node tells them apart by a leading `{`). A broadcast's body is
+//! `{packet: {type, data, nsp}, opts: {rooms, except, flags}}`, and its entry id is the offset
+//! that connection-state recovery appends to the packet. The session of a dropped socket is the
+//! base64 of the MessagePack `{sid, pid, rooms, data}`, under `<prefix><pid>`.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use rmpv::Value as Mp;
+use serde_json::Value;
+use sockeye_adapter::{BroadcastOptions, ClusterBroadcast, Room, Session, SocketId};
+use sockeye_socketio_proto::{Packet, msgpack};
+
+use crate::wire::{self, WireError, as_string, field};
+
+/// The message types of `socket.io-adapter`'s `ClusterAdapter` that this adapter speaks.
+pub(crate) mod message_type {
+    pub(crate) const INITIAL_HEARTBEAT: u64 = 1;
+    pub(crate) const HEARTBEAT: u64 = 2;
+    pub(crate) const BROADCAST: u64 = 3;
+    pub(crate) const SOCKETS_JOIN: u64 = 4;
+    pub(crate) const SOCKETS_LEAVE: u64 = 5;
+    pub(crate) const DISCONNECT_SOCKETS: u64 = 6;
+    pub(crate) const ADAPTER_CLOSE: u64 = 13;
+}
+
+/// The longest data of a stream entry or session read back (Node's `maxHttpBufferSize`
+/// default is 1 MB; a broadcast is at most that, and its base64).
+const MAX_DATA: usize = 4 << 20;
+
+/// One entry of the stream.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Entry {
+    pub(crate) uid: String,
+    pub(crate) nsp: String,
+    pub(crate) kind: u64,
+    pub(crate) data: Option<Mp>,
+}
+
+/// The fields of an entry, in the order Node writes them. `binary`: the body holds `bin`
+/// values, so it travels as base64 MessagePack.
+pub(crate) fn encode_entry(
+    uid: &str,
+    nsp: &str,
+    kind: u64,
+    data: Option<&Mp>,
+    binary: bool,
+) -> Result<Vec<(&'static str, String)>, WireError> {
+    let mut fields = vec![
+        ("uid", uid.to_owned()),
+        ("nsp", nsp.to_owned()),
+        ("type", kind.to_string()),
+    ];
+    if let Some(data) = data {
+        let text = if binary {
+            BASE64.encode(wire::encode(data))
+        } else {
+            let mut attachments = Vec::new();
+            wire::mp_to_json(data, &mut attachments)?.to_string()
+        };
+        fields.push(("data", text));
+    }
+    Ok(fields)
+}
+
+/// An entry from its fields (in any order; unknown ones are ignored, as Node does).
+pub(crate) fn decode_entry(fields: &[(String, String)]) -> Result<Entry, WireError> {
+    let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+    let uid = get("uid").ok_or_else(|| WireError::new("an entry without uid"))?;
+    let nsp = get("nsp").ok_or_else(|| WireError::new("an entry without nsp"))?;
+    let kind = get("type")
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| WireError::new("an entry without a numeric type"))?;
+    let data = get("data").map(|text| decode_data(text)).transpose()?;
+    Ok(Entry {
+        uid: uid.clone(),
+        nsp: nsp.clone(),
+        kind,
+        data,
+    })
+}
+
+/// A body: JSON when it starts with `{`, base64 MessagePack otherwise.
+fn decode_data(text: &str) -> Result<Mp, WireError> {
+    if text.len() > MAX_DATA {
+        return Err(WireError::new("an entry's data is too long"));
+    }
+    if text.starts_with('{') {
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| WireError::new(format!("bad JSON: {e}")))?;
+        return Ok(msgpack::from_json(&value, &[]));
+    }
+    let bytes = BASE64
+        .decode(text)
+        .map_err(|e| WireError::new(format!("bad base64: {e}")))?;
+    wire::decode(&bytes)
+}
+
+/// The body of a BROADCAST, and whether it carries binary.
+pub(crate) fn broadcast_data(broadcast: &ClusterBroadcast) -> Result<(Mp, bool), WireError> {
+    let data = Mp::Map(vec![
+        (Mp::from("packet"), wire::packet_to_mp(broadcast, false)?),
+        (
+            Mp::from("opts"),
+            wire::options_to_mp(&broadcast.options, true),
+        ),
+    ]);
+    Ok((data, !broadcast.attachments.is_empty()))
+}
+
+/// A broadcast of another node, or of this one through the stream; `None` for one that asks
+/// for acknowledgements (not served here). With `offset`, a replayable event (no ack id, not
+/// volatile) gets it as its last argument.
+pub(crate) fn broadcast_from_data(
+    data: &Mp,
+    offset: Option<&str>,
+) -> Result<Option<ClusterBroadcast>, WireError> {
+    if field(data, "requestId").is_some() {
+        return Ok(None);
+    }
+    let packet =
+        field(data, "packet").ok_or_else(|| WireError::new("a broadcast without packet"))?;
+    let (nsp, mut packet) = wire::packet_from_mp(packet)?;
+    let options = match field(data, "opts") {
+        Some(opts) => wire::options_from_mp(opts)?,
+        None => BroadcastOptions::default(),
+    };
+    if let Some(offset) = offset.filter(|_| is_replayable(&packet, &options)) {
+        let mut args = packet
+            .data
+            .as_ref()
+            .map(|d| d.to_value())
+            .unwrap_or_default();
+        if let Value::Array(items) = &mut args {
+            items.push(Value::from(offset));
+            let attachments = std::mem::take(&mut packet.attachments);
+            packet = Packet::event(&nsp, args, attachments);
+        }
+    }
+    let encoded = packet.encode();
+    let mut broadcast = ClusterBroadcast::new(&nsp, options, encoded.text);
+    broadcast.attachments = encoded.attachments;
+    Ok(Some(broadcast))
+}
+
+/// Whether recovery replays a packet: an event without ack id, not volatile (Node's
+/// `addOffsetIfNecessary`).
+pub(crate) fn is_replayable(packet: &Packet, options: &BroadcastOptions) -> bool {
+    packet.kind.is_event() && packet.id.is_none() && !options.volatile
+}
+
+/// The body of SOCKETS_JOIN / SOCKETS_LEAVE: `{opts: {rooms, except}, rooms}`.
+pub(crate) fn rooms_data(options: &BroadcastOptions, rooms: &[Room]) -> Mp {
+    Mp::Map(vec![
+        (Mp::from("opts"), wire::options_to_mp(options, true)),
+        (Mp::from("rooms"), room_array(rooms)),
+    ])
+}
+
+/// The body of DISCONNECT_SOCKETS: `{opts, close}`.
+pub(crate) fn disconnect_data(options: &BroadcastOptions, close: bool) -> Mp {
+    Mp::Map(vec![
+        (Mp::from("opts"), wire::options_to_mp(options, true)),
+        (Mp::from("close"), Mp::Boolean(close)),
+    ])
+}
+
+/// The options and rooms of a SOCKETS_JOIN / SOCKETS_LEAVE body.
+pub(crate) fn rooms_from_data(data: &Mp) -> Result<(BroadcastOptions, Vec<Room>), WireError> {
+    let options = match field(data, "opts") {
+        Some(opts) => wire::options_from_mp(opts)?,
+        None => BroadcastOptions::default(),
+    };
+    let mut attachments = Vec::new();
+    let rooms = match field(data, "rooms") {
+        Some(rooms) => wire::json_rooms(&wire::mp_to_json(rooms, &mut attachments)?),
+        None => Vec::new(),
+    };
+    Ok((options, rooms))
+}
+
+/// The options and `close` of a DISCONNECT_SOCKETS body.
+pub(crate) fn disconnect_from_data(data: &Mp) -> Result<(BroadcastOptions, bool), WireError> {
+    let options = match field(data, "opts") {
+        Some(opts) => wire::options_from_mp(opts)?,
+        None => BroadcastOptions::default(),
+    };
+    let close = field(data, "close").and_then(Mp::as_bool).unwrap_or(false);
+    Ok((options, close))
+}
+
+fn room_array(rooms: &[Room]) -> Mp {
+    Mp::Array(rooms.iter().map(|r| Mp::from(&**r)).collect())
+}
+
+/// A session as Node keeps it: base64 of the MessagePack `{sid, pid, rooms, data}`.
+pub(crate) fn encode_session(session: &Session) -> String {
+    let value = Mp::Map(vec![
+        (Mp::from("sid"), Mp::from(session.sid.as_str())),
+        (Mp::from("pid"), Mp::from(session.pid.as_str())),
+        (Mp::from("rooms"), room_array(&session.rooms)),
+        (Mp::from("data"), msgpack::from_json(&session.data, &[])),
+    ]);
+    BASE64.encode(wire::encode(&value))
+}
+
+/// A session Node or this adapter kept. Binary values in its data are dropped (JSON data
+/// only: see [`Session::data`]).
+pub(crate) fn decode_session(text: &str) -> Result<Session, WireError> {
+    if text.len() > MAX_DATA {
+        return Err(WireError::new("a session is too long"));
+    }
+    let bytes = BASE64
+        .decode(text)
+        .map_err(|e| WireError::new(format!("bad base64: {e}")))?;
+    let value = wire::decode(&bytes)?;
+    let id = |name: &str| -> Result<SocketId, WireError> {
+        field(&value, name)
+            .and_then(as_string)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| WireError::new(format!("a session without a valid {name}")))
+    };
+    let (sid, pid) = (id("sid")?, id("pid")?);
+    let mut attachments = Vec::new();
+    let rooms = match field(&value, "rooms") {
+        Some(rooms) => wire::json_rooms(&wire::mp_to_json(rooms, &mut attachments)?),
+        None => Vec::new(),
+    };
+    let data = match field(&value, "data") {
+        Some(data) => wire::mp_to_json(data, &mut attachments)?,
+        None => Value::Null,
+    };
+    Ok(Session::new(sid, pid, rooms, data))
+}
+
+/// A stream id `<ms>-<seq>`, as numbers that order like the stream does.
+pub(crate) fn parse_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(ms) || !digits(seq) {
+        return None;
+    }
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
+/// The text of a stream id.
+pub(crate) fn id_text((ms, seq): (u64, u64)) -> String {
+    format!("{ms}-{seq}")
+}
+
+/// The id right after `id`: XRANGE from there leaves `id` out, on Redis before 6.2 too.
+pub(crate) fn after((ms, seq): (u64, u64)) -> (u64, u64) {
+    match seq.checked_add(1) {
+        Some(seq) => (ms, seq),
+        None => (ms.saturating_add(1), 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn broadcast(
+        text: &str,
+        attachments: Vec<Bytes>,
+        options: BroadcastOptions,
+    ) -> ClusterBroadcast {
+        let mut broadcast = ClusterBroadcast::new("/", options, text.to_owned());
+        broadcast.attachments = attachments;
+        broadcast
+    }
+
+    #[test]
+    fn a_broadcast_is_json_as_node_writes_it() {
+        let b = broadcast(
+            r#"2["tick",1]"#,
+            Vec::new(),
+            BroadcastOptions::default().to("r").except("x"),
+        );
+        let (data, binary) = broadcast_data(&b).expect("encodes");
+        let fields = encode_entry("abc123", "/", message_type::BROADCAST, Some(&data), binary)
+            .expect("encodes");
+        assert_eq!(
+            fields,
+            [
+                ("uid", "abc123".to_owned()),
+                ("nsp", "/".to_owned()),
+                ("type", "3".to_owned()),
+                (
+                    "data",
+                    r#"{"packet":{"type":2,"data":["tick",1],"nsp":"/"},"opts":{"rooms":["r"],"except":["x"],"flags":{}}}"#
+                        .to_owned()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_broadcast_reads_back_with_its_offset_binary_included() {
+        let b = broadcast(
+            r#"51-["file",{"_placeholder":true,"num":0}]"#,
+            vec![Bytes::from_static(&[1, 2, 3])],
+            BroadcastOptions::default(),
+        );
+        let (data, binary) = broadcast_data(&b).expect("encodes");
+        assert!(binary);
+        let fields = encode_entry("abc123", "/", message_type::BROADCAST, Some(&data), binary)
+            .expect("encodes");
+        assert!(!fields[3].1.starts_with('{'));
+        let owned: Vec<(String, String)> =
+            fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let entry = decode_entry(&owned).expect("decodes");
+        assert_eq!(
+            (entry.uid.as_str(), entry.kind),
+            ("abc123", message_type::BROADCAST)
+        );
+        let back = broadcast_from_data(&entry.data.expect("data"), Some("17-2"))
+            .expect("decodes")
+            .expect("a broadcast");
+        assert_eq!(
+            back.text,
+            r#"51-["file",{"_placeholder":true,"num":0},"17-2"]"#
+        );
+        assert_eq!(back.attachments, [Bytes::from_static(&[1, 2, 3])]);
+    }
+
+    #[test]
+    fn volatile_and_ack_broadcasts_get_no_offset() {
+        let b = broadcast(
+            r#"2["v"]"#,
+            Vec::new(),
+            BroadcastOptions::default().volatile(true),
+        );
+        let (data, _) = broadcast_data(&b).expect("encodes");
+        let back = broadcast_from_data(&data, Some("1-0"))
+            .expect("ok")
+            .expect("some");
+        assert_eq!(back.text, r#"2["v"]"#);
+        let with_ack = Mp::Map(vec![
+            (Mp::from("requestId"), Mp::from("x")),
+            (Mp::from("packet"), Mp::Nil),
+        ]);
+        assert!(
+            broadcast_from_data(&with_ack, Some("1-0"))
+                .expect("ok")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn sessions_round_trip_and_bad_ones_are_refused() {
+        let (sid, pid) = (SocketId::random(), SocketId::random());
+        let session = Session::new(
+            sid,
+            pid,
+            vec![Room::from(sid.as_str()), Room::from("r")],
+            serde_json::json!({"n": 1}),
+        );
+        let back = decode_session(&encode_session(&session)).expect("decodes");
+        assert_eq!(
+            (back.sid, back.pid, back.rooms.clone(), back.data.clone()),
+            (sid, pid, session.rooms.clone(), session.data.clone())
+        );
+        assert!(decode_session("not base64!").is_err());
+        assert!(decode_session(&BASE64.encode(wire::encode(&Mp::from(1)))).is_err());
+    }
+
+    #[test]
+    fn ids_parse_and_order() {
+        assert_eq!(parse_id("1700000000000-3"), Some((1_700_000_000_000, 3)));
+        assert_eq!(parse_id("1-"), None);
+        assert_eq!(parse_id("a-1"), None);
+        assert_eq!(parse_id("+1-1"), None);
+        assert_eq!(parse_id("abc"), None);
+        assert_eq!(after((5, u64::MAX)), (6, 0));
+        assert_eq!(id_text(after((5, 1))), "5-2");
+        assert!(parse_id("10-0") > parse_id("9-99"));
+    }
+
+    #[test]
+    fn entries_without_their_fields_are_refused() {
+        let fields = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        assert!(decode_entry(&fields(&[("nsp", "/"), ("type", "3")])).is_err());
+        assert!(decode_entry(&fields(&[("uid", "a"), ("nsp", "/"), ("type", "x")])).is_err());
+        assert!(
+            decode_entry(&fields(&[
+                ("uid", "a"),
+                ("nsp", "/"),
+                ("type", "3"),
+                ("data", "{bad")
+            ]))
+            .is_err()
+        );
+        let entry = decode_entry(&fields(&[
+            ("uid", "a"),
+            ("nsp", "/"),
+            ("type", "2"),
+            ("extra", "1"),
+        ]))
+        .expect("decodes");
+        assert_eq!(entry.data, None);
+    }
+}
