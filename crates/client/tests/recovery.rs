@@ -5,8 +5,6 @@
 //! Node needs `node` and `npm ci --prefix tests/js`.
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -14,12 +12,11 @@ use std::time::Duration;
 use sockeye::{Data, EmitError, EngineConfig, Io, RecoveryConfig, Socket as ServerSocket};
 use sockeye_client::{Ack, Client, Lifecycle, Parser, Transports};
 use sockeye_testkit::{QUIET, TestServer, WAIT, within};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
 
 mod common;
 
+use common::node::node_server;
 use common::proxy::Proxy;
 use common::wait_for;
 
@@ -63,37 +60,6 @@ async fn expect_numbers(numbers: &mut mpsc::UnboundedReceiver<u64>, from: u64, l
 }
 
 // ---- Node ----
-
-struct NodeServer {
-    _child: Child,
-    url: String,
-}
-
-/// Node's server with `parser` (`default` or `msgpack`).
-async fn node_server(parser: &str) -> NodeServer {
-    let js = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/js");
-    assert!(
-        js.join("node_modules/socket.io/package.json").is_file(),
-        "run `npm ci --prefix tests/js` first"
-    );
-    let mut child = Command::new("node")
-        .arg(js.join("rust-client-server.mjs"))
-        .arg(parser)
-        .current_dir(&js)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("cannot run node");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let line = within(WAIT, lines.next_line()).await.unwrap().unwrap();
-    let port: serde_json::Value = serde_json::from_str(&line).unwrap();
-    NodeServer {
-        _child: child,
-        url: format!("http://127.0.0.1:{}", port["port"]),
-    }
-}
 
 async fn node_stream(transports: Transports) {
     node_stream_with(transports, Parser::Default).await;

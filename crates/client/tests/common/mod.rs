@@ -10,6 +10,7 @@ use sockeye_testkit::{WAIT, within};
 use tokio::sync::{broadcast, mpsc};
 
 pub mod features;
+pub mod node;
 pub mod proxy;
 
 pub async fn wait_for(
