@@ -15,6 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use sockeye_testkit::run_for_result;
+
 /// The password of the test's log-in, and its hash as Node's bcryptjs made it
 /// (`bcryptjs.hashSync("s3cret", 10)`), so that a `$2a$` hash from Node is what is checked.
 const PASSWORD: &str = "s3cret";
@@ -127,53 +129,14 @@ impl Drop for Serve {
 
 fn run_admin_scenario(url: &str) -> serde_json::Value {
     let root = workspace();
-    let mut child = Command::new("node")
+    let mut command = Command::new("node");
+    command
         .arg("admin.mjs")
         .args(["--url", url, "--user", "admin", "--password", PASSWORD])
         .arg("--artifacts")
         .arg(root.join("tests/artifacts"))
-        .current_dir(root.join("tests/browser"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break Some(status);
-        }
-        if started.elapsed() > SCENARIO_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    let status = status.unwrap_or_else(|| panic!("admin.mjs took more than {SCENARIO_TIMEOUT:?}"));
-    assert!(status.success(), "admin.mjs failed ({status}):\n{stderr}");
-    let line = stdout
-        .lines()
-        .rev()
-        .find_map(|line| line.strip_prefix("RESULT "))
-        .expect("admin.mjs printed a RESULT line");
-    serde_json::from_str(line).expect("RESULT is JSON")
+        .current_dir(root.join("tests/browser"));
+    run_for_result(command, "admin.mjs", SCENARIO_TIMEOUT)
 }
 
 /// A plain GET, for the routes around the UI.

@@ -9,16 +9,16 @@
 //!
 //! The browser runs one at a time (a lock), so the 2-core machines are not overloaded.
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use sockeye::Parser;
 use sockeye_cli::serve::{Config, app};
+use sockeye_testkit::run_for_result;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// How long one scenario may take before it is killed.
@@ -144,61 +144,20 @@ impl Drop for Server {
 /// the JSON it printed after `RESULT `.
 fn run_scenario(server: &Server, scenario: &str, extra: &[&str]) -> serde_json::Value {
     let root = workspace();
-    let artifacts = root.join("tests/artifacts");
-    let mut child = Command::new("node")
+    let mut command = Command::new("node");
+    command
         .arg("run.mjs")
         .arg(scenario)
         .args(["--url", &server.url()])
         .arg("--artifacts")
-        .arg(&artifacts)
+        .arg(root.join("tests/artifacts"))
         .args(extra)
-        .current_dir(root.join("tests/browser"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break Some(status);
-        }
-        if started.elapsed() > SCENARIO_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    let status = status.unwrap_or_else(|| {
-        panic!("scenario {scenario} {extra:?} took more than {SCENARIO_TIMEOUT:?}")
-    });
-    assert!(
-        status.success(),
-        "scenario {scenario} {extra:?} failed ({status}):\n{stderr}"
-    );
-    let line = stdout
-        .lines()
-        .rev()
-        .find_map(|line| line.strip_prefix("RESULT "))
-        .unwrap_or_else(|| panic!("scenario {scenario} printed no RESULT line"));
-    serde_json::from_str(line).expect("RESULT is JSON")
+        .current_dir(root.join("tests/browser"));
+    run_for_result(
+        command,
+        &format!("scenario {scenario} {extra:?}"),
+        SCENARIO_TIMEOUT,
+    )
 }
 
 /// Takes the browser lock, checks the prerequisites and starts a server.

@@ -31,6 +31,7 @@
 mod client;
 mod http;
 mod record;
+mod script;
 mod server;
 mod transport;
 
@@ -39,6 +40,7 @@ use std::time::Duration;
 pub use client::{ClientBuilder, ConnectFailure, RecvError, TestClient, Transport, packet_args};
 pub use http::{HttpResponse, http_get, http_request};
 pub use record::{Recorder, Records, recorder};
+pub use script::run_for_result;
 pub use server::{ServerInput, TestServer};
 
 pub use sockeye_engineio_proto as engineio_proto;
