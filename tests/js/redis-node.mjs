@@ -1,7 +1,8 @@
-// A Node node of a mixed cluster: socket.io 4.8 with @socket.io/redis-adapter 8, started by
-// the Rust tests in `crates/redis/tests/`:
+// A Node node of a mixed cluster: socket.io 4.8 with @socket.io/redis-adapter 8 (or, with
+// `streams`, @socket.io/redis-streams-adapter), started by the Rust tests in
+// `crates/redis/tests/`:
 //
-//   node tests/js/redis-node.mjs <redis url>
+//   node tests/js/redis-node.mjs <redis url> [streams]
 //
 // It listens on a free loopback port and prints `{"port": N}` as its first line. Its clients
 // drive it with the acknowledged event `cmd (op, arg)`, which runs one server operation on
@@ -11,18 +12,24 @@
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
+import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { createClient } from "redis";
 
 const url = process.argv[2];
+const streams = process.argv[3] === "streams";
 const pub = createClient({ url });
 const sub = pub.duplicate();
 // A client without an error listener throws; reconnection is the client's own business.
 pub.on("error", () => {});
 sub.on("error", () => {});
-await Promise.all([pub.connect(), sub.connect()]);
+await Promise.all([pub.connect(), streams ? Promise.resolve() : sub.connect()]);
 
 const httpServer = createServer();
-const io = new Server(httpServer, { adapter: createAdapter(pub, sub, { requestsTimeout: 3000 }) });
+// The streams adapter has no requestsTimeout option: its requests wait 5 s.
+const adapter = streams
+  ? createStreamsAdapter(pub)
+  : createAdapter(pub, sub, { requestsTimeout: 3000 });
+const io = new Server(httpServer, { adapter });
 
 /** Binary arguments travel in the commands as {"$bin": hex}. */
 function decode(value) {

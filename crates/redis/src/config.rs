@@ -112,6 +112,9 @@ pub struct RedisStreamsConfig {
     /// How long a restore waits for this node to have read the stream up to the offset the
     /// client brings from another node. Default 2 s.
     pub catch_up_timeout: Duration,
+    /// How long a request to the other nodes (`fetch_sockets`, `server_side_emit` with acks,
+    /// all rooms) waits for their answers. Default 5 s, as in Node.
+    pub requests_timeout: Duration,
 }
 
 impl Default for RedisStreamsConfig {
@@ -126,6 +129,7 @@ impl Default for RedisStreamsConfig {
             publish_queue: 4096,
             reconnect_max_delay: Duration::from_secs(2),
             catch_up_timeout: Duration::from_secs(2),
+            requests_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -172,6 +176,13 @@ impl RedisStreamsConfig {
     #[must_use]
     pub fn publish_queue(mut self, size: usize) -> Self {
         self.publish_queue = size.max(1);
+        self
+    }
+
+    /// Sets [`RedisStreamsConfig::requests_timeout`].
+    #[must_use]
+    pub fn requests_timeout(mut self, timeout: Duration) -> Self {
+        self.requests_timeout = timeout;
         self
     }
 }

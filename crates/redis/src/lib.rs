@@ -33,6 +33,7 @@
 //! reconnects and subscribes again in the background.
 
 mod adapter;
+mod cluster;
 mod config;
 mod error;
 mod streams;

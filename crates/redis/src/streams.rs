@@ -12,13 +12,19 @@
 //! adapters only queue, so the [`Adapter`] methods never wait.
 //!
 //! A broadcast that recovery may replay is not delivered locally when it is emitted: it goes
-//! into the stream under this node's second uid (`relay`), and the reader delivers it here as
-//! it does those of other nodes, with its entry id as offset. Then every socket of every node
+//! into the stream marked `relay`, and the reader delivers it here as it does those of other
+//! nodes, with its entry id as offset. Then every socket of every node
 //! gets replayable packets in stream order, and a restore can tell exactly which ones a socket
 //! already had: it reads the stream up to the reader's position while holding the reader back
 //! (`gate`) until the socket is in its rooms again.
+//!
+//! Requests to the other nodes (fetch sockets, server-side emits, broadcasts with acks) are
+//! messages on the stream too, and so are their answers, which carry the request id: every node
+//! reads them, and only the one that waits for that id takes them (Node's
+//! `ClusterAdapterWithHeartbeat`). The bookkeeping is the shared `cluster` module's; a request
+//! waits for every node heard from within the heartbeat timeout.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -33,9 +39,12 @@ use sockeye_adapter::{
 };
 use tokio::sync::{mpsc, watch};
 
+use crate::cluster::{self, Answer, Expected, Requests, Response};
 use crate::streams_wire::{self as sw, message_type};
 use crate::{Error, RedisStreamsConfig};
 
+/// The uid of the messages of `@socket.io/redis-streams-emitter`, which is no node.
+const EMITTER_UID: &str = "emitter";
 /// Entries one XRANGE of a restore reads.
 const RESTORE_PAGE: usize = 1000;
 /// XRANGEs one restore makes at most, as Node bounds it, so that a stream written faster than
@@ -67,8 +76,10 @@ const READ_BLOCK_MS: u64 = 1000;
 ///
 /// Socket data that travels with a recovered session is the [`serde_json::Value`] a socket
 /// holds (`socket.insert_data(json)`): other types of data stay on the node that had them.
-/// Not served yet: `fetch_sockets` of other nodes, `server_side_emit` and broadcasts with
-/// acknowledgements (they fail with an error; Node answers them).
+/// Every cross-node operation of Node's streams adapter is served, with Node nodes in the
+/// cluster too: broadcasts (with acks), `fetch_sockets`, remote join / leave / disconnect,
+/// `server_side_emit` (with acks), and all rooms (asked as a fetch of every socket, since
+/// Node's protocol has no message for it).
 #[derive(Clone)]
 pub struct RedisStreamsAdapter {
     handle: Arc<Handle>,
@@ -83,6 +94,7 @@ struct Handle {
 /// A namespace served by this adapter.
 struct Registered {
     local: Weak<dyn LocalNamespace>,
+    rooms: Weak<MemoryAdapter>,
     /// Whether the namespace has recovery on (then replayable packets get their offset).
     recovery: Arc<AtomicBool>,
 }
@@ -97,10 +109,8 @@ enum Command {
 }
 
 struct State {
-    /// This node, for its heartbeats and requests and the broadcasts it delivered itself.
+    /// This node, in every message it writes.
     uid: String,
-    /// This node again, for the broadcasts its reader delivers (see the module's notes).
-    relay_uid: String,
     config: RedisStreamsConfig,
     /// Locked only to add or look up one, never across an `.await`.
     namespaces: Mutex<HashMap<String, Registered>>,
@@ -108,6 +118,8 @@ struct State {
     /// `.await`.
     nodes: Mutex<HashMap<(String, String), Instant>>,
     queue: mpsc::Sender<Command>,
+    /// This node's requests that wait for answers.
+    requests: Requests,
     /// Whether the reader is connected; while it is not, cluster operations fail at once.
     connected: AtomicBool,
     commands: ConnectionManager,
@@ -175,11 +187,11 @@ impl RedisStreamsAdapter {
         let (position, _) = watch::channel(start);
         let state = Arc::new(State {
             uid: crate::adapter::new_uid(),
-            relay_uid: crate::adapter::new_uid(),
             config,
             namespaces: Mutex::default(),
             nodes: Mutex::default(),
             queue,
+            requests: Requests::default(),
             connected: AtomicBool::new(true),
             commands,
             gate: Arc::default(),
@@ -206,7 +218,7 @@ impl RedisStreamsAdapter {
         move |nsp: &str| -> Box<dyn Adapter> {
             Box::new(NamespaceAdapter {
                 nsp: nsp.to_owned(),
-                local: MemoryAdapter::new(),
+                local: Arc::new(MemoryAdapter::new()),
                 recovery: Arc::default(),
                 redis: redis.clone(),
             })
@@ -242,11 +254,20 @@ impl State {
     }
 
     fn server_count(&self, nsp: &str) -> usize {
+        1 + self.other_nodes(nsp).len()
+    }
+
+    /// The uids of the other nodes of namespace `nsp` heard from within the heartbeat timeout.
+    fn other_nodes(&self, nsp: &str) -> HashSet<String> {
         let timeout = self.config.heartbeat_timeout;
         let now = Instant::now();
         let mut nodes = self.nodes();
         nodes.retain(|_, seen| now.saturating_duration_since(*seen) <= timeout);
-        1 + nodes.keys().filter(|(n, _)| n == nsp).count()
+        nodes
+            .keys()
+            .filter(|(n, _)| n == nsp)
+            .map(|(_, uid)| uid.clone())
+            .collect()
     }
 
     fn check_connected(&self) -> Result<(), Error> {
@@ -265,43 +286,117 @@ impl State {
         })
     }
 
-    /// Queues a message of this node (`uid`) for the stream.
-    fn send(
+    /// Queues a message of this node for the stream.
+    fn send(&self, nsp: &str, kind: u64, data: Option<(&Mp, bool)>) -> Result<(), Error> {
+        self.send_entry(nsp, kind, data, false)
+    }
+
+    fn send_entry(
         &self,
-        uid: &str,
         nsp: &str,
         kind: u64,
         data: Option<(&Mp, bool)>,
+        relay: bool,
     ) -> Result<(), Error> {
         let (data, binary) = match data {
             Some((data, binary)) => (Some(data), binary),
             None => (None, false),
         };
-        let fields = sw::encode_entry(uid, nsp, kind, data, binary)
+        let mut fields = sw::encode_entry(&self.uid, nsp, kind, data, binary)
             .map_err(|e| Error::Redis(e.to_string()))?;
+        if relay {
+            fields.push(("relay", "1".to_owned()));
+        }
         self.push(Command::Add(fields))
     }
 
-    fn send_broadcast(&self, uid: &str, broadcast: &ClusterBroadcast) -> Result<(), Error> {
+    /// Queues a broadcast; `relay`: this node's reader delivers it here too (see the module's
+    /// notes).
+    fn send_broadcast(&self, broadcast: &ClusterBroadcast, relay: bool) -> Result<(), Error> {
         let (data, binary) =
             sw::broadcast_data(broadcast).map_err(|e| Error::Redis(e.to_string()))?;
-        self.send(
-            uid,
+        self.send_entry(
             &broadcast.nsp,
             message_type::BROADCAST,
             Some((&data, binary)),
+            relay,
         )
     }
 
-    fn local(&self, nsp: &str) -> Option<(Arc<dyn LocalNamespace>, bool)> {
+    /// Writes a request for the other nodes of `nsp`, and collects one answer from each,
+    /// within [`RedisStreamsConfig::requests_timeout`].
+    async fn ask(
+        &self,
+        nsp: &str,
+        kind: u64,
+        data: impl FnOnce(&str) -> Mp,
+    ) -> Result<Vec<Response>, Error> {
+        self.check_connected()?;
+        let others = self.other_nodes(nsp);
+        if others.is_empty() {
+            return Ok(Vec::new());
+        }
+        let waiting = self.requests.open();
+        self.send(nsp, kind, Some((&data(waiting.id()), false)))?;
+        waiting
+            .collect(Expected::Nodes(others), self.config.requests_timeout)
+            .await
+    }
+
+    /// Writes a broadcast that asks for acks and collects the other nodes' counts and acks.
+    async fn broadcast_with_ack(
+        &self,
+        broadcast: ClusterBroadcast,
+        timeout: Duration,
+    ) -> Result<RemoteAcks, Error> {
+        self.check_connected()?;
+        let others = self.other_nodes(&broadcast.nsp);
+        if others.is_empty() {
+            let mut acks = RemoteAcks::default();
+            acks.complete = true;
+            return Ok(acks);
+        }
+        let waiting = self.requests.open();
+        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        let (data, binary) = sw::ack_broadcast_data(waiting.id(), &broadcast, timeout_ms)
+            .map_err(|e| Error::Redis(e.to_string()))?;
+        self.send(
+            &broadcast.nsp,
+            message_type::BROADCAST,
+            Some((&data, binary)),
+        )?;
+        Ok(waiting.collect_acks(Expected::Nodes(others), timeout).await)
+    }
+
+    /// Sends each answer to request `request_id` of another node as a message on the stream.
+    fn responder(self: &Arc<Self>, nsp: &str, request_id: Option<String>) -> cluster::Respond {
+        let Some(request_id) = request_id else {
+            return Arc::new(|_| {});
+        };
+        // Weak: a handler that answers late must not keep a stopped adapter alive.
+        let state = Arc::downgrade(self);
+        let nsp = nsp.to_owned();
+        Arc::new(move |response: Response| {
+            let Some(state) = state.upgrade() else { return };
+            let Some((kind, data)) = sw::response_data(&request_id, &response) else {
+                return;
+            };
+            if let Err(error) = state.send(&nsp, kind, Some((&data, false))) {
+                tracing::debug!(%error, "cannot answer a request of another node");
+            }
+        })
+    }
+
+    fn local(&self, nsp: &str) -> Option<(Arc<dyn LocalNamespace>, Arc<MemoryAdapter>, bool)> {
         let namespaces = self.namespaces();
         let registered = namespaces.get(nsp)?;
         let local = registered.local.upgrade()?;
-        Some((local, registered.recovery.load(Ordering::Acquire)))
+        let rooms = registered.rooms.upgrade()?;
+        Some((local, rooms, registered.recovery.load(Ordering::Acquire)))
     }
 
     /// An entry the reader took from the stream.
-    fn on_entry(&self, id: &str, fields: &[(String, String)]) {
+    fn on_entry(self: &Arc<Self>, id: &str, fields: &[(String, String)]) {
         let entry = match sw::decode_entry(fields) {
             Ok(entry) => entry,
             Err(error) => {
@@ -309,50 +404,69 @@ impl State {
                 return;
             }
         };
-        if entry.uid == self.uid {
+        if entry.uid == self.uid && !entry.relay {
             return;
+        }
+        // Any message tells its node is alive, as in Node (which sends heartbeats only when it
+        // has been quiet); the emitter package's messages come from no node.
+        if entry.uid != self.uid && entry.uid != EMITTER_UID {
+            self.nodes()
+                .insert((entry.nsp.clone(), entry.uid.clone()), Instant::now());
         }
         match entry.kind {
             message_type::INITIAL_HEARTBEAT | message_type::HEARTBEAT => {
-                self.nodes()
-                    .insert((entry.nsp.clone(), entry.uid.clone()), Instant::now());
                 // A node that starts asks who is there, as Node's do.
                 if entry.kind == message_type::INITIAL_HEARTBEAT
                     && self.namespaces().contains_key(&entry.nsp)
                 {
-                    let _ = self.send(&self.uid, &entry.nsp, message_type::HEARTBEAT, None);
+                    let _ = self.send(&entry.nsp, message_type::HEARTBEAT, None);
                 }
                 return;
             }
             message_type::ADAPTER_CLOSE => {
-                self.nodes().remove(&(entry.nsp, entry.uid));
+                self.nodes().remove(&(entry.nsp, entry.uid.clone()));
+                self.requests.node_gone(&entry.uid);
                 return;
             }
             _ => {}
         }
-        let Some((local, recovery)) = self.local(&entry.nsp) else {
-            return;
-        };
         let Some(data) = &entry.data else {
             return;
         };
-        let done =
-            match entry.kind {
-                message_type::BROADCAST => sw::broadcast_from_data(data, recovery.then_some(id))
-                    .map(|broadcast| match broadcast {
-                        Some(broadcast) => local.deliver(&broadcast),
-                        None => tracing::debug!("broadcasts with acks are not served"),
-                    }),
-                message_type::SOCKETS_JOIN => {
-                    sw::rooms_from_data(data).map(|(options, rooms)| local.join(&options, &rooms))
-                }
-                message_type::SOCKETS_LEAVE => {
-                    sw::rooms_from_data(data).map(|(options, rooms)| local.leave(&options, &rooms))
-                }
-                message_type::DISCONNECT_SOCKETS => sw::disconnect_from_data(data)
-                    .map(|(options, close)| local.disconnect(&options, close)),
-                _ => Ok(()),
-            };
+        match sw::response_from_data(entry.kind, data) {
+            Ok(Some((request_id, response))) => {
+                let answer = Answer {
+                    from: Some(entry.uid),
+                    response,
+                };
+                self.requests.answer(&request_id, answer);
+                return;
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::debug!(id, %error, "ignoring a malformed response");
+                return;
+            }
+        }
+        let Some((local, rooms, recovery)) = self.local(&entry.nsp) else {
+            return;
+        };
+        let done = match sw::request_from_data(entry.kind, data) {
+            Ok(Some((request_id, request))) => {
+                let respond = self.responder(&entry.nsp, request_id);
+                cluster::serve(&*local, &rooms, request, respond);
+                Ok(())
+            }
+            Ok(None) if entry.kind == message_type::BROADCAST => {
+                sw::broadcast_from_data(data, recovery.then_some(id)).map(|broadcast| {
+                    if let Some(broadcast) = broadcast {
+                        local.deliver(&broadcast);
+                    }
+                })
+            }
+            Ok(None) => Ok(()),
+            Err(error) => Err(error),
+        };
         if let Err(error) = done {
             tracing::debug!(id, %error, "ignoring a malformed message");
         }
@@ -587,7 +701,7 @@ async fn publisher(
             _ = tick.tick() => {
                 let names: Vec<String> = state.namespaces().keys().cloned().collect();
                 for nsp in names {
-                    let _ = state.send(&state.uid, &nsp, message_type::HEARTBEAT, None);
+                    let _ = state.send(&nsp, message_type::HEARTBEAT, None);
                 }
             }
             first = queue.recv() => {
@@ -623,7 +737,7 @@ async fn publisher(
 /// The adapter of one namespace: rooms in memory, messages through the stream.
 struct NamespaceAdapter {
     nsp: String,
-    local: MemoryAdapter,
+    local: Arc<MemoryAdapter>,
     recovery: Arc<AtomicBool>,
     redis: RedisStreamsAdapter,
 }
@@ -634,14 +748,8 @@ impl NamespaceAdapter {
     }
 
     fn send(&self, kind: u64, data: &Mp) -> Result<(), AdapterError> {
-        let state = self.state();
-        Ok(state.send(&state.uid, &self.nsp, kind, Some((data, false)))?)
+        Ok(self.state().send(&self.nsp, kind, Some((data, false)))?)
     }
-}
-
-fn unsupported<T: Send + 'static>(what: &str) -> BoxFuture<Result<T, AdapterError>> {
-    let error = AdapterError::Broker(format!("{what} is not served by the Redis streams adapter"));
-    Box::pin(std::future::ready(Err(error)))
 }
 
 impl Adapter for NamespaceAdapter {
@@ -670,8 +778,7 @@ impl Adapter for NamespaceAdapter {
     }
 
     fn publish(&self, broadcast: &ClusterBroadcast) -> Result<(), AdapterError> {
-        let state = self.state();
-        Ok(state.send_broadcast(&state.uid, broadcast)?)
+        Ok(self.state().send_broadcast(broadcast, false)?)
     }
 
     fn server_count(&self) -> usize {
@@ -703,34 +810,76 @@ impl Adapter for NamespaceAdapter {
 
     fn fetch_remote(
         &self,
-        _options: &BroadcastOptions,
+        options: &BroadcastOptions,
     ) -> BoxFuture<Result<Vec<SocketInfo>, AdapterError>> {
-        unsupported("fetching the sockets of other nodes")
+        let state = self.state().clone();
+        let nsp = self.nsp.clone();
+        let options = options.clone();
+        Box::pin(async move {
+            let answers = state
+                .ask(&nsp, message_type::FETCH_SOCKETS, |id| {
+                    sw::fetch_data(id, &options)
+                })
+                .await?;
+            Ok(fetched_sockets(answers))
+        })
     }
 
     fn remote_rooms(&self) -> BoxFuture<Result<Vec<Room>, AdapterError>> {
-        unsupported("listing the rooms of other nodes")
+        // Node's protocol has no message for the rooms: a room is where some socket is, so the
+        // rooms are those of every socket of the other nodes.
+        let sockets = self.fetch_remote(&BroadcastOptions::default());
+        Box::pin(async move {
+            let mut rooms: Vec<Room> = Vec::new();
+            let mut seen = HashSet::new();
+            for socket in sockets.await? {
+                for room in socket.rooms {
+                    if seen.insert(room.clone()) {
+                        rooms.push(room);
+                    }
+                }
+            }
+            Ok(rooms)
+        })
     }
 
     fn broadcast_with_ack(
         &self,
-        _broadcast: &ClusterBroadcast,
-        _timeout: Duration,
+        broadcast: &ClusterBroadcast,
+        timeout: Duration,
     ) -> BoxFuture<Result<RemoteAcks, AdapterError>> {
-        unsupported("a broadcast with acknowledgements")
+        let state = self.state().clone();
+        let broadcast = broadcast.clone();
+        Box::pin(async move { Ok(state.broadcast_with_ack(broadcast, timeout).await?) })
     }
 
-    fn server_side_emit(&self, _data: &[serde_json::Value]) -> Result<(), AdapterError> {
-        Err(AdapterError::Broker(
-            "server_side_emit is not served by the Redis streams adapter".into(),
-        ))
+    fn server_side_emit(&self, data: &[serde_json::Value]) -> Result<(), AdapterError> {
+        self.send(
+            message_type::SERVER_SIDE_EMIT,
+            &sw::server_side_emit_data(data, None),
+        )
     }
 
     fn server_side_emit_with_ack(
         &self,
-        _data: Vec<serde_json::Value>,
+        data: Vec<serde_json::Value>,
     ) -> BoxFuture<Result<Vec<serde_json::Value>, AdapterError>> {
-        unsupported("server_side_emit")
+        let state = self.state().clone();
+        let nsp = self.nsp.clone();
+        Box::pin(async move {
+            let answers = state
+                .ask(&nsp, message_type::SERVER_SIDE_EMIT, |id| {
+                    sw::server_side_emit_data(&data, Some(id))
+                })
+                .await?;
+            Ok(answers
+                .into_iter()
+                .filter_map(|answer| match answer {
+                    Response::ServerSideEmit(reply) => Some(reply),
+                    _ => None,
+                })
+                .collect())
+        })
     }
 
     fn init(&self, local: Weak<dyn LocalNamespace>) {
@@ -739,10 +888,11 @@ impl Adapter for NamespaceAdapter {
             self.nsp.clone(),
             Registered {
                 local,
+                rooms: Arc::downgrade(&self.local),
                 recovery: self.recovery.clone(),
             },
         );
-        let _ = state.send(&state.uid, &self.nsp, message_type::INITIAL_HEARTBEAT, None);
+        let _ = state.send(&self.nsp, message_type::INITIAL_HEARTBEAT, None);
     }
 
     fn session_store(&self, max_disconnection_duration: Duration) -> Arc<dyn SessionStore> {
@@ -815,9 +965,19 @@ impl SessionStore for StreamStore {
     }
 
     fn publish(&self, broadcast: ClusterBroadcast) -> Result<(), AdapterError> {
-        let state = &self.redis.handle.state;
-        Ok(state.send_broadcast(&state.relay_uid, &broadcast)?)
+        Ok(self.redis.handle.state.send_broadcast(&broadcast, true)?)
     }
+}
+
+/// The sockets in fetch answers.
+fn fetched_sockets(answers: Vec<Response>) -> Vec<SocketInfo> {
+    answers
+        .into_iter()
+        .flat_map(|answer| match answer {
+            Response::Sockets(sockets) => sockets,
+            _ => Vec::new(),
+        })
+        .collect()
 }
 
 impl fmt::Debug for RedisStreamsAdapter {

@@ -8,6 +8,8 @@
 //! that connection-state recovery appends to the packet. The session of a dropped socket is the
 //! base64 of the MessagePack `{sid, pid, rooms, data}`, under `<prefix><pid>`.
 
+use std::time::Duration;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use rmpv::Value as Mp;
@@ -15,7 +17,11 @@ use serde_json::Value;
 use sockeye_adapter::{BroadcastOptions, ClusterBroadcast, Room, Session, SocketId};
 use sockeye_socketio_proto::{Packet, msgpack};
 
+use crate::cluster::{Request, Response};
 use crate::wire::{self, WireError, as_string, field};
+
+/// How long the sockets of a broadcast with acks have to answer when the request does not say.
+const DEFAULT_ACK_TIMEOUT_MS: u64 = 10_000;
 
 /// The message types of `socket.io-adapter`'s `ClusterAdapter` that this adapter speaks.
 pub(crate) mod message_type {
@@ -25,6 +31,12 @@ pub(crate) mod message_type {
     pub(crate) const SOCKETS_JOIN: u64 = 4;
     pub(crate) const SOCKETS_LEAVE: u64 = 5;
     pub(crate) const DISCONNECT_SOCKETS: u64 = 6;
+    pub(crate) const FETCH_SOCKETS: u64 = 7;
+    pub(crate) const FETCH_SOCKETS_RESPONSE: u64 = 8;
+    pub(crate) const SERVER_SIDE_EMIT: u64 = 9;
+    pub(crate) const SERVER_SIDE_EMIT_RESPONSE: u64 = 10;
+    pub(crate) const BROADCAST_CLIENT_COUNT: u64 = 11;
+    pub(crate) const BROADCAST_ACK: u64 = 12;
     pub(crate) const ADAPTER_CLOSE: u64 = 13;
 }
 
@@ -36,6 +48,9 @@ const MAX_DATA: usize = 4 << 20;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Entry {
     pub(crate) uid: String,
+    /// A broadcast that its node delivers to its own sockets when it reads it back (field
+    /// `relay`, which Node ignores: it counts the node once, by its uid).
+    pub(crate) relay: bool,
     pub(crate) nsp: String,
     pub(crate) kind: u64,
     pub(crate) data: Option<Mp>,
@@ -78,6 +93,7 @@ pub(crate) fn decode_entry(fields: &[(String, String)]) -> Result<Entry, WireErr
     let data = get("data").map(|text| decode_data(text)).transpose()?;
     Ok(Entry {
         uid: uid.clone(),
+        relay: get("relay").is_some_and(|r| r == "1"),
         nsp: nsp.clone(),
         kind,
         data,
@@ -191,6 +207,177 @@ pub(crate) fn disconnect_from_data(data: &Mp) -> Result<(BroadcastOptions, bool)
     };
     let close = field(data, "close").and_then(Mp::as_bool).unwrap_or(false);
     Ok((options, close))
+}
+
+/// The body of FETCH_SOCKETS: `{opts, requestId}`.
+pub(crate) fn fetch_data(request_id: &str, options: &BroadcastOptions) -> Mp {
+    Mp::Map(vec![
+        (Mp::from("opts"), wire::options_to_mp(options, true)),
+        (Mp::from("requestId"), Mp::from(request_id)),
+    ])
+}
+
+/// The body of SERVER_SIDE_EMIT: `{requestId?, packet: [event, ...args]}`; with a request id,
+/// every other node answers.
+pub(crate) fn server_side_emit_data(data: &[Value], request_id: Option<&str>) -> Mp {
+    let mut fields = Vec::with_capacity(2);
+    if let Some(id) = request_id {
+        fields.push((Mp::from("requestId"), Mp::from(id)));
+    }
+    let packet = Mp::Array(data.iter().map(|v| msgpack::from_json(v, &[])).collect());
+    fields.push((Mp::from("packet"), packet));
+    Mp::Map(fields)
+}
+
+/// The body of a BROADCAST that asks for acks, and whether it carries binary:
+/// `{packet, requestId, opts: {rooms, except, flags: {timeout}}}`.
+pub(crate) fn ack_broadcast_data(
+    request_id: &str,
+    broadcast: &ClusterBroadcast,
+    timeout_ms: u64,
+) -> Result<(Mp, bool), WireError> {
+    let data = Mp::Map(vec![
+        (Mp::from("packet"), wire::packet_to_mp(broadcast, false)?),
+        (Mp::from("requestId"), Mp::from(request_id)),
+        (
+            Mp::from("opts"),
+            wire::options_with_timeout(&broadcast.options, timeout_ms),
+        ),
+    ]);
+    Ok((data, !broadcast.attachments.is_empty()))
+}
+
+/// What a message of another node asks of this one, and the request id to answer with (none
+/// when it waits for no answer). `None` for a message that is no request (a broadcast
+/// without acks, a response, a heartbeat).
+pub(crate) fn request_from_data(
+    kind: u64,
+    data: &Mp,
+) -> Result<Option<(Option<String>, Request)>, WireError> {
+    let request_id = field(data, "requestId").and_then(as_string);
+    let options = || match field(data, "opts") {
+        Some(opts) => wire::options_from_mp(opts),
+        None => Ok(BroadcastOptions::default()),
+    };
+    let request = match kind {
+        message_type::BROADCAST => {
+            if request_id.is_none() {
+                return Ok(None);
+            }
+            let packet = field(data, "packet")
+                .ok_or_else(|| WireError::new("a broadcast without packet"))?;
+            let (nsp, mut packet) = wire::packet_from_mp(packet)?;
+            // Every node gives the packet an ack id of its own.
+            packet.id = None;
+            let timeout = field(data, "opts")
+                .and_then(wire::timeout_of_options)
+                .unwrap_or(DEFAULT_ACK_TIMEOUT_MS);
+            let encoded = packet.encode();
+            let mut broadcast = ClusterBroadcast::new(&nsp, options()?, encoded.text);
+            broadcast.attachments = encoded.attachments;
+            Request::BroadcastWithAck(broadcast, Duration::from_millis(timeout))
+        }
+        message_type::SOCKETS_JOIN => {
+            let (options, rooms) = rooms_from_data(data)?;
+            Request::Join(options, rooms)
+        }
+        message_type::SOCKETS_LEAVE => {
+            let (options, rooms) = rooms_from_data(data)?;
+            Request::Leave(options, rooms)
+        }
+        message_type::DISCONNECT_SOCKETS => {
+            let (options, close) = disconnect_from_data(data)?;
+            Request::Disconnect(options, close)
+        }
+        message_type::FETCH_SOCKETS => Request::Fetch(options()?),
+        message_type::SERVER_SIDE_EMIT => {
+            let mut attachments = Vec::new();
+            let packet = field(data, "packet")
+                .map(|packet| wire::mp_to_json(packet, &mut attachments))
+                .transpose()?;
+            let Some(Value::Array(packet)) = packet else {
+                return Err(WireError::new("a server-side emit without packet array"));
+            };
+            Request::ServerSideEmit(packet)
+        }
+        _ => return Ok(None),
+    };
+    // Join, leave and disconnect are answered with nothing, whatever they carry.
+    Ok(Some((request_id, request)))
+}
+
+/// The type and body of the message that answers request `request_id` with `response`, as
+/// Node's `ClusterAdapter` writes them; `None` for an answer Node's protocol has no message
+/// for.
+pub(crate) fn response_data(request_id: &str, response: &Response) -> Option<(u64, Mp)> {
+    let id = (Mp::from("requestId"), Mp::from(request_id));
+    let (kind, field) = match response {
+        Response::Sockets(sockets) => {
+            let sockets: Vec<Value> = sockets.iter().map(wire::socket_json).collect();
+            (
+                message_type::FETCH_SOCKETS_RESPONSE,
+                (
+                    Mp::from("sockets"),
+                    msgpack::from_json(&Value::from(sockets), &[]),
+                ),
+            )
+        }
+        Response::ServerSideEmit(reply) => (
+            message_type::SERVER_SIDE_EMIT_RESPONSE,
+            (Mp::from("packet"), msgpack::from_json(reply, &[])),
+        ),
+        Response::ClientCount(count) => (
+            message_type::BROADCAST_CLIENT_COUNT,
+            (
+                Mp::from("clientCount"),
+                Mp::from(u64::try_from(*count).unwrap_or(u64::MAX)),
+            ),
+        ),
+        Response::Ack(ack) => (
+            message_type::BROADCAST_ACK,
+            (Mp::from("packet"), msgpack::from_json(ack, &[])),
+        ),
+        Response::Rooms(_) => return None,
+    };
+    Some((kind, Mp::Map(vec![id, field])))
+}
+
+/// The request id and answer of a response message; `None` for a message that is none.
+pub(crate) fn response_from_data(
+    kind: u64,
+    data: &Mp,
+) -> Result<Option<(String, Response)>, WireError> {
+    let response_kinds = [
+        message_type::FETCH_SOCKETS_RESPONSE,
+        message_type::SERVER_SIDE_EMIT_RESPONSE,
+        message_type::BROADCAST_CLIENT_COUNT,
+        message_type::BROADCAST_ACK,
+    ];
+    if !response_kinds.contains(&kind) {
+        return Ok(None);
+    }
+    let request_id = field(data, "requestId")
+        .and_then(as_string)
+        .ok_or_else(|| WireError::new("a response without requestId"))?;
+    let mut attachments = Vec::new();
+    let mut json = |name: &str| -> Result<Value, WireError> {
+        field(data, name)
+            .map(|value| wire::mp_to_json(value, &mut attachments))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    };
+    let response = match kind {
+        message_type::FETCH_SOCKETS_RESPONSE => {
+            Response::Sockets(wire::sockets_from_json(&json("sockets")?))
+        }
+        message_type::SERVER_SIDE_EMIT_RESPONSE => Response::ServerSideEmit(json("packet")?),
+        message_type::BROADCAST_CLIENT_COUNT => {
+            let count = json("clientCount")?.as_u64().unwrap_or(0);
+            Response::ClientCount(usize::try_from(count).unwrap_or(usize::MAX))
+        }
+        _ => Response::Ack(json("packet")?),
+    };
+    Ok(Some((request_id, response)))
 }
 
 fn room_array(rooms: &[Room]) -> Mp {

@@ -9,7 +9,7 @@
 use bytes::Bytes;
 use rmpv::Value as Mp;
 use serde_json::Value;
-use sockeye_adapter::{BroadcastOptions, ClusterBroadcast, Room};
+use sockeye_adapter::{BroadcastOptions, ClusterBroadcast, Room, SocketInfo};
 use sockeye_socketio_proto::{Decoder, Packet, PacketType, msgpack};
 
 /// Nesting deeper than this in a message from the broker is refused rather than recursed into.
@@ -61,16 +61,7 @@ pub(crate) fn encode_ack_request(
     broadcast: &ClusterBroadcast,
     timeout_ms: u64,
 ) -> Result<Vec<u8>, WireError> {
-    let mut opts = options_to_mp(&broadcast.options, true);
-    if let Mp::Map(fields) = &mut opts {
-        for (key, flags) in fields.iter_mut() {
-            if key.as_str() == Some("flags") {
-                if let Mp::Map(flags) = flags {
-                    flags.push((Mp::from("timeout"), Mp::from(timeout_ms)));
-                }
-            }
-        }
-    }
+    let opts = options_with_timeout(&broadcast.options, timeout_ms);
     let message = Mp::Map(vec![
         (Mp::from("uid"), Mp::from(uid)),
         (Mp::from("requestId"), Mp::from(request_id)),
@@ -113,9 +104,7 @@ pub(crate) fn decode_ack_request(bytes: &[u8]) -> Option<Result<AckRequest, Wire
         packet.id = None;
         let opts = field(&value, "opts").cloned().unwrap_or(Mp::Nil);
         let options = options_from_mp(&opts)?;
-        let timeout_ms = field(&opts, "flags")
-            .and_then(|flags| field(flags, "timeout"))
-            .and_then(Mp::as_u64);
+        let timeout_ms = timeout_of_options(&opts);
         let encoded = packet.encode();
         let mut broadcast = ClusterBroadcast::new(&nsp, options, encoded.text);
         broadcast.attachments = encoded.attachments;
@@ -173,6 +162,58 @@ pub(crate) fn options_to_mp(options: &BroadcastOptions, with_flags: bool) -> Mp 
         fields.push((Mp::from("flags"), Mp::Map(flags)));
     }
     Mp::Map(fields)
+}
+
+/// `{rooms, except, flags: {timeout}}`: the options of a broadcast with acks, with how long
+/// the sockets have to answer.
+pub(crate) fn options_with_timeout(options: &BroadcastOptions, timeout_ms: u64) -> Mp {
+    let mut opts = options_to_mp(options, true);
+    if let Mp::Map(fields) = &mut opts {
+        for (key, flags) in fields.iter_mut() {
+            if key.as_str() == Some("flags") {
+                if let Mp::Map(flags) = flags {
+                    flags.push((Mp::from("timeout"), Mp::from(timeout_ms)));
+                }
+            }
+        }
+    }
+    opts
+}
+
+/// `opts.flags.timeout` of a broadcast with acks, in milliseconds.
+pub(crate) fn timeout_of_options(opts: &Mp) -> Option<u64> {
+    field(opts, "flags")
+        .and_then(|flags| field(flags, "timeout"))
+        .and_then(Mp::as_u64)
+}
+
+/// A socket in a fetch answer, as Node writes it: `{id, handshake, rooms, data}`.
+pub(crate) fn socket_json(socket: &SocketInfo) -> Value {
+    let rooms: Vec<&str> = socket.rooms.iter().map(|r| &**r).collect();
+    serde_json::json!({
+        "id": socket.id,
+        "handshake": socket.handshake,
+        "rooms": rooms,
+        "data": socket.data,
+    })
+}
+
+/// The sockets of a fetch answer's `sockets`; entries without an id are skipped.
+pub(crate) fn sockets_from_json(sockets: &Value) -> Vec<SocketInfo> {
+    let Some(list) = sockets.as_array() else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|socket| {
+            let id = socket["id"].as_str()?;
+            Some(SocketInfo::new(
+                id,
+                json_rooms(&socket["rooms"]),
+                socket["data"].clone(),
+                socket["handshake"].clone(),
+            ))
+        })
+        .collect()
 }
 
 /// The uid of a broadcast `[uid, ...]`, read without decoding the rest: every node receives its

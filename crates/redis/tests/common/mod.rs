@@ -175,11 +175,21 @@ pub struct NodeJs {
 
 impl NodeJs {
     pub async fn start(redis: &Redis) -> NodeJs {
+        NodeJs::start_mode(redis, "pubsub").await
+    }
+
+    /// A Node node on @socket.io/redis-streams-adapter instead.
+    pub async fn start_streams(redis: &Redis) -> NodeJs {
+        NodeJs::start_mode(redis, "streams").await
+    }
+
+    async fn start_mode(redis: &Redis, mode: &str) -> NodeJs {
         use tokio::io::AsyncBufReadExt;
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/js/redis-node.mjs");
         let mut child = tokio::process::Command::new("node")
             .arg(script)
             .arg(redis.url())
+            .arg(mode)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sockeye::{Io, RecoveryConfig, Socket};
-use sockeye_redis::RedisStreamsAdapter;
-use sockeye_testkit::{TestServer, WAIT, within};
+use sockeye_redis::{RedisStreamsAdapter, RedisStreamsConfig};
+use sockeye_testkit::{TestClient, TestServer, WAIT, server_socket, within};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -105,6 +105,49 @@ pub async fn node(redis: &Redis) -> TestServer {
         }
     });
     TestServer::start(io).await
+}
+
+/// A Sockeye node on the streams adapter without recovery, with quick heartbeats.
+pub struct StreamsNode {
+    pub adapter: RedisStreamsAdapter,
+    pub server: TestServer,
+}
+
+impl StreamsNode {
+    pub async fn start(redis: &Redis) -> StreamsNode {
+        let config = RedisStreamsConfig::default()
+            .heartbeat(Duration::from_millis(200), Duration::from_secs(2));
+        StreamsNode::start_with(redis, config).await
+    }
+
+    pub async fn start_with(redis: &Redis, config: RedisStreamsConfig) -> StreamsNode {
+        let adapter = RedisStreamsAdapter::connect_with(&redis.url(), config)
+            .await
+            .expect("connects to redis");
+        let io = Io::builder().adapter(adapter.factory()).build();
+        StreamsNode {
+            adapter,
+            server: TestServer::start(io).await,
+        }
+    }
+
+    pub fn io(&self) -> Io {
+        self.server.io().clone()
+    }
+
+    /// A client connected to `/`, with its socket on this node.
+    pub async fn client(&self) -> (TestClient, Socket) {
+        let mut client = TestClient::connect(&self.server.url()).await;
+        let sid = client.connect_ns("/", None).await.expect("connects");
+        let socket = server_socket(&self.io().of("/"), &sid);
+        (client, socket)
+    }
+
+    /// Waits until this node counts `n` nodes on `/`.
+    pub async fn wait_for_nodes(&self, n: usize) {
+        let adapter = self.adapter.clone();
+        sockeye_testkit::eventually(WAIT, move || adapter.server_count("/") == n).await;
+    }
 }
 
 /// The JS client, and its output lines.
