@@ -97,7 +97,8 @@ async function run(socket, op, arg) {
     case "allRooms":
       return [...(await io.of("/").adapter.allRooms())];
     case "fetchSockets": {
-      const sockets = await target(arg).fetchSockets();
+      const op = arg.timeout ? target(arg).timeout(arg.timeout) : target(arg);
+      const sockets = await op.fetchSockets();
       return sockets.map((s) => ({ id: s.id, rooms: [...s.rooms], data: s.data }));
     }
     case "socketsJoin":
