@@ -18,10 +18,11 @@ use rand::Rng;
 use redis::aio::ConnectionManager;
 use sockeye_adapter::{
     Adapter, AdapterError, BoxFuture, BroadcastOptions, ClusterBroadcast, LocalNamespace,
-    MemoryAdapter, Room, SocketId, SocketInfo,
+    MemoryAdapter, RemoteAcks, Room, SocketId, SocketInfo,
 };
 use tokio::sync::{mpsc, watch};
 
+use crate::cluster::{self, Answer, Expected, Request, Requests, Response};
 use crate::wire::request_type;
 use crate::{Error, RedisConfig, wire};
 
@@ -30,9 +31,6 @@ struct Registered {
     local: Weak<dyn LocalNamespace>,
     rooms: Weak<MemoryAdapter>,
 }
-
-/// The most answers one request waits for; more nodes than this is a misconfiguration.
-const MAX_ANSWERS: usize = 1024;
 
 /// A Redis adapter for a Sockeye server, compatible with Node's `@socket.io/redis-adapter` 8.
 ///
@@ -68,9 +66,8 @@ struct State {
     /// The namespaces that use this adapter. Locked only to add one or look one up, never
     /// across an `.await`.
     namespaces: Mutex<HashMap<String, Registered>>,
-    /// The requests waiting for answers, by request id. Locked only to add, find or remove
-    /// one, never across an `.await`.
-    pending: Mutex<HashMap<String, mpsc::UnboundedSender<Value>>>,
+    /// This node's requests that wait for answers.
+    requests: Requests,
     /// Namespaces whose channels the subscriber has still to subscribe.
     subscribe: mpsc::UnboundedSender<String>,
     publish: mpsc::Sender<(String, Vec<u8>)>,
@@ -126,7 +123,7 @@ impl RedisAdapter {
             uid: new_uid(),
             config,
             namespaces: Mutex::default(),
-            pending: Mutex::default(),
+            requests: Requests::default(),
             subscribe,
             publish,
             connected: AtomicBool::new(false),
@@ -236,7 +233,7 @@ impl State {
     }
 
     /// A message from one of the subscribed channels.
-    fn on_message(&self, channel: &str, payload: &[u8]) {
+    fn on_message(self: &Arc<Self>, channel: &str, payload: &[u8]) {
         let broadcast = channel
             .strip_prefix(self.config.key.as_str())
             .is_some_and(|rest| rest.starts_with('#'));
@@ -263,19 +260,18 @@ impl State {
             tracing::debug!(channel, nsp, "ignoring a broadcast for another namespace");
             return;
         }
-        let local = self.local(nsp);
-        if let Some(local) = local {
+        if let Some((local, _)) = self.local(nsp) {
             local.deliver(&incoming.broadcast);
         }
     }
 
-    fn local(&self, nsp: &str) -> Option<Arc<dyn LocalNamespace>> {
-        self.namespaces()
-            .get(nsp)
-            .and_then(|registered| registered.local.upgrade())
+    fn local(&self, nsp: &str) -> Option<(Arc<dyn LocalNamespace>, Arc<MemoryAdapter>)> {
+        let namespaces = self.namespaces();
+        let registered = namespaces.get(nsp)?;
+        Some((registered.local.upgrade()?, registered.rooms.upgrade()?))
     }
 
-    fn on_request_or_response(&self, channel: &str, payload: &[u8]) {
+    fn on_request_or_response(self: &Arc<Self>, channel: &str, payload: &[u8]) {
         // A broadcast that asks for acks is MessagePack with binary in place: read as such.
         if let Some(request) = wire::decode_ack_request(payload) {
             match request {
@@ -297,9 +293,12 @@ impl State {
             let Some(id) = message["requestId"].as_str() else {
                 return;
             };
-            let waiting = self.pending().get(id).cloned();
-            if let Some(waiting) = waiting {
-                let _ = waiting.send(message);
+            if let Some(response) = response_from_json(&message) {
+                let answer = Answer {
+                    from: None,
+                    response,
+                };
+                self.requests.answer(id, answer);
             }
             return;
         }
@@ -316,21 +315,16 @@ impl State {
         self.answer(nsp, &message);
     }
 
-    /// Does what another node asks of this one, and answers when it waits for an answer.
-    fn answer(&self, nsp: &str, request: &Value) {
-        let (local, rooms) = {
-            let namespaces = self.namespaces();
-            let Some(registered) = namespaces.get(nsp) else {
-                return;
-            };
-            (registered.local.upgrade(), registered.rooms.upgrade())
-        };
-        let (Some(local), Some(room_index)) = (local, rooms) else {
+    /// Does what another node asks of this one (the shared `cluster::serve`), and answers
+    /// when it waits for an answer.
+    fn answer(self: &Arc<Self>, nsp: &str, request: &Value) {
+        let Some((local, room_index)) = self.local(nsp) else {
             return;
         };
-        let request_id = request["requestId"].clone();
+        let request_id = request["requestId"].as_str().map(str::to_owned);
+        let kind = request["type"].as_u64();
         let options = wire::options_from_json(&request["opts"]);
-        // The older form names one socket and one room, and is answered.
+        // The older form names one socket and one room, and is answered (with nothing).
         let one_socket = request["sid"].as_str().map(|sid| {
             let rooms = request["room"]
                 .as_str()
@@ -339,117 +333,131 @@ impl State {
                 .collect::<Vec<_>>();
             (BroadcastOptions::default().to(sid), rooms)
         });
-        let response = match request["type"].as_u64() {
+        let served = match kind {
             Some(request_type::SOCKETS) => {
                 let options = wire::json_rooms(&request["rooms"])
                     .into_iter()
                     .fold(BroadcastOptions::default(), BroadcastOptions::to);
-                let ids: Vec<String> = local.fetch(&options).into_iter().map(|s| s.id).collect();
-                Some(json!({"requestId": request_id, "sockets": ids}))
+                Request::Fetch(options)
             }
-            Some(request_type::ALL_ROOMS) => {
-                let rooms: Vec<String> = room_index.rooms().iter().map(|r| r.to_string()).collect();
-                Some(json!({"requestId": request_id, "rooms": rooms}))
-            }
+            Some(request_type::ALL_ROOMS) => Request::AllRooms,
             Some(kind @ (request_type::REMOTE_JOIN | request_type::REMOTE_LEAVE)) => {
-                let (options, rooms, answer) = match &one_socket {
-                    Some((options, rooms)) => (options.clone(), rooms.clone(), true),
-                    None => (options, wire::json_rooms(&request["rooms"]), false),
+                let (options, rooms) = match &one_socket {
+                    Some((options, rooms)) => (options.clone(), rooms.clone()),
+                    None => (options, wire::json_rooms(&request["rooms"])),
                 };
                 if kind == request_type::REMOTE_JOIN {
-                    local.join(&options, &rooms);
+                    Request::Join(options, rooms)
                 } else {
-                    local.leave(&options, &rooms);
+                    Request::Leave(options, rooms)
                 }
-                answer.then(|| json!({"requestId": request_id}))
             }
             Some(request_type::REMOTE_DISCONNECT) => {
                 let close = request["close"].as_bool().unwrap_or(false);
                 match &one_socket {
-                    Some((options, _)) => {
-                        local.disconnect(options, close);
-                        Some(json!({"requestId": request_id}))
-                    }
-                    None => {
-                        local.disconnect(&options, close);
-                        None
-                    }
+                    Some((options, _)) => Request::Disconnect(options.clone(), close),
+                    None => Request::Disconnect(options, close),
                 }
             }
-            Some(request_type::REMOTE_FETCH) => {
-                let sockets: Vec<Value> = local
-                    .fetch(&options)
-                    .into_iter()
-                    .map(|s| {
-                        let rooms: Vec<String> = s.rooms.iter().map(|r| r.to_string()).collect();
-                        json!({"id": s.id, "handshake": s.handshake, "rooms": rooms, "data": s.data})
-                    })
-                    .collect();
-                Some(json!({"requestId": request_id, "sockets": sockets}))
-            }
+            Some(request_type::REMOTE_FETCH) => Request::Fetch(options),
             Some(request_type::SERVER_SIDE_EMIT) => {
                 let Some(data) = request["data"].as_array().cloned() else {
                     return;
                 };
-                // The handler may take its time: it runs apart, and answers when it is done.
-                if let Some(reply) = local.server_side_event(data) {
-                    let wants_answer = request_id.is_string();
-                    let publish = self.publish.clone();
-                    let channel = self.response_channel(nsp);
-                    tokio::spawn(async move {
-                        let reply = reply.await;
-                        if wants_answer {
-                            let answer = json!({
-                                "type": request_type::SERVER_SIDE_EMIT,
-                                "requestId": request_id,
-                                "data": reply,
-                            });
-                            let _ = publish.try_send((channel, answer.to_string().into_bytes()));
-                        }
-                    });
-                }
-                None
+                Request::ServerSideEmit(data)
             }
             other => {
                 tracing::debug!(nsp, kind = ?other, "ignoring a request of a type not handled");
-                None
+                return;
             }
         };
-        if let Some(response) = response {
-            let message = response.to_string().into_bytes();
+        let respond = self.responder(nsp, kind, request_id.clone());
+        cluster::serve(&*local, &room_index, served, respond);
+        if let (Some(_), Some(id)) = (&one_socket, request_id) {
+            let message = json!({"requestId": id}).to_string().into_bytes();
             if let Err(error) = self.queue(self.response_channel(nsp), message) {
                 tracing::debug!(%error, "cannot answer a request");
             }
         }
     }
 
+    /// Publishes each answer to request `request_id` (of type `kind`) of another node on the
+    /// response channel, as Node's adapter writes it.
+    fn responder(
+        self: &Arc<Self>,
+        nsp: &str,
+        kind: Option<u64>,
+        request_id: Option<String>,
+    ) -> cluster::Respond {
+        let Some(id) = request_id else {
+            return Arc::new(|_| {});
+        };
+        // Weak: a handler that answers late must not keep a stopped adapter alive.
+        let state = Arc::downgrade(self);
+        let channel = self.response_channel(nsp);
+        Arc::new(move |response: Response| {
+            let Some(state) = state.upgrade() else { return };
+            let message = match response {
+                // The older request wants the ids only.
+                Response::Sockets(sockets) if kind == Some(request_type::SOCKETS) => {
+                    let ids: Vec<String> = sockets.into_iter().map(|s| s.id).collect();
+                    json!({"requestId": id, "sockets": ids})
+                }
+                Response::Sockets(sockets) => {
+                    let sockets: Vec<Value> = sockets.iter().map(wire::socket_json).collect();
+                    json!({"requestId": id, "sockets": sockets})
+                }
+                Response::Rooms(rooms) => {
+                    let rooms: Vec<&str> = rooms.iter().map(|r| &**r).collect();
+                    json!({"requestId": id, "rooms": rooms})
+                }
+                Response::ServerSideEmit(reply) => json!({
+                    "type": request_type::SERVER_SIDE_EMIT,
+                    "requestId": id,
+                    "data": reply,
+                }),
+                Response::ClientCount(count) => json!({
+                    "type": request_type::BROADCAST_CLIENT_COUNT,
+                    "requestId": id,
+                    "clientCount": count,
+                }),
+                // Acks are MessagePack, as Node writes them (they may carry binary).
+                Response::Ack(ack) => {
+                    let message = wire::encode_ack_response(&id, &ack);
+                    let _ = state.queue(channel.clone(), message);
+                    return;
+                }
+            };
+            if let Err(error) = state.queue(channel.clone(), message.to_string().into_bytes()) {
+                tracing::debug!(%error, "cannot answer a request");
+            }
+        })
+    }
+
     /// Delivers another node's broadcast that asks for acks, tells it how many sockets it
     /// reached, then forwards each acknowledgement.
-    fn answer_ack(&self, channel: &str, request: wire::AckRequest) {
+    fn answer_ack(self: &Arc<Self>, channel: &str, request: wire::AckRequest) {
         let nsp = request.broadcast.nsp.clone();
         if channel != self.request_channel(&nsp) {
             return;
         }
-        let Some(local) = self.local(&nsp) else {
+        let Some((local, room_index)) = self.local(&nsp) else {
             return;
         };
-        let response_channel = self.response_channel(&nsp);
-        let publish = self.publish.clone();
-        let (id, channel) = (request.request_id.clone(), response_channel.clone());
-        let on_ack = Box::new(move |ack: Value| {
-            let message = wire::encode_ack_response(&id, &ack);
-            let _ = publish.try_send((channel.clone(), message));
-        });
+        let respond = self.responder(
+            &nsp,
+            Some(request_type::BROADCAST),
+            Some(request.request_id),
+        );
         let timeout = Duration::from_millis(request.timeout_ms.unwrap_or(10_000));
-        let count = local.deliver_with_ack(&request.broadcast, timeout, on_ack);
-        let answer = json!({
-            "type": request_type::BROADCAST_CLIENT_COUNT,
-            "requestId": request.request_id,
-            "clientCount": count,
-        });
-        if let Err(error) = self.queue(response_channel, answer.to_string().into_bytes()) {
-            tracing::debug!(%error, "cannot answer a broadcast with acks");
-        }
+        let served = Request::BroadcastWithAck(request.broadcast, timeout);
+        cluster::serve(&*local, &room_index, served, respond);
+    }
+
+    /// How many other nodes serve `nsp`, as Redis counts them now.
+    async fn others(&self, nsp: &str) -> Result<usize, Error> {
+        let count = self.fetch_server_count(nsp).await?;
+        Ok(count.saturating_sub(1).min(cluster::MAX_ANSWERS))
     }
 
     /// Publishes a broadcast that asks for acks and collects what the other nodes answer, until
@@ -458,58 +466,21 @@ impl State {
         &self,
         broadcast: ClusterBroadcast,
         timeout: Duration,
-    ) -> Result<sockeye_adapter::RemoteAcks, Error> {
-        let mut result = sockeye_adapter::RemoteAcks::default();
-        let others = self
-            .fetch_server_count(&broadcast.nsp)
-            .await?
-            .saturating_sub(1)
-            .min(MAX_ANSWERS);
+    ) -> Result<RemoteAcks, Error> {
+        let others = self.others(&broadcast.nsp).await?;
         if others == 0 {
+            let mut result = RemoteAcks::default();
             result.complete = true;
             return Ok(result);
         }
-        let id = new_uid();
+        let waiting = self.requests.open();
         let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-        let message = wire::encode_ack_request(&self.uid, &id, &broadcast, timeout_ms)
+        let message = wire::encode_ack_request(&self.uid, waiting.id(), &broadcast, timeout_ms)
             .map_err(|e| Error::Redis(e.to_string()))?;
-        let (sender, mut answers) = mpsc::unbounded_channel();
-        self.pending().insert(id.clone(), sender);
-        struct Forget<'a>(&'a State, String);
-        impl Drop for Forget<'_> {
-            fn drop(&mut self) {
-                self.0.pending().remove(&self.1);
-            }
-        }
-        let _forget = Forget(self, id);
         self.queue(self.request_channel(&broadcast.nsp), message)?;
-        let mut counted = 0;
-        let deadline = tokio::time::Instant::now() + timeout;
-        while counted < others || result.acks.len() < result.expected {
-            let answer = match tokio::time::timeout_at(deadline, answers.recv()).await {
-                Ok(Some(answer)) => answer,
-                Ok(None) | Err(_) => return Ok(result),
-            };
-            match answer["type"].as_u64() {
-                Some(request_type::BROADCAST_CLIENT_COUNT) => {
-                    counted += 1;
-                    let count = answer["clientCount"].as_u64().unwrap_or(0);
-                    result.expected += usize::try_from(count).unwrap_or(0);
-                }
-                Some(request_type::BROADCAST_ACK) => {
-                    let mut answer = answer;
-                    result.acks.push(answer["packet"].take());
-                }
-                _ => {}
-            }
-        }
-        result.complete = true;
-        Ok(result)
-    }
-
-    fn pending(&self) -> MutexGuard<'_, HashMap<String, mpsc::UnboundedSender<Value>>> {
-        // Inserts and removes cannot leave the map half-changed: poisoning is harmless.
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+        Ok(waiting
+            .collect_acks(Expected::Answers(others), timeout)
+            .await)
     }
 
     /// Publishes a request that asks nothing back.
@@ -520,63 +491,53 @@ impl State {
 
     /// Publishes a request and collects one answer from every other node, within
     /// [`RedisConfig::requests_timeout`].
-    async fn ask(&self, nsp: &str, mut request: Value) -> Result<Vec<Value>, Error> {
-        let others = self.fetch_server_count(nsp).await?.saturating_sub(1);
+    async fn ask(&self, nsp: &str, mut request: Value) -> Result<Vec<Response>, Error> {
+        let others = self.others(nsp).await?;
         if others == 0 {
             return Ok(Vec::new());
         }
-        let others = others.min(MAX_ANSWERS);
-        let id = new_uid();
+        let waiting = self.requests.open();
         request["uid"] = Value::from(self.uid.as_str());
-        request["requestId"] = Value::from(id.as_str());
-        let (sender, mut answers) = mpsc::unbounded_channel();
-        self.pending().insert(id.clone(), sender);
-        // Removes the entry however this ends (answers, timeout, or the caller giving up).
-        struct Forget<'a>(&'a State, String);
-        impl Drop for Forget<'_> {
-            fn drop(&mut self) {
-                self.0.pending().remove(&self.1);
-            }
-        }
-        let _forget = Forget(self, id);
+        request["requestId"] = Value::from(waiting.id());
         self.queue(self.request_channel(nsp), request.to_string().into_bytes())?;
-        let collect = async {
-            let mut collected = Vec::with_capacity(others);
-            while collected.len() < others {
-                match answers.recv().await {
-                    Some(answer) => collected.push(answer),
-                    None => break,
-                }
-            }
-            collected
-        };
-        tokio::time::timeout(self.config.requests_timeout, collect)
+        waiting
+            .collect(Expected::Answers(others), self.config.requests_timeout)
             .await
-            .map_err(|_| Error::Timeout)
+    }
+}
+
+/// An answer on a response channel, by its type or, for those without, by what it holds.
+fn response_from_json(message: &Value) -> Option<Response> {
+    match message["type"].as_u64() {
+        Some(request_type::BROADCAST_CLIENT_COUNT) => {
+            let count = message["clientCount"].as_u64().unwrap_or(0);
+            Some(Response::ClientCount(
+                usize::try_from(count).unwrap_or(usize::MAX),
+            ))
+        }
+        Some(request_type::BROADCAST_ACK) => Some(Response::Ack(message["packet"].clone())),
+        Some(request_type::SERVER_SIDE_EMIT) => {
+            Some(Response::ServerSideEmit(message["data"].clone()))
+        }
+        _ if message.get("sockets").is_some() => {
+            Some(Response::Sockets(wire::sockets_from_json(&message["sockets"])))
+        }
+        _ if message.get("rooms").is_some() => {
+            Some(Response::Rooms(wire::json_rooms(&message["rooms"])))
+        }
+        _ => None,
     }
 }
 
 /// The sockets in fetch answers.
-fn fetched_sockets(answers: Vec<Value>) -> Vec<SocketInfo> {
-    let mut sockets = Vec::new();
-    for mut answer in answers {
-        let Some(list) = answer.get_mut("sockets").and_then(Value::as_array_mut) else {
-            continue;
-        };
-        for socket in list.drain(..) {
-            let Some(id) = socket["id"].as_str() else {
-                continue;
-            };
-            let rooms = wire::json_rooms(&socket["rooms"]);
-            sockets.push(SocketInfo::new(
-                id,
-                rooms,
-                socket["data"].clone(),
-                socket["handshake"].clone(),
-            ));
-        }
-    }
-    sockets
+fn fetched_sockets(answers: Vec<Response>) -> Vec<SocketInfo> {
+    answers
+        .into_iter()
+        .flat_map(|answer| match answer {
+            Response::Sockets(sockets) => sockets,
+            _ => Vec::new(),
+        })
+        .collect()
 }
 
 /// A uid like Node's `uid2(6)`: six random alphanumerics.
@@ -808,7 +769,7 @@ impl Adapter for NamespaceAdapter {
         &self,
         broadcast: &ClusterBroadcast,
         timeout: Duration,
-    ) -> BoxFuture<Result<sockeye_adapter::RemoteAcks, AdapterError>> {
+    ) -> BoxFuture<Result<RemoteAcks, AdapterError>> {
         let state = self.redis.handle.state.clone();
         let broadcast = broadcast.clone();
         Box::pin(async move { Ok(state.broadcast_with_ack(broadcast, timeout).await?) })
@@ -830,7 +791,10 @@ impl Adapter for NamespaceAdapter {
             let answers = state.ask(&nsp, request).await?;
             Ok(answers
                 .into_iter()
-                .map(|mut answer| answer["data"].take())
+                .filter_map(|answer| match answer {
+                    Response::ServerSideEmit(reply) => Some(reply),
+                    _ => None,
+                })
                 .collect())
         })
     }
@@ -859,10 +823,13 @@ impl Adapter for NamespaceAdapter {
                 .ask(&nsp, json!({"type": request_type::ALL_ROOMS}))
                 .await?;
             let mut rooms: Vec<Room> = Vec::new();
-            for answer in &answers {
-                for room in wire::json_rooms(&answer["rooms"]) {
-                    if !rooms.contains(&room) {
-                        rooms.push(room);
+            let mut seen = std::collections::HashSet::new();
+            for answer in answers {
+                if let Response::Rooms(answered) = answer {
+                    for room in answered {
+                        if seen.insert(room.clone()) {
+                            rooms.push(room);
+                        }
                     }
                 }
             }

@@ -253,7 +253,7 @@ async fn a_node_that_stops_answering_makes_requests_time_out_with_an_error() {
     drop(b);
     let started = tokio::time::Instant::now();
     let fetched = a.io().to("anything").try_fetch_sockets().await;
-    let error = fetched.err().expect("B does not answer").to_string();
+    let error = fetched.expect_err("B does not answer").to_string();
     assert!(error.contains("timed out"), "{error}");
     assert!(started.elapsed() < WAIT, "an error, not a hang");
     let replies = a

@@ -409,7 +409,7 @@ async fn a_killed_node_makes_requests_time_out_with_an_error_on_streams() {
     node.kill().await;
     let started = tokio::time::Instant::now();
     let fetched = a.io().of("/").to("x").try_fetch_sockets().await;
-    let error = fetched.err().expect("no answer").to_string();
+    let error = fetched.expect_err("no answer").to_string();
     assert!(error.contains("timed out"), "{error}");
     let replies = a
         .io()
