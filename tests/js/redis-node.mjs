@@ -53,7 +53,7 @@ function encode(value) {
 }
 
 function target(arg) {
-  let op = io;
+  let op = arg.nsp ? io.of(arg.nsp) : io;
   if (arg.to && arg.to.length) op = op.to(arg.to);
   if (arg.except && arg.except.length) op = op.except(arg.except);
   if (arg.local) op = op.local;
@@ -93,7 +93,7 @@ async function run(socket, op, arg) {
     case "rooms":
       return [...socket.rooms];
     case "serverCount":
-      return await io.of("/").adapter.serverCount();
+      return await io.of(arg.nsp || "/").adapter.serverCount();
     case "allRooms":
       return [...(await io.of("/").adapter.allRooms())];
     case "fetchSockets": {

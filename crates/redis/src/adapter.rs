@@ -519,9 +519,9 @@ fn response_from_json(message: &Value) -> Option<Response> {
         Some(request_type::SERVER_SIDE_EMIT) => {
             Some(Response::ServerSideEmit(message["data"].clone()))
         }
-        _ if message.get("sockets").is_some() => {
-            Some(Response::Sockets(wire::sockets_from_json(&message["sockets"])))
-        }
+        _ if message.get("sockets").is_some() => Some(Response::Sockets(wire::sockets_from_json(
+            &message["sockets"],
+        ))),
         _ if message.get("rooms").is_some() => {
             Some(Response::Rooms(wire::json_rooms(&message["rooms"])))
         }

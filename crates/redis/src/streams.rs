@@ -451,14 +451,14 @@ impl State {
         let Some((local, rooms, recovery)) = self.local(&entry.nsp) else {
             return;
         };
-        let done = match sw::request_from_data(entry.kind, data) {
+        let done = match sw::request_from_data(entry.kind, &entry.nsp, data) {
             Ok(Some((request_id, request))) => {
                 let respond = self.responder(&entry.nsp, request_id);
                 cluster::serve(&*local, &rooms, request, respond);
                 Ok(())
             }
             Ok(None) if entry.kind == message_type::BROADCAST => {
-                sw::broadcast_from_data(data, recovery.then_some(id)).map(|broadcast| {
+                sw::broadcast_from_data(data, &entry.nsp, recovery.then_some(id)).map(|broadcast| {
                     if let Some(broadcast) = broadcast {
                         local.deliver(&broadcast);
                     }
@@ -556,7 +556,7 @@ impl State {
                     continue;
                 }
                 let Some(data) = &entry.data else { continue };
-                if let Ok(Some(broadcast)) = sw::broadcast_from_data(data, Some(id)) {
+                if let Ok(Some(broadcast)) = sw::broadcast_from_data(data, &nsp, Some(id)) {
                     if !broadcast.options.volatile && reaches(&broadcast.options, &session.rooms) {
                         missed.push(Missed::Encoded(broadcast));
                     }

@@ -128,19 +128,28 @@ pub(crate) fn broadcast_data(broadcast: &ClusterBroadcast) -> Result<(Mp, bool),
     Ok((data, !broadcast.attachments.is_empty()))
 }
 
-/// A broadcast of another node, or of this one through the stream; `None` for one that asks
-/// for acknowledgements (not served here). With `offset`, a replayable event (no ack id, not
-/// volatile) gets it as its last argument.
+/// The packet of a broadcast of namespace `nsp` (the entry's). Node's streams adapter writes
+/// the packet before its namespace is set on it, so the entry's is the one to go by.
+fn packet_of(data: &Mp, nsp: &str) -> Result<Packet, WireError> {
+    let packet =
+        field(data, "packet").ok_or_else(|| WireError::new("a broadcast without packet"))?;
+    let (_, mut packet) = wire::packet_from_mp(packet)?;
+    nsp.clone_into(&mut packet.nsp);
+    Ok(packet)
+}
+
+/// A broadcast of another node, or of this one through the stream, on namespace `nsp`; `None`
+/// for one that asks for acknowledgements (a request: see [`request_from_data`]). With
+/// `offset`, a replayable event (no ack id, not volatile) gets it as its last argument.
 pub(crate) fn broadcast_from_data(
     data: &Mp,
+    nsp: &str,
     offset: Option<&str>,
 ) -> Result<Option<ClusterBroadcast>, WireError> {
     if field(data, "requestId").is_some() {
         return Ok(None);
     }
-    let packet =
-        field(data, "packet").ok_or_else(|| WireError::new("a broadcast without packet"))?;
-    let (nsp, mut packet) = wire::packet_from_mp(packet)?;
+    let mut packet = packet_of(data, nsp)?;
     let options = match field(data, "opts") {
         Some(opts) => wire::options_from_mp(opts)?,
         None => BroadcastOptions::default(),
@@ -154,11 +163,11 @@ pub(crate) fn broadcast_from_data(
         if let Value::Array(items) = &mut args {
             items.push(Value::from(offset));
             let attachments = std::mem::take(&mut packet.attachments);
-            packet = Packet::event(&nsp, args, attachments);
+            packet = Packet::event(nsp, args, attachments);
         }
     }
     let encoded = packet.encode();
-    let mut broadcast = ClusterBroadcast::new(&nsp, options, encoded.text);
+    let mut broadcast = ClusterBroadcast::new(nsp, options, encoded.text);
     broadcast.attachments = encoded.attachments;
     Ok(Some(broadcast))
 }
@@ -252,6 +261,7 @@ pub(crate) fn ack_broadcast_data(
 /// without acks, a response, a heartbeat).
 pub(crate) fn request_from_data(
     kind: u64,
+    nsp: &str,
     data: &Mp,
 ) -> Result<Option<(Option<String>, Request)>, WireError> {
     let request_id = field(data, "requestId").and_then(as_string);
@@ -264,16 +274,14 @@ pub(crate) fn request_from_data(
             if request_id.is_none() {
                 return Ok(None);
             }
-            let packet = field(data, "packet")
-                .ok_or_else(|| WireError::new("a broadcast without packet"))?;
-            let (nsp, mut packet) = wire::packet_from_mp(packet)?;
+            let mut packet = packet_of(data, nsp)?;
             // Every node gives the packet an ack id of its own.
             packet.id = None;
             let timeout = field(data, "opts")
                 .and_then(wire::timeout_of_options)
                 .unwrap_or(DEFAULT_ACK_TIMEOUT_MS);
             let encoded = packet.encode();
-            let mut broadcast = ClusterBroadcast::new(&nsp, options()?, encoded.text);
+            let mut broadcast = ClusterBroadcast::new(nsp, options()?, encoded.text);
             broadcast.attachments = encoded.attachments;
             Request::BroadcastWithAck(broadcast, Duration::from_millis(timeout))
         }
@@ -506,7 +514,7 @@ mod tests {
             (entry.uid.as_str(), entry.kind),
             ("abc123", message_type::BROADCAST)
         );
-        let back = broadcast_from_data(&entry.data.expect("data"), Some("17-2"))
+        let back = broadcast_from_data(&entry.data.expect("data"), "/", Some("17-2"))
             .expect("decodes")
             .expect("a broadcast");
         assert_eq!(
@@ -524,7 +532,7 @@ mod tests {
             BroadcastOptions::default().volatile(true),
         );
         let (data, _) = broadcast_data(&b).expect("encodes");
-        let back = broadcast_from_data(&data, Some("1-0"))
+        let back = broadcast_from_data(&data, "/", Some("1-0"))
             .expect("ok")
             .expect("some");
         assert_eq!(back.text, r#"2["v"]"#);
@@ -533,7 +541,7 @@ mod tests {
             (Mp::from("packet"), Mp::Nil),
         ]);
         assert!(
-            broadcast_from_data(&with_ack, Some("1-0"))
+            broadcast_from_data(&with_ack, "/", Some("1-0"))
                 .expect("ok")
                 .is_none()
         );

@@ -121,9 +121,14 @@ async fn a_client_cut_from_node_recovers_on_sockeye() {
 
 /// Waits until the Node node of `client` counts `n` nodes.
 async fn wait_for_node_count(client: &mut TestClient, n: u64) {
+    wait_for_node_count_of(client, "/", n).await;
+}
+
+/// Waits until the Node node of `client` counts `n` nodes on namespace `nsp`.
+async fn wait_for_node_count_of(client: &mut TestClient, nsp: &str, n: u64) {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        if cmd(client, "serverCount", json!({})).await == json!(n) {
+        if cmd(client, "serverCount", json!({"nsp": nsp})).await == json!(n) {
             return;
         }
         assert!(
@@ -449,4 +454,59 @@ async fn a_sockeye_node_with_recovery_counts_once_on_node() {
     assert_eq!(cmd(&mut n1, "serverCount", json!({})).await, json!(2));
     let fetched = cmd(&mut n1, "fetchSockets", json!({"timeout": 2000})).await;
     assert_eq!(fetched.as_array().unwrap().len(), 1, "{fetched}");
+}
+
+#[tokio::test]
+async fn a_namespace_other_than_the_root_crosses_on_streams() {
+    let redis = Redis::start();
+    let a = StreamsNode::start(&redis).await;
+    let chat = a.io().of("/chat");
+    let node = NodeJs::start_streams(&redis).await;
+    let mut n1 = node.client().await;
+    let mut a1 = TestClient::connect(&a.server.url()).await;
+    let sid = a1.connect_ns("/chat", None).await.expect("connects");
+    let a1_socket = sockeye_testkit::server_socket(&chat, &sid);
+    a1_socket.join("room");
+    // Node makes its /chat namespace on the first command for it, and then learns of A's.
+    wait_for_node_count_of(&mut n1, "/chat", 2).await;
+    let chat_nodes = a.adapter.clone();
+    eventually(WAIT, move || chat_nodes.server_count("/chat") == 2).await;
+
+    // Node writes a broadcast's packet without its namespace: it is the entry's.
+    cmd(
+        &mut n1,
+        "emit",
+        json!({"nsp": "/chat", "to": ["room"], "event": "in-chat", "args": [1]}),
+    )
+    .await;
+    let event = a1.expect_event("/chat", "in-chat", WAIT).await;
+    assert_eq!(event.args().unwrap().to_values(), [json!(1)]);
+    let fetched = cmd(&mut n1, "fetchSockets", json!({"nsp": "/chat"})).await;
+    assert_eq!(fetched[0]["id"], json!(sid), "{fetched}");
+
+    let id = n1.emit_with_ack(
+        "/",
+        "cmd",
+        json!(["emitWithAck", {"nsp": "/chat", "event": "ask", "args": ["q"], "timeout": 5000}]),
+        vec![],
+    );
+    let ask = a1.expect_event("/chat", "ask", WAIT).await;
+    a1.ack(
+        "/chat",
+        ask.id.expect("asks for an ack"),
+        json!(["a1"]),
+        vec![],
+    );
+    let ack = n1.expect_ack("/", id, WAIT).await;
+    assert_eq!(ack.data.unwrap().to_value(), json!([["a1"]]));
+
+    // Sockeye's requests on /chat reach Node's /chat, and nothing else.
+    assert_eq!(chat.fetch_sockets().await.len(), 1);
+    let root = a
+        .io()
+        .to(Vec::<String>::new())
+        .try_fetch_sockets()
+        .await
+        .unwrap();
+    assert_eq!(root.len(), 1, "n1 is on Node's /");
 }
