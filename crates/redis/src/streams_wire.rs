@@ -459,6 +459,7 @@ pub(crate) fn after((ms, seq): (u64, u64)) -> (u64, u64) {
 mod tests {
     use super::*;
     use bytes::Bytes;
+    use sockeye_adapter::SocketInfo;
 
     fn broadcast(
         text: &str,
@@ -575,6 +576,137 @@ mod tests {
         assert_eq!(after((5, u64::MAX)), (6, 0));
         assert_eq!(id_text(after((5, 1))), "5-2");
         assert!(parse_id("10-0") > parse_id("9-99"));
+    }
+
+    fn owned(fields: Vec<(&'static str, String)>) -> Vec<(String, String)> {
+        fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    }
+
+    fn node_entry(kind: u64, data: &str) -> Entry {
+        let fields = [
+            ("uid", "n0de"),
+            ("nsp", "/"),
+            ("type", &kind.to_string()),
+            ("data", data),
+        ];
+        let fields: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        decode_entry(&fields).expect("decodes")
+    }
+
+    #[test]
+    fn requests_are_written_as_node_writes_them() {
+        let options = BroadcastOptions::default().to("r");
+        let fields = encode_entry(
+            "abc123",
+            "/",
+            message_type::FETCH_SOCKETS,
+            Some(&fetch_data("42", &options)),
+            false,
+        )
+        .expect("encodes");
+        assert_eq!(
+            fields[3].1,
+            r#"{"opts":{"rooms":["r"],"except":[],"flags":{}},"requestId":"42"}"#
+        );
+        let emit = server_side_emit_data(&[Value::from("ev"), Value::from(1)], Some("7"));
+        let fields = encode_entry(
+            "abc123",
+            "/",
+            message_type::SERVER_SIDE_EMIT,
+            Some(&emit),
+            false,
+        )
+        .expect("encodes");
+        assert_eq!(fields[3].1, r#"{"requestId":"7","packet":["ev",1]}"#);
+        let b = broadcast(r#"2["ask","q"]"#, Vec::new(), BroadcastOptions::default());
+        let (data, binary) = ack_broadcast_data("9", &b, 5000).expect("encodes");
+        let fields = encode_entry("abc123", "/", message_type::BROADCAST, Some(&data), binary)
+            .expect("encodes");
+        assert_eq!(
+            fields[3].1,
+            r#"{"packet":{"type":2,"data":["ask","q"],"nsp":"/"},"requestId":"9","opts":{"rooms":[],"except":[],"flags":{"timeout":5000}}}"#
+        );
+    }
+
+    #[test]
+    fn node_requests_are_read() {
+        let entry = node_entry(
+            message_type::BROADCAST,
+            r#"{"packet":{"type":2,"data":["ask","q"]},"requestId":"r1","opts":{"rooms":["a"],"except":[],"flags":{"timeout":3000}}}"#,
+        );
+        let data = entry.data.expect("data");
+        assert!(
+            broadcast_from_data(&data, "/chat", None)
+                .expect("ok")
+                .is_none()
+        );
+        let Some((Some(id), Request::BroadcastWithAck(b, timeout))) =
+            request_from_data(entry.kind, "/chat", &data).expect("decodes")
+        else {
+            panic!("a broadcast with acks");
+        };
+        assert_eq!((id.as_str(), timeout), ("r1", Duration::from_millis(3000)));
+        assert_eq!(
+            (b.nsp.as_str(), b.text.as_str()),
+            ("/chat", r#"2/chat,["ask","q"]"#)
+        );
+        assert_eq!(b.options.rooms, [Room::from("a")]);
+
+        let entry = node_entry(
+            message_type::SERVER_SIDE_EMIT,
+            r#"{"packet":["ev",{"x":1}]}"#,
+        );
+        let request = request_from_data(entry.kind, "/", &entry.data.expect("data"));
+        let Ok(Some((None, Request::ServerSideEmit(packet)))) = request else {
+            panic!("a server-side emit without ack: {request:?}");
+        };
+        assert_eq!(packet, [Value::from("ev"), serde_json::json!({"x": 1})]);
+
+        let entry = node_entry(message_type::SERVER_SIDE_EMIT, r#"{"packet":"no"}"#);
+        assert!(request_from_data(entry.kind, "/", &entry.data.expect("data")).is_err());
+        let entry = node_entry(message_type::HEARTBEAT, "{}");
+        assert!(matches!(
+            request_from_data(entry.kind, "/", &entry.data.expect("data")),
+            Ok(None)
+        ));
+    }
+
+    #[test]
+    fn responses_round_trip_and_read_node_ones() {
+        let socket = SocketInfo::new(
+            "s1",
+            vec![Room::from("s1"), Room::from("r")],
+            serde_json::json!({"n": 1}),
+            serde_json::json!({"url": "/socket.io/"}),
+        );
+        for response in [
+            Response::Sockets(vec![socket]),
+            Response::ServerSideEmit(serde_json::json!({"ok": true})),
+            Response::ClientCount(3),
+            Response::Ack(Value::from("a")),
+        ] {
+            let (kind, data) = response_data("id", &response).expect("has a message");
+            let fields = encode_entry("abc123", "/", kind, Some(&data), false).expect("encodes");
+            let entry = decode_entry(&owned(fields)).expect("decodes");
+            let back = response_from_data(entry.kind, &entry.data.expect("data"))
+                .expect("decodes")
+                .expect("a response");
+            assert_eq!(back, ("id".to_owned(), response));
+        }
+        assert!(response_data("id", &Response::Rooms(Vec::new())).is_none());
+        let entry = node_entry(
+            message_type::BROADCAST_CLIENT_COUNT,
+            r#"{"requestId":"q","clientCount":2}"#,
+        );
+        assert_eq!(
+            response_from_data(entry.kind, &entry.data.expect("data")).expect("decodes"),
+            Some(("q".to_owned(), Response::ClientCount(2)))
+        );
+        let entry = node_entry(message_type::BROADCAST_ACK, r#"{"packet":1}"#);
+        assert!(response_from_data(entry.kind, &entry.data.expect("data")).is_err());
     }
 
     #[test]
