@@ -26,7 +26,10 @@
 //!
 //! [`RedisStreamsAdapter`] speaks the format of Node's `@socket.io/redis-streams-adapter`
 //! instead: every message is an entry of one Redis stream, and the sessions of dropped sockets
-//! are kept in Redis, so connection-state recovery works across nodes (docs/cluster.md).
+//! are kept in Redis, so connection-state recovery works across nodes (docs/cluster.md). Both
+//! serve every cross-node operation (fetch sockets, remote join / leave / disconnect,
+//! server-side emits and broadcasts with acks, all rooms, server count), with Node nodes in
+//! the cluster too; their request bookkeeping is one module, whatever the transport.
 //!
 //! When Redis goes down, each server keeps serving its own sockets (local delivery does not
 //! touch Redis); broadcasts to other nodes fail at once with an error, and the adapter
