@@ -373,7 +373,14 @@ impl State {
         };
         let respond = self.responder(nsp, kind, request_id.clone());
         cluster::serve(&*local, &room_index, served, respond);
-        if let (Some(_), Some(id)) = (&one_socket, request_id) {
+        let one_socket_kinds = [
+            Some(request_type::REMOTE_JOIN),
+            Some(request_type::REMOTE_LEAVE),
+            Some(request_type::REMOTE_DISCONNECT),
+        ];
+        if let (Some(_), Some(id), true) =
+            (&one_socket, request_id, one_socket_kinds.contains(&kind))
+        {
             let message = json!({"requestId": id}).to_string().into_bytes();
             if let Err(error) = self.queue(self.response_channel(nsp), message) {
                 tracing::debug!(%error, "cannot answer a request");

@@ -697,7 +697,10 @@ async fn publisher(
     let max_len = state.config.max_len;
     loop {
         tokio::select! {
-            changed = stop.changed() => if changed.is_err() { return },
+            changed = stop.changed() => if changed.is_err() {
+                say_goodbye(&state, &mut commands).await;
+                return;
+            },
             _ = tick.tick() => {
                 let names: Vec<String> = state.namespaces().keys().cloned().collect();
                 for nsp in names {
@@ -731,6 +734,39 @@ async fn publisher(
                 }
             }
         }
+    }
+}
+
+/// Tells the other nodes that this one closes (ADAPTER_CLOSE for each namespace, as Node's
+/// `close()` does), so that they stop counting it and waiting for its answers at once. A node
+/// that crashes says nothing: the others count it until its heartbeats are late.
+async fn say_goodbye(state: &State, commands: &mut ConnectionManager) {
+    let names: Vec<String> = state.namespaces().keys().cloned().collect();
+    if names.is_empty() {
+        return;
+    }
+    let mut pipe = redis::pipe();
+    for nsp in &names {
+        let Ok(fields) =
+            sw::encode_entry(&state.uid, nsp, message_type::ADAPTER_CLOSE, None, false)
+        else {
+            continue;
+        };
+        let cmd = pipe
+            .cmd("XADD")
+            .arg(&state.config.stream_name)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(state.config.max_len)
+            .arg("*");
+        for (name, value) in fields {
+            cmd.arg(name).arg(value);
+        }
+        cmd.ignore();
+    }
+    let sent = tokio::time::timeout(Duration::from_secs(1), pipe.query_async::<()>(commands));
+    if !matches!(sent.await, Ok(Ok(()))) {
+        tracing::debug!("cannot tell the other nodes that this one closes");
     }
 }
 

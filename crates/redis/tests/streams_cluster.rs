@@ -13,11 +13,11 @@ mod common;
 use std::time::Duration;
 
 use common::Redis;
-use common::streams::{StreamsNode, StreamsNodeJs};
+use common::streams::{Proxy, StreamsNode, StreamsNodeJs};
 use serde_json::json;
 use sockeye::Io;
 use sockeye_redis::{RedisStreamsAdapter, RedisStreamsConfig};
-use sockeye_testkit::{TestClient, TestServer, WAIT, server_socket};
+use sockeye_testkit::{TestClient, TestServer, WAIT, server_socket, within};
 
 async fn plain_node(redis: &Redis) -> (TestServer, RedisStreamsAdapter) {
     let config =
@@ -243,14 +243,16 @@ async fn a_node_that_stops_answering_makes_requests_time_out_with_an_error() {
     let config = RedisStreamsConfig::default()
         .heartbeat(Duration::from_millis(200), Duration::from_secs(3))
         .requests_timeout(Duration::from_millis(500));
-    let a = StreamsNode::start_with(&redis, config).await;
-    let b = StreamsNode::start(&redis).await;
+    let a = StreamsNode::start_with(&redis, config.clone()).await;
+    // B reaches Redis through a proxy: cutting it leaves B unable to say anything, as if it
+    // had crashed.
+    let proxy = Proxy::start(redis.addr()).await;
+    let b = StreamsNode::start_at(&proxy.redis_url(), config).await;
     a.wait_for_nodes(2).await;
     let (_b1, _) = b.client().await;
     assert_eq!(a.io().of("/").fetch_sockets().await.len(), 1);
-    // B goes, without a word (as a crash would): A still counts it for a while.
-    drop(_b1);
-    drop(b);
+    proxy.cut_and_point_to(None);
+    // A still counts B for a while, and its requests fail instead of waiting.
     let started = tokio::time::Instant::now();
     let fetched = a.io().to("anything").try_fetch_sockets().await;
     let error = fetched.expect_err("B does not answer").to_string();
@@ -273,6 +275,23 @@ async fn a_node_that_stops_answering_makes_requests_time_out_with_an_error() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn a_node_that_closes_says_so() {
+    let redis = Redis::start();
+    // Heartbeats that would take a minute to be missed: only B's goodbye can make A stop
+    // counting it within the test.
+    let config = RedisStreamsConfig::default()
+        .heartbeat(Duration::from_millis(200), Duration::from_secs(60))
+        .requests_timeout(Duration::from_secs(30));
+    let a = StreamsNode::start_with(&redis, config).await;
+    let b = StreamsNode::start(&redis).await;
+    a.wait_for_nodes(2).await;
+    drop(b);
+    a.wait_for_nodes(1).await;
+    let fetched = within(WAIT, a.io().to("anything").try_fetch_sockets()).await;
+    assert!(fetched.unwrap().is_empty());
 }
 
 /// Answers the next `ask` event of `client` with `reply`.

@@ -358,6 +358,27 @@ async fn broadcasts_with_acks_cross_sockeye_and_node_on_streams() {
     assert_eq!(remote, ["b1", "n1"]);
     assert_eq!(responses.remote_missing, 0);
 
+    // With binary: the request goes as base64 MessagePack, and Node's socket gets the bytes.
+    cmd(&mut n1, "join", json!({"room": "r-bin"})).await;
+    let io = a.io();
+    let asking = tokio::spawn(async move {
+        io.to("r-bin")
+            .timeout(Duration::from_secs(5))
+            .emit_with_ack::<_, Value>("ask", &bytes::Bytes::from_static(&[7, 8]))
+            .await
+    });
+    let ask = n1.expect_event("/", "ask", WAIT).await;
+    assert_eq!(ask.attachments, [bytes::Bytes::from_static(&[7, 8])]);
+    n1.ack(
+        "/",
+        ask.id.expect("asks for an ack"),
+        json!(["bin"]),
+        vec![],
+    );
+    let responses = asking.await.unwrap().unwrap();
+    assert_eq!(responses.remote.len(), 1);
+    assert_eq!(responses.remote[0].as_ref().unwrap(), &json!("bin"));
+
     // Node asks every socket of the cluster: the Sockeye nodes tell their counts and forward
     // their sockets' acks, so Node's emitWithAck completes.
     let id = n1.emit_with_ack(
@@ -387,15 +408,17 @@ async fn a_killed_node_makes_requests_time_out_with_an_error_on_streams() {
     let config = RedisStreamsConfig::default()
         .heartbeat(Duration::from_millis(200), Duration::from_secs(30))
         .requests_timeout(Duration::from_millis(800));
-    let a = StreamsNode::start_with(&redis, config).await;
-    let b = StreamsNode::start(&redis).await;
+    let a = StreamsNode::start_with(&redis, config.clone()).await;
+    let proxy = Proxy::start(redis.addr()).await;
+    let _b = StreamsNode::start_at(&proxy.redis_url(), config).await;
     let mut node = NodeJs::start_streams(&redis).await;
     a.wait_for_nodes(3).await;
     let mut n1 = node.client().await;
     wait_for_node_count(&mut n1, 3).await;
 
-    // A Sockeye node goes: Node's fetchSockets fails with its timeout.
-    drop(b);
+    // A Sockeye node is cut off from Redis (as if it had crashed: it says nothing more):
+    // Node's fetchSockets fails with its timeout.
+    proxy.cut_and_point_to(None);
     let id = n1.emit_with_ack(
         "/",
         "cmd",

@@ -64,6 +64,11 @@ impl Proxy {
         format!("http://{}", self.addr)
     }
 
+    /// The proxy as a Redis URL.
+    pub fn redis_url(&self) -> String {
+        format!("redis://{}", self.addr)
+    }
+
     /// Cuts every connection (both sides see their TCP connection close) and sends new ones to
     /// `target`.
     pub fn cut_and_point_to(&self, target: Option<SocketAddr>) {
@@ -121,7 +126,13 @@ impl StreamsNode {
     }
 
     pub async fn start_with(redis: &Redis, config: RedisStreamsConfig) -> StreamsNode {
-        let adapter = RedisStreamsAdapter::connect_with(&redis.url(), config)
+        StreamsNode::start_at(&redis.url(), config).await
+    }
+
+    /// A node that reaches Redis at `url` (through a [`Proxy`], to cut it off as a crash
+    /// would: it can say nothing more).
+    pub async fn start_at(url: &str, config: RedisStreamsConfig) -> StreamsNode {
+        let adapter = RedisStreamsAdapter::connect_with(url, config)
             .await
             .expect("connects to redis");
         let io = Io::builder().adapter(adapter.factory()).build();
