@@ -147,22 +147,24 @@ impl Deflated {
 }
 
 impl ScratchRead {
-    /// Turns permessage-deflate on: every byte from now on is rewritten. Called right after the
-    /// open packet, when the server has sent nothing more (it waits for the CONNECT), so the
-    /// bytes start at a frame boundary.
-    fn deflate(&mut self, state: Deflate) -> Result<()> {
-        if self.taken < self.pending.len() {
-            return Err("bytes after the open packet, before any was asked for".to_owned());
+    /// A stream that, with `deflate`, rewrites every byte for permessage-deflate (from the
+    /// handshake on: see [`crate::deflate`]).
+    fn new(inner: TcpStream, deflate: Option<Deflate>) -> Self {
+        ScratchRead {
+            inner,
+            pending: Vec::new(),
+            taken: 0,
+            deflate: deflate.map(|state| {
+                Box::new(Deflated {
+                    state,
+                    read_buf: vec![0; 64 * 1024],
+                    ready_in: Vec::new(),
+                    in_taken: 0,
+                    ready_out: Vec::new(),
+                    out_sent: 0,
+                })
+            }),
         }
-        self.deflate = Some(Box::new(Deflated {
-            state,
-            read_buf: vec![0; 64 * 1024],
-            ready_in: Vec::new(),
-            in_taken: 0,
-            ready_out: Vec::new(),
-            out_sent: 0,
-        }));
-        Ok(())
     }
 
     fn poll_read_deflated(
@@ -334,12 +336,10 @@ pub(crate) async fn connect_ws(
     read_buffer: usize,
     deflate: Option<&Arc<DeflateCounts>>,
 ) -> Result<Ws> {
-    let stream = ScratchRead {
-        inner: target.tcp(n).await?,
-        pending: Vec::new(),
-        taken: 0,
-        deflate: None,
-    };
+    let stream = ScratchRead::new(
+        target.tcp(n).await?,
+        deflate.map(|counts| Deflate::new(counts.clone())),
+    );
     let url = format!(
         "ws://{}{}?EIO=4&transport=websocket",
         target.authority, target.path
@@ -364,20 +364,14 @@ pub(crate) async fn connect_ws(
         tokio_tungstenite::client_async_with_config(request, stream, Some(config))
             .await
             .map_err(|e| format!("websocket handshake: {e}"))?;
-    let agreed = match deflate {
-        Some(counts) => {
-            let answer = response.headers().get(header::SEC_WEBSOCKET_EXTENSIONS);
-            let answer = answer.map(|v| v.to_str().unwrap_or("(not text)"));
-            Some((deflate::accepted(answer)?, counts))
-        }
-        None => None,
-    };
+    if let Some(state) = ws.get_mut().deflate.as_deref_mut() {
+        let answer = response.headers().get(header::SEC_WEBSOCKET_EXTENSIONS);
+        let answer = answer.map(|v| v.to_str().unwrap_or("(not text)"));
+        state.state.agree(deflate::accepted(answer)?);
+    }
     match ws.next().await {
         Some(Ok(Message::Text(text))) if text.starts_with('0') => {}
         other => return Err(format!("expected an open packet, got {other:?}")),
-    }
-    if let Some((agreed, counts)) = agreed {
-        ws.get_mut().deflate(Deflate::new(agreed, counts.clone()))?;
     }
     send_text(&mut ws, "40".to_owned()).await?;
     loop {

@@ -1,7 +1,10 @@
 //! The client's side of permessage-deflate (RFC 7692) on the load generator's WebSocket.
 //!
 //! tungstenite knows no extensions (and refuses frames with RSV1), so the extension runs in the
-//! stream under it ([`crate::client::ScratchRead`]), once the server has accepted the offer:
+//! stream under it ([`crate::client::ScratchRead`]), from the first byte: the handshake answer
+//! passes unchanged up to its blank line, and frames may follow it in the same read (Node's
+//! socket.io compresses even the open packet, whatever the threshold), so they are rewritten
+//! before tungstenite sees any of them:
 //!
 //! - **in**: the server's frames are parsed whole; a message whose first frame has RSV1 (and
 //!   its continuation frames) is inflated and handed to tungstenite as one ordinary frame;
@@ -98,15 +101,22 @@ pub(crate) fn accepted(answer: Option<&str>) -> Result<Agreed, String> {
 /// One connection's extension state: the two contexts and the bytes being rewritten.
 pub(crate) struct Deflate {
     agreed: Agreed,
+    /// The server's answer accepted the offer: outgoing messages may be compressed.
+    agreed_yet: bool,
     counts: Arc<DeflateCounts>,
     compress: Compress,
     decompress: Decompress,
-    /// Bytes from the server not yet a whole frame.
+    /// Bytes from the server not yet a whole frame (or, before `frames`, the handshake answer
+    /// not yet read to its blank line).
     raw_in: Vec<u8>,
+    /// The handshake answer has passed: what follows is frames.
+    frames: bool,
     /// The compressed message being received: its opcode and payload so far.
     message: Option<(u8, Vec<u8>)>,
-    /// Bytes from tungstenite not yet a whole frame.
+    /// Bytes from tungstenite not yet a whole frame (or, before `frames_out`, the handshake
+    /// request not yet written to its blank line).
     raw_out: Vec<u8>,
+    frames_out: bool,
 }
 
 /// A frame's header, parsed.
@@ -157,6 +167,18 @@ fn header(bytes: &[u8]) -> Result<Option<Header>, String> {
     }))
 }
 
+/// Moves an HTTP head (up to its blank line) from `raw` to `out`; whether it was whole.
+fn pass_head(raw: &mut Vec<u8>, out: &mut Vec<u8>) -> Result<bool, String> {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        if raw.len() > 64 * 1024 {
+            return Err("a handshake over 64 KiB".to_owned());
+        }
+        return Ok(false);
+    };
+    out.extend(raw.drain(..end + 4));
+    Ok(true)
+}
+
 /// Appends a frame header: `first` byte, the length, and the mask key if any.
 fn push_header(out: &mut Vec<u8>, first: u8, len: usize, mask: Option<[u8; 4]>) {
     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
@@ -182,22 +204,40 @@ fn apply_mask(bytes: &mut [u8], key: [u8; 4]) {
 }
 
 impl Deflate {
-    pub(crate) fn new(agreed: Agreed, counts: Arc<DeflateCounts>) -> Self {
-        counts.accepted.fetch_add(1, Ordering::Relaxed);
+    /// The state for a connection that offers the extension: until [`Deflate::agree`], nothing
+    /// is compressed (but compressed frames, which only an agreeing server sends, are inflated).
+    pub(crate) fn new(counts: Arc<DeflateCounts>) -> Self {
         Deflate {
-            agreed,
+            agreed: Agreed {
+                server_no_context_takeover: false,
+                client_no_context_takeover: false,
+            },
+            agreed_yet: false,
             counts,
+            frames: false,
             compress: Compress::new(Compression::new(LEVEL), false),
             decompress: Decompress::new(false),
             raw_in: Vec::new(),
             message: None,
             raw_out: Vec::new(),
+            frames_out: false,
         }
+    }
+
+    /// The server's answer accepted the offer with these parameters.
+    pub(crate) fn agree(&mut self, agreed: Agreed) {
+        self.agreed = agreed;
+        self.agreed_yet = true;
+        self.counts.accepted.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Takes bytes read from the server; appends to `out` what tungstenite is to read.
     pub(crate) fn incoming(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         self.raw_in.extend_from_slice(input);
+        if !self.frames && !pass_head(&mut self.raw_in, out)? {
+            return Ok(());
+        }
+        self.frames = true;
         let mut at = 0;
         while let Some(head) = header(&self.raw_in[at..])? {
             let end = at + head.len + head.payload;
@@ -272,6 +312,10 @@ impl Deflate {
     /// Takes bytes tungstenite wrote; appends to `out` what goes to the server.
     pub(crate) fn outgoing(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         self.raw_out.extend_from_slice(input);
+        if !self.frames_out && !pass_head(&mut self.raw_out, out)? {
+            return Ok(());
+        }
+        self.frames_out = true;
         let mut at = 0;
         while let Some(head) = header(&self.raw_out[at..])? {
             let end = at + head.len + head.payload;
@@ -280,7 +324,7 @@ impl Deflate {
             }
             let whole_data = head.fin && !head.rsv1 && (head.opcode == 1 || head.opcode == 2);
             match head.mask {
-                Some(key) if whole_data && head.payload >= THRESHOLD => {
+                Some(key) if self.agreed_yet && whole_data && head.payload >= THRESHOLD => {
                     let mut payload = self.raw_out[at + head.len..end].to_vec();
                     apply_mask(&mut payload, key);
                     let mut compressed = self.compress(&payload)?;
@@ -351,7 +395,21 @@ mod tests {
     fn rewrites_frames_both_ways() {
         let agreed = accepted(Some("permessage-deflate")).unwrap();
         let counts = counts();
-        let mut client = Deflate::new(agreed, counts.clone());
+        let mut client = Deflate::new(counts.clone());
+        // The handshake answer passes as it is, a compressed frame right after it is inflated
+        // (below); nothing is compressed before the answer is read.
+        let mut read = Vec::new();
+        let answer = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
+        client.incoming(&answer[..20], &mut read).unwrap();
+        assert!(read.is_empty());
+        client.incoming(&answer[20..], &mut read).unwrap();
+        assert_eq!(&read[..], &answer[..]);
+        read.clear();
+        let request = b"GET /socket.io/ HTTP/1.1\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+        let mut written = Vec::new();
+        client.outgoing(request, &mut written).unwrap();
+        assert_eq!(&written[..], &request[..]);
+        client.agree(agreed);
         let message = "4{\"chat\":\"hello hello hello\"}".repeat(100).into_bytes();
         let key = [1, 2, 3, 4];
 
@@ -397,7 +455,6 @@ mod tests {
         push_header(&mut input, 0x80, b.len(), None);
         input.extend_from_slice(b);
         input.extend_from_slice(&[0x81, 1, b'2']);
-        let mut read = Vec::new();
         for chunk in input.chunks(5) {
             client.incoming(chunk, &mut read).unwrap();
         }
@@ -415,8 +472,9 @@ mod tests {
 
     #[test]
     fn refuses_garbage() {
-        let mut client = Deflate::new(accepted(Some("permessage-deflate")).unwrap(), counts());
+        let mut client = Deflate::new(counts());
         let mut read = Vec::new();
+        client.incoming(b"HTTP/1.1 101 OK\r\n\r\n", &mut read).unwrap();
         assert!(
             client
                 .incoming(&[0xc1, 4, 0xff, 0xff, 0xff, 0xff], &mut read)
