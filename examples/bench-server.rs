@@ -106,9 +106,10 @@ async fn main() -> std::io::Result<()> {
         .ok()
         .and_then(|t| t.parse::<usize>().ok())
     {
-        builder = builder.engine(EngineConfig::default().per_message_deflate(Some(
-            PerMessageDeflate::default().threshold(threshold),
-        )));
+        builder = builder.engine(
+            EngineConfig::default()
+                .per_message_deflate(Some(PerMessageDeflate::default().threshold(threshold))),
+        );
     }
     if let Some(url) = std::env::var("ADAPTER").ok().filter(|url| !url.is_empty()) {
         let redis = sockeye_redis::RedisAdapter::connect(&url)

@@ -272,7 +272,12 @@ impl Deflate {
         Ok(())
     }
 
-    fn inflate(&mut self, opcode: u8, mut compressed: Vec<u8>, out: &mut Vec<u8>) -> Result<(), String> {
+    fn inflate(
+        &mut self,
+        opcode: u8,
+        mut compressed: Vec<u8>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
         let wire = compressed.len();
         compressed.extend_from_slice(&TAIL);
         let mut inflated = Vec::with_capacity(wire * 4 + 64);
@@ -290,7 +295,10 @@ impl Deflate {
             if inflated.len() > MAX_MESSAGE {
                 return Err("a message inflating past 64 MiB".to_owned());
             }
-            if taken_now == taken && inflated.len() == produced && inflated.len() < inflated.capacity() {
+            if taken_now == taken
+                && inflated.len() == produced
+                && inflated.len() < inflated.capacity()
+            {
                 return Err("a compressed message that does not inflate".to_owned());
             }
             inflated.reserve(inflated.capacity().max(1024));
@@ -405,7 +413,8 @@ mod tests {
         client.incoming(&answer[20..], &mut read).unwrap();
         assert_eq!(&read[..], &answer[..]);
         read.clear();
-        let request = b"GET /socket.io/ HTTP/1.1\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+        let request =
+            b"GET /socket.io/ HTTP/1.1\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
         let mut written = Vec::new();
         client.outgoing(request, &mut written).unwrap();
         assert_eq!(&written[..], &request[..]);
@@ -461,7 +470,10 @@ mod tests {
         assert_eq!(&read[..2], &[0x89, 0]);
         let head = header(&read[2..]).unwrap().unwrap();
         assert!(!head.rsv1 && head.fin && head.opcode == 1 && head.mask.is_none());
-        assert_eq!(&read[2 + head.len..2 + head.len + head.payload], &message[..]);
+        assert_eq!(
+            &read[2 + head.len..2 + head.len + head.payload],
+            &message[..]
+        );
         assert_eq!(&read[2 + head.len + head.payload..], &[0x81, 1, b'2']);
         assert_eq!(DeflateCounts::get(&counts.compressed_in), 1);
         assert_eq!(
@@ -474,7 +486,9 @@ mod tests {
     fn refuses_garbage() {
         let mut client = Deflate::new(counts());
         let mut read = Vec::new();
-        client.incoming(b"HTTP/1.1 101 OK\r\n\r\n", &mut read).unwrap();
+        client
+            .incoming(b"HTTP/1.1 101 OK\r\n\r\n", &mut read)
+            .unwrap();
         assert!(
             client
                 .incoming(&[0xc1, 4, 0xff, 0xff, 0xff, 0xff], &mut read)

@@ -15,8 +15,8 @@ use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{
-    In, Polling, Result, Target, Ws, ack_args, ack_id, call, call_text, connect_ws,
-    echo_text_with, pong, recv, within,
+    In, Polling, Result, Target, Ws, ack_args, ack_id, call, call_text, connect_ws, echo_text_with,
+    pong, recv, within,
 };
 use crate::deflate::DeflateCounts;
 use crate::report::DeflateReport;
@@ -209,7 +209,15 @@ pub(crate) async fn echo(config: &Config, scenario: Scenario) -> Result<Report> 
         Scenario::Echo4k | Scenario::EchoDeflate => 8 * 1024,
         _ => 128,
     };
-    let conns = connect_all(&[target], config, clients, read_buffer, false, deflate.as_ref()).await?;
+    let conns = connect_all(
+        &[target],
+        config,
+        clients,
+        read_buffer,
+        false,
+        deflate.as_ref(),
+    )
+    .await?;
 
     let window = Window::after(config.warmup, config.duration);
     let latencies = Latencies::new();

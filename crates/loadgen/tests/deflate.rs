@@ -37,8 +37,7 @@ fn assert_compressed_both_ways(report: &Report) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_deflate_against_sockeye_compresses_both_ways() {
-    let engine =
-        EngineConfig::default().per_message_deflate(Some(PerMessageDeflate::default()));
+    let engine = EngineConfig::default().per_message_deflate(Some(PerMessageDeflate::default()));
     let app = common::BenchApp::start_with(Io::builder().engine(engine)).await;
     let report = sockeye_loadgen::run(Scenario::EchoDeflate, &config(&app.url)).await;
     app.stop().await;
