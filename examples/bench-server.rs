@@ -16,6 +16,8 @@
 //! With `RECOVERY=1`, connection-state recovery is on (its defaults), as `bench/run`'s
 //! `fanout-recovery` scenario asks. With `ADAPTER=redis://host:port`, it is a node of a cluster
 //! on the Redis adapter (`sockeye-redis`), as `bench/run`'s `cluster-fanout` scenario starts it.
+//! With `DEFLATE=BYTES`, WebSocket permessage-deflate is on for messages of at least that many
+//! bytes (Node's `perMessageDeflate: {threshold}`), as `bench/run`'s `echo-deflate` starts it.
 
 use std::convert::Infallible;
 use std::task::{Context, Poll};
@@ -24,7 +26,9 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use serde::Deserialize;
-use sockeye::{AckSender, Data, Event, Io, RecoveryConfig, Socket, Value};
+use sockeye::{
+    AckSender, Data, EngineConfig, Event, Io, PerMessageDeflate, RecoveryConfig, Socket, Value,
+};
 
 /// What answers requests outside `/socket.io/`: `GET /stats`, and 404.
 #[derive(Clone)]
@@ -97,6 +101,15 @@ async fn main() -> std::io::Result<()> {
     let mut builder = Io::builder();
     if std::env::var_os("RECOVERY").is_some_and(|v| v == "1") {
         builder = builder.connection_state_recovery(RecoveryConfig::default());
+    }
+    if let Some(threshold) = std::env::var("DEFLATE")
+        .ok()
+        .and_then(|t| t.parse::<usize>().ok())
+    {
+        builder = builder.engine(
+            EngineConfig::default()
+                .per_message_deflate(Some(PerMessageDeflate::default().threshold(threshold))),
+        );
     }
     if let Some(url) = std::env::var("ADAPTER").ok().filter(|url| !url.is_empty()) {
         let redis = sockeye_redis::RedisAdapter::connect(&url)

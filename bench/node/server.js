@@ -12,7 +12,12 @@ const host = process.env.HOST || "127.0.0.1";
 const httpServer = http.createServer();
 // RECOVERY=1: connection-state recovery with its defaults (bench/run's fanout-recovery).
 const recovery = process.env.RECOVERY === "1" ? { connectionStateRecovery: {} } : {};
-const io = new Server(httpServer, { transports: ["polling", "websocket"], ...recovery });
+// DEFLATE=BYTES: WebSocket permessage-deflate for messages of at least that many bytes (bench/run's
+// echo-deflate); ws's other defaults (zlib level 6, context takeover).
+const deflate = process.env.DEFLATE
+  ? { perMessageDeflate: { threshold: Number(process.env.DEFLATE) } }
+  : {};
+const io = new Server(httpServer, { transports: ["polling", "websocket"], ...recovery, ...deflate });
 
 async function useRedis(url) {
   const { createAdapter } = require("@socket.io/redis-adapter");

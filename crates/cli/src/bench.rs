@@ -46,7 +46,8 @@ pub(crate) struct BenchArgs {
     #[arg(long, value_name = "SECS", default_value_t = 0.5)]
     warmup: f64,
 
-    /// Clients (default per scenario: echo 100, fanout 1000, binary-echo 10, polling-echo 50,
+    /// Clients (default per scenario: echo, echo-4k and echo-deflate 100, fanout 1000,
+    /// binary-echo 10, polling-echo 50,
     /// connect-storm 10000, soak 10000).
     #[arg(long)]
     clients: Option<usize>,

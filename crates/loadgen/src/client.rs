@@ -2,6 +2,7 @@
 //! just what the scenarios need (no reconnection, no buffering).
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,11 +12,14 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use sockeye_engineio_proto::{Frame, Packet, Str, payload};
+use tokio::io::{AsyncRead as _, AsyncWrite as _};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+use crate::deflate::{self, Deflate, DeflateCounts};
 
 pub(crate) type Error = String;
 pub(crate) type Result<T> = std::result::Result<T, Error>;
@@ -93,11 +97,102 @@ pub(crate) type Ws = WebSocketStream<ScratchRead>;
 /// A TCP stream read through one scratch buffer per thread: tungstenite zero-fills its whole
 /// read buffer before every read, so its own buffer is kept small (see [`connect_ws`]) while the
 /// socket is still read in large chunks; bytes the codec has not taken yet wait in `pending`.
-#[derive(Debug)]
+/// With permessage-deflate agreed, every byte goes through [`Deflated`] instead.
 pub(crate) struct ScratchRead {
     inner: TcpStream,
     pending: Vec<u8>,
     taken: usize,
+    deflate: Option<Box<Deflated>>,
+}
+
+/// The extension's rewriting on one connection, and the bytes rewritten but not yet passed on.
+struct Deflated {
+    state: Deflate,
+    read_buf: Vec<u8>,
+    /// Rewritten server bytes for tungstenite (from `in_taken`).
+    ready_in: Vec<u8>,
+    in_taken: usize,
+    /// Rewritten client bytes for the socket (from `out_sent`).
+    ready_out: Vec<u8>,
+    out_sent: usize,
+}
+
+/// Written bytes waiting for the socket beyond which writes wait.
+const DEFLATE_OUT_MAX: usize = 256 * 1024;
+
+fn invalid(error: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, error)
+}
+
+impl Deflated {
+    /// Writes what is ready to `inner`; `Ready` once all of it is written.
+    fn drain(
+        &mut self,
+        inner: &mut TcpStream,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        while self.out_sent < self.ready_out.len() {
+            let n = std::task::ready!(
+                std::pin::Pin::new(&mut *inner).poll_write(cx, &self.ready_out[self.out_sent..])
+            )?;
+            if n == 0 {
+                return std::task::Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+            }
+            self.out_sent += n;
+        }
+        self.ready_out.clear();
+        self.out_sent = 0;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl ScratchRead {
+    /// A stream that, with `deflate`, rewrites every byte for permessage-deflate (from the
+    /// handshake on: see [`crate::deflate`]).
+    fn new(inner: TcpStream, deflate: Option<Deflate>) -> Self {
+        ScratchRead {
+            inner,
+            pending: Vec::new(),
+            taken: 0,
+            deflate: deflate.map(|state| {
+                Box::new(Deflated {
+                    state,
+                    read_buf: vec![0; 64 * 1024],
+                    ready_in: Vec::new(),
+                    in_taken: 0,
+                    ready_out: Vec::new(),
+                    out_sent: 0,
+                })
+            }),
+        }
+    }
+
+    fn poll_read_deflated(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let Some(d) = self.deflate.as_deref_mut() else {
+            return std::task::Poll::Ready(Ok(()));
+        };
+        while d.in_taken == d.ready_in.len() {
+            d.ready_in.clear();
+            d.in_taken = 0;
+            let mut read = tokio::io::ReadBuf::new(&mut d.read_buf);
+            std::task::ready!(std::pin::Pin::new(&mut self.inner).poll_read(cx, &mut read))?;
+            if read.filled().is_empty() {
+                return std::task::Poll::Ready(Ok(()));
+            }
+            let filled = read.filled().len();
+            d.state
+                .incoming(&d.read_buf[..filled], &mut d.ready_in)
+                .map_err(invalid)?;
+        }
+        let n = buf.remaining().min(d.ready_in.len() - d.in_taken);
+        buf.put_slice(&d.ready_in[d.in_taken..d.in_taken + n]);
+        d.in_taken += n;
+        std::task::Poll::Ready(Ok(()))
+    }
 }
 
 const SCRATCH: usize = 256 * 1024;
@@ -115,6 +210,9 @@ impl tokio::io::AsyncRead for ScratchRead {
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
         let this = self.get_mut();
+        if this.deflate.is_some() {
+            return this.poll_read_deflated(cx, buf);
+        }
         if this.taken < this.pending.len() {
             let n = buf.remaining().min(this.pending.len() - this.taken);
             buf.put_slice(&this.pending[this.taken..this.taken + n]);
@@ -152,14 +250,30 @@ impl tokio::io::AsyncWrite for ScratchRead {
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        let Some(d) = this.deflate.as_deref_mut() else {
+            return std::pin::Pin::new(&mut this.inner).poll_write(cx, buf);
+        };
+        if d.ready_out.len() - d.out_sent >= DEFLATE_OUT_MAX {
+            std::task::ready!(d.drain(&mut this.inner, cx))?;
+        }
+        d.state.outgoing(buf, &mut d.ready_out).map_err(invalid)?;
+        // Written now if the socket takes it, else by the flush that follows.
+        if let std::task::Poll::Ready(Err(e)) = d.drain(&mut this.inner, cx) {
+            return std::task::Poll::Ready(Err(e));
+        }
+        std::task::Poll::Ready(Ok(buf.len()))
     }
 
     fn poll_flush(
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        if let Some(d) = this.deflate.as_deref_mut() {
+            std::task::ready!(d.drain(&mut this.inner, cx))?;
+        }
+        std::pin::Pin::new(&mut this.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(
@@ -215,29 +329,46 @@ pub(crate) async fn send_text(ws: &mut Ws, text: String) -> Result<()> {
 
 /// Opens a WebSocket session straight away (no polling first) and connects to namespace `/`.
 /// `read_buffer` is tungstenite's own buffer, the most it takes from the scratch buffer at once.
-pub(crate) async fn connect_ws(target: &Target, n: usize, read_buffer: usize) -> Result<Ws> {
-    let stream = ScratchRead {
-        inner: target.tcp(n).await?,
-        pending: Vec::new(),
-        taken: 0,
-    };
+/// With `deflate`, permessage-deflate is offered, must be accepted, and is counted there.
+pub(crate) async fn connect_ws(
+    target: &Target,
+    n: usize,
+    read_buffer: usize,
+    deflate: Option<&Arc<DeflateCounts>>,
+) -> Result<Ws> {
+    let stream = ScratchRead::new(
+        target.tcp(n).await?,
+        deflate.map(|counts| Deflate::new(counts.clone())),
+    );
     let url = format!(
         "ws://{}{}?EIO=4&transport=websocket",
         target.authority, target.path
     );
-    let request = url
+    let mut request = url
         .as_str()
         .into_client_request()
         .map_err(|e| format!("request: {e}"))?;
+    if deflate.is_some() {
+        request.headers_mut().insert(
+            header::SEC_WEBSOCKET_EXTENSIONS,
+            http::HeaderValue::from_static(deflate::OFFER),
+        );
+    }
     let config = WebSocketConfig::default()
         .read_buffer_size(read_buffer)
         // `send` flushes each frame at once; frames fed before it go out in the same write.
         .write_buffer_size(256 * 1024)
         .max_message_size(Some(64 << 20))
         .max_frame_size(Some(64 << 20));
-    let (mut ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
-        .await
-        .map_err(|e| format!("websocket handshake: {e}"))?;
+    let (mut ws, response) =
+        tokio_tungstenite::client_async_with_config(request, stream, Some(config))
+            .await
+            .map_err(|e| format!("websocket handshake: {e}"))?;
+    if let Some(state) = ws.get_mut().deflate.as_deref_mut() {
+        let answer = response.headers().get(header::SEC_WEBSOCKET_EXTENSIONS);
+        let answer = answer.map(|v| v.to_str().unwrap_or("(not text)"));
+        state.state.agree(deflate::accepted(answer)?);
+    }
     match ws.next().await {
         Some(Ok(Message::Text(text))) if text.starts_with('0') => {}
         other => return Err(format!("expected an open packet, got {other:?}")),

@@ -27,6 +27,9 @@
 //! - [`Scenario::ClusterFanout`]: the fan-out with its clients split over several nodes of one
 //!   cluster ([`Config::url`] and [`Config::nodes`]), the sender on the first: every message
 //!   crosses the cluster adapter to reach the other nodes' members.
+//! - [`Scenario::Echo4k`]: the echo loop with a 4 KiB text argument (a chat-like update).
+//! - [`Scenario::EchoDeflate`]: the same over WebSocket with permessage-deflate offered, which
+//!   the server must accept and use (messages of 1 KiB and more go compressed both ways).
 //! - [`Scenario::PollingEcho`]: the echo loop over HTTP long-polling.
 //! - [`Scenario::PollingGzip`]: the same with 4 KiB arguments and GETs that accept gzip.
 //! - [`Scenario::BinaryEcho`]: the echo loop with a binary argument (MiB/s).
@@ -36,6 +39,7 @@
 //!   the server's sessions must drain to zero at the end. Not part of [`Scenario::ALL`].
 
 mod client;
+mod deflate;
 mod report;
 mod scenarios;
 mod soak;
@@ -45,7 +49,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-pub use report::{Latency, Report, RssPoint, table};
+pub use report::{DeflateReport, Latency, Report, RssPoint, table};
 pub use soak::{SoakSample, SoakSummary};
 
 /// What to measure.
@@ -60,6 +64,13 @@ pub enum Scenario {
     Fanout,
     /// `fanout` to a room whose members are split over the nodes of a cluster.
     ClusterFanout,
+    /// `echo` of a 4 KiB text argument over WebSocket: [`Scenario::EchoDeflate`] without
+    /// compression.
+    #[serde(rename = "echo-4k")]
+    Echo4k,
+    /// `echo` of a 4 KiB text argument over WebSocket with permessage-deflate: what compressing
+    /// every message both ways costs the server.
+    EchoDeflate,
     /// `echo` with an ack over HTTP long-polling.
     PollingEcho,
     /// `echo` of a 4 KiB text argument over long-polling, the GETs accepting gzip (as browsers
@@ -72,7 +83,14 @@ pub enum Scenario {
 }
 
 /// The scenarios run only when named (not part of [`Scenario::ALL`]).
-const NAMED_ONLY: [Scenario; 2] = [Scenario::ClusterFanout, Scenario::Soak];
+/// The deflate pair needs a server started with permessage-deflate on (`DEFLATE=1024` in
+/// `bench/run`), so it is named too.
+const NAMED_ONLY: [Scenario; 4] = [
+    Scenario::ClusterFanout,
+    Scenario::Soak,
+    Scenario::Echo4k,
+    Scenario::EchoDeflate,
+];
 
 impl Scenario {
     /// Every scenario, in the order `bench/run` runs them.
@@ -92,6 +110,8 @@ impl Scenario {
             Scenario::Echo => "echo",
             Scenario::Fanout => "fanout",
             Scenario::ClusterFanout => "cluster-fanout",
+            Scenario::Echo4k => "echo-4k",
+            Scenario::EchoDeflate => "echo-deflate",
             Scenario::PollingEcho => "polling-echo",
             Scenario::PollingGzip => "polling-gzip",
             Scenario::BinaryEcho => "binary-echo",
@@ -99,7 +119,7 @@ impl Scenario {
         }
     }
 
-    /// The scenario named `name` (one of [`Scenario::ALL`], `cluster-fanout` or `soak`).
+    /// The scenario named `name` (one of [`Scenario::ALL`] or of those run only when named).
     pub fn from_name(name: &str) -> Option<Scenario> {
         Scenario::ALL
             .into_iter()
@@ -116,7 +136,7 @@ impl Scenario {
     pub fn default_clients(self) -> usize {
         match self {
             Scenario::ConnectStorm => 10_000,
-            Scenario::Echo => 100,
+            Scenario::Echo | Scenario::Echo4k | Scenario::EchoDeflate => 100,
             Scenario::Fanout | Scenario::ClusterFanout => 1_000,
             Scenario::PollingEcho | Scenario::PollingGzip => 50,
             Scenario::BinaryEcho => 10,
@@ -235,8 +255,9 @@ pub async fn run(scenario: Scenario, config: &Config) -> Report {
     let started = std::time::Instant::now();
     let result = match scenario {
         Scenario::ConnectStorm => scenarios::connect_storm(config).await,
-        Scenario::Echo => scenarios::echo(config, false).await,
-        Scenario::BinaryEcho => scenarios::echo(config, true).await,
+        Scenario::Echo | Scenario::BinaryEcho | Scenario::Echo4k | Scenario::EchoDeflate => {
+            scenarios::echo(config, scenario).await
+        }
         Scenario::Fanout => scenarios::fanout(config, Scenario::Fanout).await,
         Scenario::ClusterFanout => scenarios::fanout(config, Scenario::ClusterFanout).await,
         Scenario::PollingEcho => scenarios::polling_echo(config, false).await,

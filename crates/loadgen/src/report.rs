@@ -33,6 +33,36 @@ pub struct RssPoint {
     pub per_connection_kib: f64,
 }
 
+/// permessage-deflate over a scenario's connections (the whole run, warm-up included).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DeflateReport {
+    /// Connections whose handshake answer accepted the extension.
+    pub accepted: u64,
+    /// Messages that came compressed (RSV1) from the server.
+    pub compressed_in: u64,
+    /// Messages the load generator sent compressed.
+    pub compressed_out: u64,
+    /// The compressed messages' bytes on the wire over their bytes inflated.
+    pub wire_ratio_in: f64,
+}
+
+impl From<&crate::deflate::DeflateCounts> for DeflateReport {
+    fn from(counts: &crate::deflate::DeflateCounts) -> Self {
+        use crate::deflate::DeflateCounts as C;
+        let inflated = C::get(&counts.inflated_in);
+        DeflateReport {
+            accepted: C::get(&counts.accepted),
+            compressed_in: C::get(&counts.compressed_in),
+            compressed_out: C::get(&counts.compressed_out),
+            wire_ratio_in: if inflated == 0 {
+                0.0
+            } else {
+                C::get(&counts.wire_in) as f64 / inflated as f64
+            },
+        }
+    }
+}
+
 /// What one run of a scenario measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -68,6 +98,9 @@ pub struct Report {
     /// when the server compressed them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wire_ratio: Option<f64>,
+    /// WebSocket permessage-deflate: what was agreed and compressed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deflate: Option<DeflateReport>,
     /// Soak: the samples over time and how the sessions ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub soak: Option<crate::SoakSummary>,
@@ -91,6 +124,7 @@ impl Report {
             server_cpu: None,
             failure: None,
             wire_ratio: None,
+            deflate: None,
             soak: None,
         }
     }

@@ -15,9 +15,11 @@ use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{
-    In, Polling, Result, Target, Ws, ack_args, ack_id, call, call_text, connect_ws, echo_text,
-    echo_text_with, pong, recv, within,
+    In, Polling, Result, Target, Ws, ack_args, ack_id, call, call_text, connect_ws, echo_text_with,
+    pong, recv, within,
 };
+use crate::deflate::DeflateCounts;
+use crate::report::DeflateReport;
 use crate::report::group;
 use crate::stats::{Counter, CpuMeter, Latencies, Window, rss_kib};
 use crate::{Config, Report, Scenario};
@@ -85,6 +87,7 @@ async fn connect_all(
     count: usize,
     read_buffer: usize,
     join: bool,
+    deflate: Option<&Arc<DeflateCounts>>,
 ) -> Result<Vec<Ws>> {
     let bar = bar(config, count as u64, "connecting");
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
@@ -97,9 +100,10 @@ async fn connect_all(
         };
         let target = targets[n % targets.len()].clone();
         let timeout = config.timeout;
+        let deflate = deflate.cloned();
         set.spawn(async move {
             let result = within(timeout, "connect", async {
-                let mut ws = connect_ws(&target, n, read_buffer).await?;
+                let mut ws = connect_ws(&target, n, read_buffer, deflate.as_ref()).await?;
                 if join {
                     call(&mut ws, 1, "join", &format!("\"{ROOM}\"")).await?;
                 }
@@ -187,18 +191,33 @@ async fn finish(mut set: JoinSet<Result<()>>) -> Result<()> {
 
 // ---- echo (WebSocket, JSON or binary) ----
 
-pub(crate) async fn echo(config: &Config, binary: bool) -> Result<Report> {
-    let scenario = if binary {
-        Scenario::BinaryEcho
-    } else {
-        Scenario::Echo
+/// `scenario`: [`Scenario::Echo`], [`Scenario::BinaryEcho`], [`Scenario::Echo4k`] or
+/// [`Scenario::EchoDeflate`].
+pub(crate) async fn echo(config: &Config, scenario: Scenario) -> Result<Report> {
+    let binary = scenario == Scenario::BinaryEcho;
+    let msg: Arc<str> = match scenario {
+        Scenario::Echo4k | Scenario::EchoDeflate => update_text().into(),
+        _ => "hello from sockeye bench".into(),
     };
+    let deflate = (scenario == Scenario::EchoDeflate).then(|| Arc::new(DeflateCounts::default()));
     let target = Target::resolve(config).await?;
     let clients = config.clients(scenario);
     // Small messages: a small codec buffer (tungstenite zero-fills what it reads into); 64 KiB
-    // messages: one that takes a whole message at once.
-    let read_buffer = if binary { 64 * 1024 + 16 } else { 128 };
-    let conns = connect_all(&[target], config, clients, read_buffer, false).await?;
+    // messages: one that takes a whole message at once; 4 KiB ones, one that takes it at once.
+    let read_buffer = match scenario {
+        Scenario::BinaryEcho => 64 * 1024 + 16,
+        Scenario::Echo4k | Scenario::EchoDeflate => 8 * 1024,
+        _ => 128,
+    };
+    let conns = connect_all(
+        &[target],
+        config,
+        clients,
+        read_buffer,
+        false,
+        deflate.as_ref(),
+    )
+    .await?;
 
     let window = Window::after(config.warmup, config.duration);
     let latencies = Latencies::new();
@@ -224,6 +243,7 @@ pub(crate) async fn echo(config: &Config, binary: bool) -> Result<Report> {
         let client = EchoClient {
             n,
             window,
+            msg: msg.clone(),
             blob: blob.clone(),
             latencies: latencies.clone(),
             acks: acks.clone(),
@@ -245,12 +265,26 @@ pub(crate) async fn echo(config: &Config, binary: bool) -> Result<Report> {
     report.errors = errors.get();
     report.loadgen_cpu = loadgen_cpu;
     report.server_cpu = server_cpu;
+    if let Some(counts) = deflate {
+        let deflate = DeflateReport::from(&*counts);
+        // Agreed is not enough: the server must have compressed its acks (4 KiB, over any
+        // threshold up to that).
+        if deflate.compressed_in == 0 {
+            return Err(format!(
+                "permessage-deflate was agreed on {} connections but the server compressed no message",
+                deflate.accepted
+            ));
+        }
+        report.deflate = Some(deflate);
+    }
     Ok(report)
 }
 
 struct EchoClient {
     n: usize,
     window: Window,
+    /// The `msg` of each JSON echo.
+    msg: Arc<str>,
     blob: Option<Bytes>,
     latencies: Latencies,
     acks: Counter,
@@ -301,7 +335,7 @@ impl EchoClient {
     /// One echo and its ack; `false` when the ack did not carry the argument back.
     async fn once(&self, ws: &mut Ws, id: u64, text: &mut String) -> Result<bool> {
         let Some(blob) = &self.blob else {
-            let arg = echo_text(text, "42", id, self.n);
+            let arg = echo_text_with(text, "42", id, self.n, &self.msg);
             let ack = call_text(ws, id, text.clone()).await?;
             return Ok(same_args(ack_args(&ack), &text[arg]));
         };
@@ -446,7 +480,7 @@ pub(crate) async fn fanout(config: &Config, scenario: Scenario) -> Result<Report
     let clients = config.clients(scenario);
     let senders = config.senders.clamp(1, clients);
     let window_size = config.window.max(1) as u64;
-    let conns = connect_all(&targets, config, clients, 2 * 1024, true).await?;
+    let conns = connect_all(&targets, config, clients, 2 * 1024, true, None).await?;
 
     let window = Window::after(config.warmup, config.duration);
     let members = clients as u64;
@@ -756,7 +790,7 @@ pub(crate) async fn connect_storm(config: &Config) -> Result<Report> {
             let warm = warm.clone();
             set.spawn(async move {
                 let result = within(timeout, "connect", async {
-                    let mut ws = connect_ws(&target, n, 1024).await?;
+                    let mut ws = connect_ws(&target, n, 1024, None).await?;
                     if let Some(blob) = &warm
                         && !binary_echo(&mut ws, 1, blob).await?
                     {
@@ -871,6 +905,7 @@ fn hold(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::echo_text;
 
     #[test]
     fn reads_fields_and_compares_args() {

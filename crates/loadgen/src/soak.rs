@@ -285,7 +285,7 @@ async fn client(slot: usize, shared: Arc<Shared>, mut stop: watch::Receiver<bool
             _ = stop.wait_for(|s| *s) => return,
             connected = async {
                 let _permit = shared.permits.acquire().await;
-                within(shared.timeout, "connect", connect_ws(&shared.target, source, 512)).await
+                within(shared.timeout, "connect", connect_ws(&shared.target, source, 512, None)).await
             } => connected,
         };
         let mut ws = match connected {
