@@ -58,12 +58,13 @@ impl Live {
             upgraded
         };
         for socket in upgraded {
+            crate::sockets::retag_transport(&socket);
             self.send(
                 "socket_updated",
                 &json!({
                     "id": socket.id().as_str(),
                     "nsp": socket.ns().name(),
-                    "transport": crate::transport_name(socket.engine().transport()),
+                    "transport": crate::sockets::transport_name(socket.engine().transport()),
                 }),
             );
         }
@@ -103,7 +104,10 @@ impl Observer for Live {
         if socket.engine().transport() == TransportKind::Polling {
             crate::lock(&self.polling).push(socket.clone());
         }
-        self.send("socket_connected", &(crate::serialize(socket), now()));
+        // Before the connection handler, as Node: what the node keeps for the UI is in the
+        // socket's data before the application sees it.
+        crate::sockets::tag(socket);
+        self.send("socket_connected", &(crate::sockets::local(socket), now()));
     }
 
     fn socket_disconnected(&self, socket: &Socket, reason: DisconnectReason) {
