@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use sockeye::{Io, Socket as ServerSocket};
 use sockeye_admin::{Admin, Mode};
 use sockeye_client::{Client, DisconnectReason, Lifecycle};
-use sockeye_redis::RedisAdapter;
-use sockeye_testkit::{WAIT, server_socket, within};
+use sockeye_redis::{RedisAdapter, RedisStreamsAdapter, RedisStreamsConfig};
+use sockeye_testkit::{TestServer, WAIT, server_socket, within};
 use tokio::sync::{broadcast, mpsc};
 
 type Events = mpsc::UnboundedReceiver<(String, Vec<Value>)>;
@@ -302,4 +302,67 @@ async fn readonly_refuses_commands_for_the_other_nodes_sockets() {
     assert!(b_client.socket("/").connected());
     let rooms = server_socket(&b.io().of("/"), &b_id).rooms();
     assert!(!rooms.iter().any(|r| &**r == "room-x"), "{rooms:?}");
+}
+
+/// The Redis streams adapter carries the broadcasts and the room and disconnect commands, not
+/// the fetching of other nodes' sockets: the UI hears every node's stats and live events and
+/// its commands act on every node; `all_sockets` lists its own node's sockets only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_streams_adapter_stats_events_and_commands_cross_nodes() {
+    let redis = Redis::start();
+    let mut nodes = Vec::new();
+    for id in ["node-a", "node-b"] {
+        let config = RedisStreamsConfig::default()
+            .heartbeat(Duration::from_millis(200), Duration::from_secs(2));
+        let adapter = RedisStreamsAdapter::connect_with(&redis.url(), config)
+            .await
+            .unwrap();
+        let io = Io::builder().adapter(adapter.factory()).build();
+        io.on_connection(|_socket: ServerSocket| async move {});
+        let admin = Admin::builder()
+            .server_id(id)
+            .mode(Mode::Development)
+            .attach(&io)
+            .unwrap();
+        nodes.push((TestServer::start(io).await, adapter, admin));
+    }
+    within(WAIT, async {
+        while nodes
+            .iter()
+            .any(|(_, adapter, _)| adapter.server_count("/admin") != 2)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let (a, b) = (&nodes[0].0, &nodes[1].0);
+    let (_b_client, b_id, mut b_lifecycle) = demo(&b.base_url()).await;
+
+    let (ui_client, mut events) = ui(&a.base_url());
+    let all = next(&mut events, "all_sockets").await;
+    assert!(
+        !all[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == json!(b_id)),
+        "{all:?}"
+    );
+    next_where(&mut events, "server_stats", |args| {
+        args[0]["serverId"] == json!("node-b")
+    })
+    .await;
+    let admin = ui_client.socket("/admin");
+    admin.emit("join", &("/", "room-x", &b_id)).unwrap();
+    next_where(&mut events, "room_joined", |args| {
+        args[..3] == [json!("/"), json!("room-x"), json!(b_id)]
+    })
+    .await;
+    let joined = server_socket(&b.io().of("/"), &b_id).rooms();
+    assert!(joined.iter().any(|r| &**r == "room-x"), "{joined:?}");
+    admin.emit("_disconnect", &("/", false, &b_id)).unwrap();
+    assert_eq!(
+        disconnect_reason(&mut b_lifecycle).await,
+        DisconnectReason::IoServerDisconnect
+    );
 }
