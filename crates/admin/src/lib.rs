@@ -6,7 +6,9 @@
 //! `emit`, `join`, `leave` and `_disconnect` commands (refused in read-only mode). In
 //! [`Mode::Development`] the UI also gets `all_sockets` and the live events of every namespace
 //! (`socket_connected`, `room_joined`, `event_received`...), through a [`sockeye::Observer`].
-//! See docs/admin-ui.md.
+//! On a cluster (attached on every node) the UI sees every node's stats, live events and
+//! sockets, and its commands reach every node's sockets, through the adapter. See
+//! docs/admin-ui.md.
 //!
 //! ```no_run
 //! # let io = sockeye::Io::builder().build();
@@ -63,6 +65,8 @@ pub enum Mode {
     /// Also `all_sockets` when the UI connects, and the live events of every namespace
     /// (`socket_connected`, `room_joined`, `event_received`...), which cost a JSON message to
     /// the UI per event of the server.
+    /// Each socket's JSON data gets `_admin: {clientId, transport}`, which the other nodes of a
+    /// cluster read in `all_sockets`, as Node's admin server does.
     Development,
 }
 
