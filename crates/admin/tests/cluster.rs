@@ -304,9 +304,8 @@ async fn readonly_refuses_commands_for_the_other_nodes_sockets() {
     assert!(!rooms.iter().any(|r| &**r == "room-x"), "{rooms:?}");
 }
 
-/// The Redis streams adapter carries the broadcasts and the room and disconnect commands, not
-/// the fetching of other nodes' sockets: the UI hears every node's stats and live events and
-/// its commands act on every node; `all_sockets` lists its own node's sockets only.
+/// The Redis streams adapter carries the broadcasts and the room and disconnect commands: the
+/// UI hears every node's stats and live events, and its commands act on every node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_the_streams_adapter_stats_events_and_commands_cross_nodes() {
     let redis = Redis::start();
@@ -339,15 +338,9 @@ async fn on_the_streams_adapter_stats_events_and_commands_cross_nodes() {
     let (_b_client, b_id, mut b_lifecycle) = demo(&b.base_url()).await;
 
     let (ui_client, mut events) = ui(&a.base_url());
-    let all = next(&mut events, "all_sockets").await;
-    assert!(
-        !all[0]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|s| s["id"] == json!(b_id)),
-        "{all:?}"
-    );
+    // Whatever the adapter can fetch (this node's sockets at least): not asserted here, so that
+    // this test holds once the streams adapter fetches other nodes' sockets too.
+    next(&mut events, "all_sockets").await;
     next_where(&mut events, "server_stats", |args| {
         args[0]["serverId"] == json!("node-b")
     })
