@@ -1,7 +1,9 @@
 //! The admin namespace across a cluster: two Sockeye nodes on loopback sharing a redis-server
 //! of the test's own through the Redis pub/sub adapter, our Rust client acting as the UI on
 //! node A, ordinary clients on node B. The UI hears both nodes' `server_stats` and node B's
-//! live events, lists node B's sockets in `all_sockets`, and its commands act on them.
+//! live events, lists node B's sockets in `all_sockets`, and its commands act on them; likewise
+//! on the Redis streams adapter (but `all_sockets`), and with a Node node running Node's admin
+//! server (`tests/js/admin-node.mjs`) in the cluster.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../../redis/tests/common/mod.rs"]
@@ -356,6 +358,118 @@ async fn on_the_streams_adapter_stats_events_and_commands_cross_nodes() {
     admin.emit("_disconnect", &("/", false, &b_id)).unwrap();
     assert_eq!(
         disconnect_reason(&mut b_lifecycle).await,
+        DisconnectReason::IoServerDisconnect
+    );
+}
+
+/// A Node node with Node's admin server (`tests/js/admin-node.mjs`), killed when dropped.
+/// Needs `node` and `tests/js/node_modules` (`npm ci --prefix tests/js`); without them the
+/// test fails, it never passes silently.
+struct NodeJsAdmin {
+    port: u16,
+    _child: tokio::process::Child,
+}
+
+impl NodeJsAdmin {
+    async fn start(redis: &Redis) -> NodeJsAdmin {
+        use tokio::io::AsyncBufReadExt;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/js/admin-node.mjs");
+        let mut child = tokio::process::Command::new("node")
+            .arg(script)
+            .arg(redis.url())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node is installed");
+        let stdout = child.stdout.take().expect("piped");
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let line = within(WAIT, lines.next_line())
+            .await
+            .expect("reads the node's output")
+            .expect("the Node node prints its port (is tests/js/node_modules installed?)");
+        let port: Value = serde_json::from_str(&line).expect("a JSON line");
+        let port = port["port"].as_u64().expect("a port") as u16;
+        NodeJsAdmin {
+            port,
+            _child: child,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// A mixed cluster: two Sockeye nodes and a Node node with Node's admin server. Each admin
+/// server lists the other's sockets with the `clientId` and `transport` the other keeps in
+/// `_admin`, the UI on the Sockeye node hears Node's stats and disconnects a Node socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockeye_and_node_admin_servers_read_each_others_sockets() {
+    let redis = Redis::start();
+    let ((rs, _admin), (_other, _other_admin)) = cluster(&redis, false).await;
+    let js = NodeJsAdmin::start(&redis).await;
+    wait_for_nodes(&rs.redis, &["/", "/admin"], 3).await;
+
+    let (rs_client, rs_id, _rs_lifecycle) = demo(&rs.server.base_url()).await;
+    server_socket(&rs.io().of("/"), &rs_id).join("room-rs");
+    let js_client = Client::builder(&js.url())
+        .auth(json!({ "room": "room-js" }))
+        .reconnection(false)
+        .build()
+        .unwrap();
+    let mut js_lifecycle = js_client.lifecycle();
+    js_client.socket("/").connect();
+    within(WAIT, async {
+        loop {
+            if let Lifecycle::Connect { namespace, .. } = js_lifecycle.recv().await.unwrap() {
+                if namespace == "/" {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    let js_id = js_client.socket("/").id().unwrap();
+
+    // The UI on the Sockeye node: the Node socket, with what Node's admin server keeps of it.
+    let (ui_client, mut events) = ui(&rs.server.base_url());
+    let all = next(&mut events, "all_sockets").await;
+    let sockets = all[0].as_array().unwrap();
+    let on_js = sockets
+        .iter()
+        .find(|s| s["id"] == json!(js_id))
+        .unwrap_or_else(|| panic!("the Node socket {js_id} in {sockets:?}"));
+    assert!(rooms(on_js).contains(&"room-js"), "{on_js}");
+    assert_eq!(on_js["clientId"].as_str().unwrap().len(), 12, "{on_js}");
+    assert!(on_js["transport"].is_string(), "{on_js}");
+    assert_eq!(on_js["data"], json!({}), "{on_js}");
+    next_where(&mut events, "server_stats", |args| {
+        args[0]["serverId"] == json!("node-js")
+    })
+    .await;
+
+    // The UI on the Node node: the Sockeye socket, likewise.
+    let (_js_ui, mut js_events) = ui(&js.url());
+    let all = next(&mut js_events, "all_sockets").await;
+    let sockets = all[0].as_array().unwrap();
+    let on_rs = sockets
+        .iter()
+        .find(|s| s["id"] == json!(rs_id))
+        .unwrap_or_else(|| panic!("the Sockeye socket {rs_id} in {sockets:?}"));
+    assert!(rooms(on_rs).contains(&"room-rs"), "{on_rs}");
+    assert_eq!(on_rs["clientId"].as_str().unwrap().len(), 12, "{on_rs}");
+    assert!(on_rs["transport"].is_string(), "{on_rs}");
+    assert_eq!(on_rs["data"], json!({ "user": "bob" }), "{on_rs}");
+    assert_eq!(on_rs["handshake"]["address"], json!("127.0.0.1"), "{on_rs}");
+    assert!(rs_client.socket("/").connected());
+
+    // A command from the Sockeye node's UI reaches the Node socket.
+    ui_client
+        .socket("/admin")
+        .emit("_disconnect", &("/", false, &js_id))
+        .unwrap();
+    assert_eq!(
+        disconnect_reason(&mut js_lifecycle).await,
         DisconnectReason::IoServerDisconnect
     );
 }
