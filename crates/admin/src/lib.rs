@@ -158,6 +158,8 @@ impl AdminBuilder {
             aggregate: shared.aggregate.clone(),
             active: active.clone(),
             polling: Mutex::default(),
+            uis: Default::default(),
+            cluster: admin.adapter().is_cluster(),
         });
         io.observe(live.clone());
         if shared.auth.is_some() {
