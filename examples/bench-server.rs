@@ -18,6 +18,10 @@
 //! on the Redis adapter (`sockeye-redis`), as `bench/run`'s `cluster-fanout` scenario starts it.
 //! With `DEFLATE=BYTES`, WebSocket permessage-deflate is on for messages of at least that many
 //! bytes (Node's `perMessageDeflate: {threshold}`), as `bench/run`'s `echo-deflate` starts it.
+//! With `OBSERVE=metrics`, a Prometheus recorder is installed (nothing scrapes it); with
+//! `OBSERVE=admin` / `OBSERVE=admin-dev`, the admin namespace (`sockeye-admin`, production /
+//! development mode, no UI connected) observes the server; several are joined with commas. What
+//! they cost is `bench/run --scenarios echo-observed`.
 
 use std::convert::Infallible;
 use std::task::{Context, Poll};
@@ -98,6 +102,14 @@ async fn main() -> std::io::Result<()> {
         .ok()
         .and_then(|h| h.parse().ok())
         .unwrap_or(std::net::Ipv4Addr::LOCALHOST);
+    let observe = std::env::var("OBSERVE").unwrap_or_default();
+    let observe: Vec<&str> = observe.split(',').filter(|o| !o.is_empty()).collect();
+    // Before the `Io` is built: the namespaces take their metric handles from the recorder.
+    let _recorder = observe
+        .contains(&"metrics")
+        .then(|| metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder())
+        .transpose()
+        .map_err(std::io::Error::other)?;
     let mut builder = Io::builder();
     if std::env::var_os("RECOVERY").is_some_and(|v| v == "1") {
         builder = builder.connection_state_recovery(RecoveryConfig::default());
@@ -119,6 +131,16 @@ async fn main() -> std::io::Result<()> {
     }
     let (layer, io) = builder.build_layer();
     io.on_connection(on_connection);
+    let mut admins = Vec::new();
+    for (name, mode) in [
+        ("admin", sockeye_admin::Mode::Production),
+        ("admin-dev", sockeye_admin::Mode::Development),
+    ] {
+        if observe.contains(&name) {
+            let admin = sockeye_admin::Admin::builder().mode(mode).attach(&io);
+            admins.push(admin.map_err(std::io::Error::other)?);
+        }
+    }
     let service = tower_layer::Layer::layer(&layer, Stats(io.clone()));
 
     let listener = sockeye::bind((host, port).into()).await?;

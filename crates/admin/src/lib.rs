@@ -6,7 +6,9 @@
 //! `emit`, `join`, `leave` and `_disconnect` commands (refused in read-only mode). In
 //! [`Mode::Development`] the UI also gets `all_sockets` and the live events of every namespace
 //! (`socket_connected`, `room_joined`, `event_received`...), through a [`sockeye::Observer`].
-//! See docs/admin-ui.md.
+//! On a cluster (attached on every node) the UI sees every node's stats, live events and
+//! sockets, and its commands reach every node's sockets, through the adapter. See
+//! docs/admin-ui.md.
 //!
 //! ```no_run
 //! # let io = sockeye::Io::builder().build();
@@ -19,6 +21,7 @@
 
 mod aggregate;
 mod live;
+mod sockets;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,6 +65,8 @@ pub enum Mode {
     /// Also `all_sockets` when the UI connects, and the live events of every namespace
     /// (`socket_connected`, `room_joined`, `event_received`...), which cost a JSON message to
     /// the UI per event of the server.
+    /// Each socket's JSON data gets `_admin: {clientId, transport}`, which the other nodes of a
+    /// cluster read in `all_sockets`, as Node's admin server does.
     Development,
 }
 
@@ -153,6 +158,8 @@ impl AdminBuilder {
             aggregate: shared.aggregate.clone(),
             active: active.clone(),
             polling: Mutex::default(),
+            uis: Default::default(),
+            cluster: admin.adapter().is_cluster(),
         });
         io.observe(live.clone());
         if shared.auth.is_some() {
@@ -166,7 +173,7 @@ impl AdminBuilder {
         let on_connect = shared.clone();
         admin.on_connection(move |socket: Socket| {
             let shared = on_connect.clone();
-            async move { shared.connected(&socket, readonly) }
+            async move { shared.connected(&socket, readonly).await }
         });
         let stats = tokio::spawn(stats_loop(io.clone(), admin, shared, live));
         Ok(Admin { stats, active })
@@ -246,7 +253,7 @@ impl Shared {
         Ok(())
     }
 
-    fn connected(&self, socket: &Socket, readonly: bool) {
+    async fn connected(&self, socket: &Socket, readonly: bool) {
         if let Some(id) = lock(&self.new_sessions).remove(&socket.id()) {
             let _ = socket.emit("session", &id);
         }
@@ -255,13 +262,8 @@ impl Shared {
         }
         let _ = socket.emit("config", &json!({ "supportedFeatures": self.features }));
         if self.features.contains(&"ALL_EVENTS") {
-            let io = socket.io();
-            let all: Vec<Value> = io
-                .namespaces()
-                .iter()
-                .flat_map(|name| io.of(name).sockets())
-                .map(|s| serialize(&s))
-                .collect();
+            // Every node's sockets: the UI's lists are of the whole cluster.
+            let all = sockets::all(&socket.io()).await;
             let _ = socket.emit("all_sockets", &all);
         }
     }
@@ -377,60 +379,4 @@ fn register_commands(socket: &Socket) {
             None => ns.disconnect_sockets(close),
         }
     });
-}
-
-fn transport_name(transport: TransportKind) -> &'static str {
-    match transport {
-        TransportKind::Polling => "polling",
-        _ => "websocket",
-    }
-}
-
-/// A socket as Node's admin-ui serialises it (local sockets only).
-fn serialize(socket: &Socket) -> Value {
-    let engine = socket.engine();
-    let handshake = engine.handshake();
-    let sid = engine.id().to_string();
-    let transport = transport_name(engine.transport());
-    let headers: serde_json::Map<String, Value> = handshake
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_owned(), json!(v.to_str().ok()?))))
-        .collect();
-    let query: serde_json::Map<String, Value> = handshake
-        .query_pairs()
-        .into_iter()
-        .map(|(k, v)| (k, Value::String(v)))
-        .collect();
-    let issued = handshake.issued_millis();
-    // As Node: the client's address as a proxy in front tells it, else the peer's.
-    let address = ["cf-connecting-ip", "x-forwarded-for"]
-        .iter()
-        .find_map(|name| {
-            headers
-                .get(*name)
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .or_else(|| handshake.remote_addr.map(|a| a.ip().to_string()));
-    json!({
-        "id": socket.id().as_str(),
-        "clientId": sid.chars().take(12).collect::<String>(),
-        "transport": transport,
-        "nsp": socket.ns().name(),
-        "data": {},
-        // Every field Node sends: the UI's socket page shows headers and query as tables.
-        "handshake": {
-            "address": address,
-            "headers": headers,
-            "query": query,
-            "issued": issued,
-            // TLS ends above the engine, which cannot tell; a proxy's header can.
-            "secure": headers.get("x-forwarded-proto").and_then(Value::as_str) == Some("https"),
-            "time": live::iso8601(issued),
-            "url": handshake.uri().to_string(),
-            "xdomain": headers.contains_key("origin"),
-        },
-        "rooms": socket.rooms().iter().map(|r| &**r).collect::<Vec<&str>>(),
-    })
 }

@@ -3,7 +3,7 @@
 //! `socket_updated`, `socket_disconnected`, `room_joined`, `room_left`, `event_received`,
 //! `event_sent`), with Node's arguments and a date as its JSON (`2026-12-07T05:10:32.000Z`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,6 +23,10 @@ pub(crate) struct Live {
     /// Sockets still on long-polling, which may upgrade: [`Live::upgrades`] looks at them.
     /// Held briefly, never across `.await`.
     pub(crate) polling: Mutex<Vec<Socket>>,
+    /// The UIs connected to this node's admin namespace.
+    pub(crate) uis: AtomicUsize,
+    /// Whether the admin namespace is on a cluster adapter, whose other nodes may have UIs.
+    pub(crate) cluster: bool,
 }
 
 impl Live {
@@ -33,6 +37,17 @@ impl Live {
     /// Whether the live events are sent for `socket`.
     fn live(&self, _socket: &Socket) -> bool {
         self.development && self.on()
+    }
+
+    /// Whether a live event may have a listener: a UI on this node, or on another node of a
+    /// cluster. With none, the events are not built: a development server without a UI open
+    /// costs what a production one does, and the admin server's connection bookkeeping.
+    fn heard(&self) -> bool {
+        self.cluster || self.uis.load(Ordering::Relaxed) > 0
+    }
+
+    fn is_admin(&self, socket: &Socket) -> bool {
+        socket.ns().name() == self.admin.name()
     }
 
     fn send<T: serde::Serialize + ?Sized>(&self, event: &str, args: &T) {
@@ -58,12 +73,13 @@ impl Live {
             upgraded
         };
         for socket in upgraded {
+            crate::sockets::retag_transport(&socket);
             self.send(
                 "socket_updated",
                 &json!({
                     "id": socket.id().as_str(),
                     "nsp": socket.ns().name(),
-                    "transport": crate::transport_name(socket.engine().transport()),
+                    "transport": crate::sockets::transport_name(socket.engine().transport()),
                 }),
             );
         }
@@ -97,20 +113,37 @@ impl Observer for Live {
     }
 
     fn socket_connected(&self, socket: &Socket) {
+        if self.is_admin(socket) {
+            self.uis.fetch_add(1, Ordering::Relaxed);
+        }
         if !self.live(socket) {
             return;
         }
         if socket.engine().transport() == TransportKind::Polling {
             crate::lock(&self.polling).push(socket.clone());
         }
-        self.send("socket_connected", &(crate::serialize(socket), now()));
+        // Before the connection handler, as Node: what the node keeps for the UI is in the
+        // socket's data before the application sees it.
+        crate::sockets::tag(socket);
+        if !self.heard() {
+            return;
+        }
+        self.send("socket_connected", &(crate::sockets::local(socket), now()));
     }
 
     fn socket_disconnected(&self, socket: &Socket, reason: DisconnectReason) {
+        if self.is_admin(socket) {
+            let _ = self
+                .uis
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        }
         if !self.live(socket) {
             return;
         }
         crate::lock(&self.polling).retain(|s| s.id() != socket.id());
+        if !self.heard() {
+            return;
+        }
         let nsp = socket.ns().name();
         let id = socket.id();
         self.send(
@@ -120,7 +153,7 @@ impl Observer for Live {
     }
 
     fn room_joined(&self, socket: &Socket, room: &str) {
-        if self.live(socket) {
+        if self.live(socket) && self.heard() {
             let id = socket.id();
             self.send(
                 "room_joined",
@@ -130,7 +163,7 @@ impl Observer for Live {
     }
 
     fn room_left(&self, socket: &Socket, room: &str) {
-        if self.live(socket) {
+        if self.live(socket) && self.heard() {
             let id = socket.id();
             self.send("room_left", &(socket.ns().name(), room, id.as_str(), now()));
         }
@@ -138,7 +171,7 @@ impl Observer for Live {
 
     fn event_received(&self, socket: &Socket, event: &Event) {
         // The UI's own commands are not shown to it, as in Node.
-        if self.live(socket) && socket.ns().name() != self.admin.name() {
+        if self.live(socket) && !self.is_admin(socket) && self.heard() {
             let mut args = vec![Value::from(event.name.as_str())];
             args.extend(event.args.to_values());
             let id = socket.id();
@@ -151,7 +184,7 @@ impl Observer for Live {
 
     fn event_sent(&self, socket: &Socket, event: &str, args: &[Value]) {
         // Nor what it is sent itself, which would feed on itself.
-        if self.live(socket) && socket.ns().name() != self.admin.name() {
+        if self.live(socket) && !self.is_admin(socket) && self.heard() {
             let mut all = Vec::with_capacity(args.len() + 1);
             all.push(Value::from(event));
             all.extend_from_slice(args);

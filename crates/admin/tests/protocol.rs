@@ -445,3 +445,39 @@ async fn production_mode_sends_no_live_events() {
     .await;
     assert!(stats.iter().any(|e| e["type"] == json!("packetsIn")));
 }
+
+/// The live events are not built while no UI is connected; a UI that connects after another
+/// left hears them again.
+#[tokio::test]
+async fn a_ui_connecting_after_another_left_hears_live_events() {
+    let io = io();
+    let _admin = Admin::builder()
+        .mode(sockeye_admin::Mode::Development)
+        .attach(&io)
+        .unwrap();
+    let server = TestServer::start(io.clone()).await;
+    let url = server.base_url();
+    let (first, mut first_events) = ui(&url, json!({}));
+    next(&mut first_events, "all_sockets").await;
+    first.socket("/admin").disconnect();
+    // The server has no hook to await for it: its socket list is polled.
+    within(WAIT, async {
+        while !io.of("/admin").sockets().is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    // With no UI: nothing to hear.
+    let (_unheard, _unheard_id, _l) = demo(&url).await;
+    let (_second, mut events) = ui(&url, json!({}));
+    next(&mut events, "all_sockets").await;
+    let (_demo, demo_id, _lifecycle) = demo(&url).await;
+    let connected = next(&mut events, "socket_connected").await;
+    // Its own connection came first; the demo's next.
+    let connected = if connected[0]["nsp"] == json!("/admin") {
+        next(&mut events, "socket_connected").await
+    } else {
+        connected
+    };
+    assert_eq!(connected[0]["id"], json!(demo_id));
+}
