@@ -53,10 +53,10 @@ async fn connect(url: &str) -> Result<Client, String> {
     client.socket("/").connect();
     loop {
         match lifecycle.recv().await {
-            Ok(Lifecycle::Connect { .. }) => return Ok(client),
-            Ok(Lifecycle::ConnectError { message, .. }) => return Err(message),
-            Ok(_) => {}
-            Err(e) => return Err(e.to_string()),
+            Some(Lifecycle::Connect { .. }) => return Ok(client),
+            Some(Lifecycle::ConnectError { message, .. }) => return Err(message),
+            Some(_) => {}
+            None => return Err("the client closed".to_owned()),
         }
     }
 }

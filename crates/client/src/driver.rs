@@ -132,7 +132,9 @@ impl Driver {
             tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(command) => self.command(command).await,
+                    // Every user handle is gone: disconnect cleanly, as `Client::close` does.
                     None => {
+                        self.close_all().await;
                         if let Some(engine) = self.engine.take() {
                             close(engine).await;
                         }
@@ -200,12 +202,7 @@ impl Driver {
                 }
             }
             Command::Disconnect(namespace) => self.disconnect(&namespace).await,
-            Command::CloseAll => {
-                let names: Vec<String> = self.sockets.keys().cloned().collect();
-                for namespace in names {
-                    self.disconnect(&namespace).await;
-                }
-            }
+            Command::CloseAll => self.close_all().await,
             Command::Emit(namespace, outgoing) => self.emit(&namespace, *outgoing),
             Command::Ack(ack) => {
                 let AckOut {
@@ -225,6 +222,13 @@ impl Driver {
                     )));
                 }
             }
+        }
+    }
+
+    async fn close_all(&mut self) {
+        let names: Vec<String> = self.sockets.keys().cloned().collect();
+        for namespace in names {
+            self.disconnect(&namespace).await;
         }
     }
 

@@ -39,7 +39,7 @@ mod transport;
 pub use crate::client::Client;
 pub use crate::config::{ClientBuilder, Transports};
 pub use crate::error::Error;
-pub use crate::lifecycle::{DisconnectReason, Lifecycle};
+pub use crate::lifecycle::{DisconnectReason, Lifecycle, LifecycleReceiver};
 pub use crate::socket::{Ack, Emitter, Event, Socket};
 pub use bytes::Bytes;
 pub use sockeye_socketio_proto::Parser;

@@ -72,7 +72,9 @@ impl fmt::Debug for Event {
 
 /// The acknowledgement the server asked for with an event, if it asked.
 pub struct Ack {
-    pub(crate) target: Option<(mpsc::UnboundedSender<Command>, Arc<str>, u64)>,
+    /// Weak: an acknowledgement kept after every handle of the client is dropped keeps
+    /// nothing open, and goes nowhere.
+    pub(crate) target: Option<(mpsc::WeakUnboundedSender<Command>, Arc<str>, u64)>,
 }
 
 impl Ack {
@@ -92,6 +94,9 @@ impl Ack {
         };
         let mut attachments = Vec::new();
         let args = Args::from_data(data, &mut attachments)?;
+        let Some(commands) = commands.upgrade() else {
+            return Ok(());
+        };
         let _ = commands.send(Command::Ack(Box::new(AckOut {
             namespace,
             id,
