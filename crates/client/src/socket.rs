@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use sockeye_socketio_proto::{Args, is_reserved_event};
+use sockeye_socketio_proto::{Args, Packet, is_reserved_event};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::driver::{AckOut, AckReply, Command, Outgoing};
@@ -326,6 +326,8 @@ impl Emitter<'_> {
         self
     }
 
+    /// The emit, encoded here rather than on the client's task: the caller's task pays for
+    /// its own emits, and the client's task only writes them.
     fn outgoing<T: Serialize + ?Sized>(
         &self,
         event: &str,
@@ -337,10 +339,29 @@ impl Emitter<'_> {
         }
         let mut attachments = Vec::new();
         let args = Args::from_data(data, &mut attachments)?;
+        let inner = &self.socket.client.inner;
+        // An emit in the retry queue needs an id for its acknowledgement even when the caller
+        // waits for none, as in socket.io-client.
+        let id = (ack.is_some() || (inner.config.retries > 0 && !self.volatile))
+            .then(|| inner.next_ack_id(&self.socket.namespace));
+        let mut text = Vec::with_capacity(event.len() + 64);
+        text.push(b'4');
+        Packet::encode_event_into(
+            &mut text,
+            &self.socket.namespace,
+            id,
+            event,
+            &args,
+            attachments.len(),
+        );
+        let frames = inner
+            .config
+            .parser
+            .frames_from_text(text, attachments)
+            .map_err(|e| Error::Serialize(e.to_string()))?;
         Ok(Outgoing {
-            event: event.to_owned(),
-            args,
-            attachments,
+            frames,
+            id,
             volatile: self.volatile,
             ack,
             timeout: self.timeout.or(self.socket.client.inner.config.ack_timeout),
