@@ -8,7 +8,7 @@
 // closed loop; after the warm-up, acks and their latencies are counted for DURATION_S seconds.
 // Prints one JSON line: acks, rate, p50/p99 latency (ms), rss_before, rss_connected and
 // rss_per_client (bytes, process.memoryUsage().rss, i.e. VmRSS), rss_after and
-// rss_after_per_client (once the echoes are done), and cpu_ns_per_ack (process.cpuUsage()
+// rss_after_per_client (after the warm-up's echoes, before latencies are recorded), and cpu_ns_per_ack (process.cpuUsage()
 // over the measured seconds, per ack).
 "use strict";
 const { io } = require("socket.io-client");
@@ -44,6 +44,7 @@ async function main() {
   const all = [];
   let cpuStart = null;
   let cpu = { user: 0, system: 0 };
+  let rssAfter = rssConnected;
   const loops = mode === "idle" ? [] : sockets.map(async (socket) => {
     while (phase < 2) {
       const start = process.hrtime.bigint();
@@ -53,6 +54,7 @@ async function main() {
   });
   if (loops.length) {
     await sleep(warmup * 1000);
+    rssAfter = process.memoryUsage().rss;
     phase = 1;
     cpuStart = process.cpuUsage();
     await sleep(duration * 1000);
@@ -61,7 +63,6 @@ async function main() {
     await Promise.allSettled(loops);
   }
   all.sort((a, b) => a - b);
-  const rssAfter = process.memoryUsage().rss;
   console.log(JSON.stringify({
     client: "node socket.io-client", clients, acks: all.length, rate: all.length / duration,
     p50_ms: percentile(all, 0.5), p99_ms: percentile(all, 0.99), rss_before: rssBefore,
