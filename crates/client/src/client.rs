@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::mpsc;
@@ -50,31 +51,15 @@ pub(crate) struct NsShared {
     pub(crate) id: Option<String>,
     pub(crate) connected: bool,
     pub(crate) recovered: bool,
-    /// The next acknowledgement id of the namespace's emits.
-    pub(crate) next_id: u64,
+    /// The next acknowledgement id of the namespace's emits, shared with its [`Socket`]s so
+    /// that an emit takes one without the lock.
+    pub(crate) next_id: Arc<AtomicU64>,
 }
 
 impl Inner {
     pub(crate) fn shared(&self) -> MutexGuard<'_, Shared> {
         // A panicking handler runs outside the lock, so poisoning cannot leave it half-updated.
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A fresh acknowledgement id for an emit on `namespace`.
-    pub(crate) fn next_ack_id(&self, namespace: &str) -> u64 {
-        let mut shared = self.shared();
-        // The entry is there from `Client::socket` on: no key to allocate.
-        if !shared.namespaces.contains_key(namespace) {
-            shared
-                .namespaces
-                .insert(namespace.to_owned(), NsShared::default());
-        }
-        let Some(ns) = shared.namespaces.get_mut(namespace) else {
-            return 0;
-        };
-        let id = ns.next_id;
-        ns.next_id = id.wrapping_add(1);
-        id
     }
 
     pub(crate) fn emit_lifecycle(&self, event: Lifecycle) {
@@ -115,12 +100,16 @@ impl Client {
         } else {
             format!("/{namespace}")
         };
-        self.inner
-            .shared()
-            .namespaces
-            .entry(namespace.clone())
-            .or_default();
-        Socket::new(self.clone(), namespace)
+        let ids = Arc::clone(
+            &self
+                .inner
+                .shared()
+                .namespaces
+                .entry(namespace.clone())
+                .or_default()
+                .next_id,
+        );
+        Socket::new(self.clone(), namespace, ids)
     }
 
     /// The socket of the namespace the URL names (`/` when it names none).

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -120,6 +121,8 @@ impl fmt::Debug for Ack {
 pub struct Socket {
     client: Client,
     namespace: Arc<str>,
+    /// The namespace's next acknowledgement id.
+    ids: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for Socket {
@@ -132,10 +135,11 @@ impl fmt::Debug for Socket {
 }
 
 impl Socket {
-    pub(crate) fn new(client: Client, namespace: String) -> Socket {
+    pub(crate) fn new(client: Client, namespace: String, ids: Arc<AtomicU64>) -> Socket {
         Socket {
             client,
             namespace: namespace.into(),
+            ids,
         }
     }
 
@@ -343,7 +347,7 @@ impl Emitter<'_> {
         // An emit in the retry queue needs an id for its acknowledgement even when the caller
         // waits for none, as in socket.io-client.
         let id = (ack.is_some() || (inner.config.retries > 0 && !self.volatile))
-            .then(|| inner.next_ack_id(&self.socket.namespace));
+            .then(|| self.socket.ids.fetch_add(1, Ordering::Relaxed));
         let mut text = Vec::with_capacity(event.len() + 64);
         text.push(b'4');
         Packet::encode_event_into(
