@@ -9,7 +9,9 @@
 //! process, on one thread; then each emits `echo` with a small payload and waits for the ack,
 //! in a closed loop, and after the warm-up acks and their latencies are counted for
 //! DURATION_S seconds. Prints one JSON line: acks, rate, p50/p99 latency (ms), rss_before,
-//! rss_connected and rss_per_client (bytes, VmRSS from /proc/self/status). The drivers of
+//! rss_connected and rss_per_client (bytes, VmRSS from /proc/self/status), rss_after and
+//! rss_after_per_client (after the warm-up's echoes), and cpu_ns_per_ack (the process's CPU
+//! time over the measured seconds, per ack counted in them). The drivers of
 //! rust_socketio (bench/rust-socketio-client) and of Node's socket.io-client
 //! (bench/node/client.js) follow the same contract.
 
@@ -27,6 +29,19 @@ fn rss() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kib| kib * 1024)
+}
+
+/// CPU time this process has used, all threads, in nanoseconds (each thread's
+/// `/proc/self/task/*/schedstat`).
+fn cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -53,10 +68,10 @@ async fn connect(url: &str) -> Result<Client, String> {
     client.socket("/").connect();
     loop {
         match lifecycle.recv().await {
-            Ok(Lifecycle::Connect { .. }) => return Ok(client),
-            Ok(Lifecycle::ConnectError { message, .. }) => return Err(message),
-            Ok(_) => {}
-            Err(e) => return Err(e.to_string()),
+            Some(Lifecycle::Connect { .. }) => return Ok(client),
+            Some(Lifecycle::ConnectError { message, .. }) => return Err(message),
+            Some(_) => {}
+            None => return Err("the client closed".to_owned()),
         }
     }
 }
@@ -90,6 +105,10 @@ async fn main() {
     // 0: warm-up, 1: measuring, 2: stop.
     let phase = Arc::new(AtomicU8::new(0));
     let mut tasks = Vec::new();
+    let (mut cpu_start, mut cpu_end) = (0, 0);
+    // Taken after the warm-up's echoes, before any latency is recorded (100 clients' latency
+    // vectors would weigh ~15 KiB per client by the end).
+    let mut rss_after = rss_connected;
     if !idle {
         for client in &sockets {
             let socket = client.socket("/");
@@ -114,9 +133,12 @@ async fn main() {
             }));
         }
         tokio::time::sleep(Duration::from_secs_f64(warmup)).await;
+        rss_after = rss();
         phase.store(1, Ordering::Relaxed);
+        cpu_start = cpu_ns();
         tokio::time::sleep(Duration::from_secs_f64(duration)).await;
         phase.store(2, Ordering::Relaxed);
+        cpu_end = cpu_ns();
     }
     let mut all = Vec::new();
     for task in tasks {
@@ -137,6 +159,9 @@ async fn main() {
         "rss_before": rss_before,
         "rss_connected": rss_connected,
         "rss_per_client": rss_connected.saturating_sub(rss_before) as f64 / clients.max(1) as f64,
+        "rss_after": rss_after,
+        "rss_after_per_client": rss_after.saturating_sub(rss_before) as f64 / clients.max(1) as f64,
+        "cpu_ns_per_ack": cpu_end.saturating_sub(cpu_start) as f64 / acks.max(1) as f64,
     });
     println!("{report}");
 }

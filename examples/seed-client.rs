@@ -32,7 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     socket.connect();
     loop {
-        match lifecycle.recv().await? {
+        match lifecycle.recv().await.ok_or("the client closed")? {
             Lifecycle::Connect { .. } => break,
             Lifecycle::ConnectError { message, .. } => return Err(message.into()),
             _ => {}

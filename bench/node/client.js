@@ -7,7 +7,9 @@
 // this one process; then each emits `echo` with a small payload and waits for the ack, in a
 // closed loop; after the warm-up, acks and their latencies are counted for DURATION_S seconds.
 // Prints one JSON line: acks, rate, p50/p99 latency (ms), rss_before, rss_connected and
-// rss_per_client (bytes, process.memoryUsage().rss, i.e. VmRSS).
+// rss_per_client (bytes, process.memoryUsage().rss, i.e. VmRSS), rss_after and
+// rss_after_per_client (after the warm-up's echoes, before latencies are recorded), and cpu_ns_per_ack (process.cpuUsage()
+// over the measured seconds, per ack).
 "use strict";
 const { io } = require("socket.io-client");
 
@@ -40,6 +42,9 @@ async function main() {
   const rssConnected = process.memoryUsage().rss;
   let phase = 0; // 0: warm-up, 1: measuring, 2: stop
   const all = [];
+  let cpuStart = null;
+  let cpu = { user: 0, system: 0 };
+  let rssAfter = rssConnected;
   const loops = mode === "idle" ? [] : sockets.map(async (socket) => {
     while (phase < 2) {
       const start = process.hrtime.bigint();
@@ -49,9 +54,12 @@ async function main() {
   });
   if (loops.length) {
     await sleep(warmup * 1000);
+    rssAfter = process.memoryUsage().rss;
     phase = 1;
+    cpuStart = process.cpuUsage();
     await sleep(duration * 1000);
     phase = 2;
+    cpu = process.cpuUsage(cpuStart);
     await Promise.allSettled(loops);
   }
   all.sort((a, b) => a - b);
@@ -59,6 +67,8 @@ async function main() {
     client: "node socket.io-client", clients, acks: all.length, rate: all.length / duration,
     p50_ms: percentile(all, 0.5), p99_ms: percentile(all, 0.99), rss_before: rssBefore,
     rss_connected: rssConnected, rss_per_client: (rssConnected - rssBefore) / Math.max(1, clients),
+    rss_after: rssAfter, rss_after_per_client: (rssAfter - rssBefore) / Math.max(1, clients),
+    cpu_ns_per_ack: ((cpu.user + cpu.system) * 1000) / Math.max(1, all.length),
   }));
   process.exit(0);
 }

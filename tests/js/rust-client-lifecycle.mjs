@@ -1,7 +1,8 @@
 // A socket.io 4.8 server for the Rust client's lifecycle and retry tests
 // (crates/client/tests/lifecycle.rs). Pings every 300 ms and gives up after 200 ms, so that a
 // silent server is noticed quickly. Listens on port 0, prints {"port": N}, then
-// {"handshake": n} for each Engine.IO connection it accepts.
+// {"handshake": n} for each Engine.IO connection it accepts, and {"disconnect": reason} for
+// each socket of the main namespace that disconnects.
 //
 // "kick_me": the server disconnects the socket. "drop_me": it closes the connection under it.
 // "retry" (key, ignored, ack): the first `ignored` tries of `key` get no acknowledgement; the
@@ -26,6 +27,7 @@ io.on("connection", (socket) => {
     const match = type === "message" && typeof data === "string" && /^2(\d+)\["retry","([^"]*)"/.exec(data);
     if (match) ids.set(match[2], [...(ids.get(match[2]) ?? []), Number(match[1])]);
   });
+  socket.on("disconnect", (reason) => console.log(JSON.stringify({ disconnect: reason })));
   socket.on("kick_me", () => socket.disconnect());
   socket.on("drop_me", () => socket.conn.close());
   socket.on("retry", (key, ignored, ack) => {

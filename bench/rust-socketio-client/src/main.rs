@@ -6,7 +6,8 @@
 //! process, then each emits `echo` with a small payload and waits for the ack, in a closed
 //! loop; after the warm-up, for DURATION_S seconds, acks and their latencies are counted.
 //! Prints one JSON line: acks, rate, p50/p99 latency, rss_before, rss_connected,
-//! rss_per_client (bytes; VmRSS of /proc/self/status).
+//! rss_per_client (bytes; VmRSS of /proc/self/status), rss_after, rss_after_per_client (after
+//! the warm-up's echoes) and cpu_ns_per_ack (CPU time over the measured seconds per ack).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -25,6 +26,19 @@ fn rss() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kib| kib * 1024)
+}
+
+/// CPU time this process has used, all threads, in nanoseconds (each thread's
+/// `/proc/self/task/*/schedstat`).
+fn cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -62,6 +76,10 @@ async fn main() {
     // 0: warm-up, 1: measuring, 2: stop.
     let phase = Arc::new(AtomicU8::new(0));
     let mut tasks = Vec::new();
+    let (mut cpu_start, mut cpu_end) = (0, 0);
+    // Taken after the warm-up's echoes, before any latency is recorded (100 clients' latency
+    // vectors would weigh ~15 KiB per client by the end).
+    let mut rss_after = rss_connected;
     if !idle {
         for client in &sockets {
             let client = client.clone();
@@ -97,9 +115,12 @@ async fn main() {
             }));
         }
         tokio::time::sleep(Duration::from_secs_f64(warmup)).await;
+        rss_after = rss();
         phase.store(1, Ordering::Relaxed);
+        cpu_start = cpu_ns();
         tokio::time::sleep(Duration::from_secs_f64(duration)).await;
         phase.store(2, Ordering::Relaxed);
+        cpu_end = cpu_ns();
     }
     let mut all = Vec::new();
     for task in tasks {
@@ -121,6 +142,9 @@ async fn main() {
             "rss_before": rss_before,
             "rss_connected": rss_connected,
             "rss_per_client": rss_connected.saturating_sub(rss_before) as f64 / clients.max(1) as f64,
+        "rss_after": rss_after,
+        "rss_after_per_client": rss_after.saturating_sub(rss_before) as f64 / clients.max(1) as f64,
+        "cpu_ns_per_ack": cpu_end.saturating_sub(cpu_start) as f64 / acks.max(1) as f64,
         })
     );
     std::process::exit(0);

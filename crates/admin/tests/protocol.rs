@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 use sockeye::{Io, Socket as ServerSocket};
 use sockeye_admin::Admin;
-use sockeye_client::{Client, DisconnectReason, Lifecycle};
+use sockeye_client::{Client, DisconnectReason, Lifecycle, LifecycleReceiver};
 use sockeye_testkit::{TestServer, WAIT, within};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 /// The demo side: sockets of `/` get `hello` events recorded by the test's client.
 fn io() -> Io {
@@ -47,7 +47,7 @@ async fn next(rx: &mut mpsc::UnboundedReceiver<(String, Vec<Value>)>, name: &str
     .await
 }
 
-async fn connected(lifecycle: &mut broadcast::Receiver<Lifecycle>, ns: &str) -> Result<(), String> {
+async fn connected(lifecycle: &mut LifecycleReceiver, ns: &str) -> Result<(), String> {
     within(WAIT, async {
         loop {
             match lifecycle.recv().await.unwrap() {
@@ -63,7 +63,7 @@ async fn connected(lifecycle: &mut broadcast::Receiver<Lifecycle>, ns: &str) -> 
 }
 
 /// A demo client on `/`, connected; returns its socket id.
-async fn demo(url: &str) -> (Client, String, broadcast::Receiver<Lifecycle>) {
+async fn demo(url: &str) -> (Client, String, LifecycleReceiver) {
     let client = Client::builder(url).reconnection(false).build().unwrap();
     let mut lifecycle = client.lifecycle();
     let socket = client.socket("/");

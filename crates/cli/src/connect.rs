@@ -72,7 +72,7 @@ async fn connect(args: ConnectArgs) -> anyhow::Result<()> {
     });
     socket.connect();
     tokio::spawn(async move {
-        while let Ok(event) = lifecycle.recv().await {
+        while let Some(event) = lifecycle.recv().await {
             let line = match event {
                 Lifecycle::Connect {
                     namespace,

@@ -3,34 +3,35 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::driver::{Command, Driver};
+use crate::lifecycle::{LifecycleReceiver, LifecycleSender};
 use crate::socket::{AnyHandler, Handler};
 use crate::{ClientBuilder, Lifecycle, Socket};
 
-/// How many lifecycle events a slow [`Client::lifecycle`] receiver may fall behind. tokio's
-/// broadcast channel allocates every slot up front, ~150 bytes each (a [`Lifecycle`] is 120):
-/// 1 024 slots were ~140 KiB per client, 64 are ~10 KiB. 16 made receivers that await other
-/// things between events (the recovery tests) lag and miss a `connect`, so 64 it is until the
-/// events go through a channel that allocates as it fills.
-const LIFECYCLE_CAPACITY: usize = 64;
-
 /// A Socket.IO client: one connection to a server, multiplexing a [`Socket`] per namespace.
 ///
-/// Cheap to clone; clones share the connection.
+/// Cheap to clone; clones (and the [`Socket`]s) share the connection. When the last of them
+/// is dropped, the connection closes as [`Client::close`] closes it, and the client's task
+/// ends. A handler that holds a [`Socket`] or a [`Client`] keeps the client alive (it is
+/// stored in the client): call [`Client::close`] to end such a client.
 #[derive(Clone)]
 pub struct Client {
     pub(crate) inner: Arc<Inner>,
+    /// The user handles' senders: the driver sees its channel close when the last is dropped.
+    commands: mpsc::UnboundedSender<Command>,
 }
 
 pub(crate) struct Inner {
     pub(crate) config: Arc<Config>,
-    pub(crate) commands: mpsc::UnboundedSender<Command>,
-    pub(crate) lifecycle: broadcast::Sender<Lifecycle>,
+    /// Weak, for what the driver hands out (acks): only user handles keep the client open.
+    pub(crate) commands: mpsc::WeakUnboundedSender<Command>,
+    pub(crate) lifecycle: LifecycleSender,
     // A std mutex: every critical section is a few map operations, and none awaits.
     shared: Mutex<Shared>,
 }
@@ -50,6 +51,9 @@ pub(crate) struct NsShared {
     pub(crate) id: Option<String>,
     pub(crate) connected: bool,
     pub(crate) recovered: bool,
+    /// The next acknowledgement id of the namespace's emits, shared with its [`Socket`]s so
+    /// that an emit takes one without the lock.
+    pub(crate) next_id: Arc<AtomicU64>,
 }
 
 impl Inner {
@@ -59,7 +63,7 @@ impl Inner {
     }
 
     pub(crate) fn emit_lifecycle(&self, event: Lifecycle) {
-        let _ = self.lifecycle.send(event);
+        self.lifecycle.send(&event);
     }
 }
 
@@ -73,7 +77,6 @@ impl Client {
 
     pub(crate) fn new(config: Config) -> Client {
         let (commands, receiver) = mpsc::unbounded_channel();
-        let (lifecycle, _) = broadcast::channel(LIFECYCLE_CAPACITY);
         let shared = Shared {
             pending_driver: Some(receiver),
             ..Shared::default()
@@ -81,10 +84,11 @@ impl Client {
         Client {
             inner: Arc::new(Inner {
                 config: Arc::new(config),
-                commands,
-                lifecycle,
+                commands: commands.downgrade(),
+                lifecycle: LifecycleSender::default(),
                 shared: Mutex::new(shared),
             }),
+            commands,
         }
     }
 
@@ -96,12 +100,16 @@ impl Client {
         } else {
             format!("/{namespace}")
         };
-        self.inner
-            .shared()
-            .namespaces
-            .entry(namespace.clone())
-            .or_default();
-        Socket::new(self.clone(), namespace)
+        let ids = Arc::clone(
+            &self
+                .inner
+                .shared()
+                .namespaces
+                .entry(namespace.clone())
+                .or_default()
+                .next_id,
+        );
+        Socket::new(self.clone(), namespace, ids)
     }
 
     /// The socket of the namespace the URL names (`/` when it names none).
@@ -110,15 +118,15 @@ impl Client {
         self.socket(&namespace)
     }
 
-    /// Lifecycle events from now on: connections, disconnections, reconnection attempts. A
-    /// receiver more than 64 events behind misses the oldest (`RecvError::Lagged`).
-    pub fn lifecycle(&self) -> broadcast::Receiver<Lifecycle> {
+    /// Lifecycle events from now on: connections, disconnections, reconnection attempts. Each
+    /// receiver gets every event; one more than 1 024 events behind loses the oldest.
+    pub fn lifecycle(&self) -> LifecycleReceiver {
         self.inner.lifecycle.subscribe()
     }
 
     /// Disconnects every socket and closes the connection; nothing reconnects.
     pub fn close(&self) {
-        let _ = self.inner.commands.send(Command::CloseAll);
+        let _ = self.commands.send(Command::CloseAll);
     }
 
     /// Sends a command, starting the driver task on first use.
@@ -127,7 +135,7 @@ impl Client {
         if let Some(receiver) = receiver {
             tokio::spawn(Driver::new(Arc::clone(&self.inner), receiver).run());
         }
-        let _ = self.inner.commands.send(command);
+        let _ = self.commands.send(command);
     }
 }
 

@@ -22,11 +22,11 @@ use crate::{DisconnectReason, Error, Lifecycle};
 
 pub(crate) type AckReply = Result<(Args, Vec<Bytes>), Error>;
 
-/// An emit on its way.
+/// An emit on its way, encoded by the emitting task (so that the client's task only puts it
+/// on the wire), with its ack id when it has one.
 pub(crate) struct Outgoing {
-    pub(crate) event: String,
-    pub(crate) args: Args,
-    pub(crate) attachments: Vec<Bytes>,
+    pub(crate) frames: Vec<Frame>,
+    pub(crate) id: Option<u64>,
     pub(crate) volatile: bool,
     pub(crate) ack: Option<oneshot::Sender<AckReply>>,
     /// A queued emit's wait per try.
@@ -69,7 +69,6 @@ struct NsState {
     /// `acks` is swept of timed-out waits when it reaches this size, so that an emit costs
     /// no scan of every wait.
     sweep_at: usize,
-    next_id: u64,
     retry: RetryQueue<Retried>,
 }
 
@@ -132,7 +131,9 @@ impl Driver {
             tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(command) => self.command(command).await,
+                    // Every user handle is gone: disconnect cleanly, as `Client::close` does.
                     None => {
+                        self.close_all().await;
                         if let Some(engine) = self.engine.take() {
                             close(engine).await;
                         }
@@ -200,12 +201,7 @@ impl Driver {
                 }
             }
             Command::Disconnect(namespace) => self.disconnect(&namespace).await,
-            Command::CloseAll => {
-                let names: Vec<String> = self.sockets.keys().cloned().collect();
-                for namespace in names {
-                    self.disconnect(&namespace).await;
-                }
-            }
+            Command::CloseAll => self.close_all().await,
             Command::Emit(namespace, outgoing) => self.emit(&namespace, *outgoing),
             Command::Ack(ack) => {
                 let AckOut {
@@ -228,34 +224,37 @@ impl Driver {
         }
     }
 
+    async fn close_all(&mut self) {
+        let names: Vec<String> = self.sockets.keys().cloned().collect();
+        for namespace in names {
+            self.disconnect(&namespace).await;
+        }
+    }
+
     fn emit(&mut self, namespace: &str, outgoing: Outgoing) {
-        let state = self.sockets.entry(namespace.to_owned()).or_default();
+        if !self.sockets.contains_key(namespace) {
+            self.sockets
+                .insert(namespace.to_owned(), NsState::default());
+        }
+        let Some(state) = self.sockets.get_mut(namespace) else {
+            return;
+        };
         let sendable = state.connected && self.engine.is_some();
         if outgoing.volatile && !sendable {
             return;
         }
-        let mut packet = Packet::event_with_args(
-            namespace,
-            &outgoing.event,
-            &outgoing.args,
-            outgoing.attachments,
-        );
+        let Outgoing {
+            frames, id, ack, ..
+        } = outgoing;
         let retries = self.inner.config.retries;
-        if retries > 0 && !outgoing.volatile {
-            let id = state.next_id;
-            state.next_id = state.next_id.wrapping_add(1);
-            packet.id = Some(id);
-            let frames = self.parser.frames(&packet);
+        if let (true, Some(id)) = (retries > 0 && !outgoing.volatile, id) {
             state
                 .retry
-                .push((frames, outgoing.ack), id, retries, outgoing.timeout);
+                .push((frames, ack), id, retries, outgoing.timeout);
             self.retry_transmit(namespace);
             return;
         }
-        if let Some(ack) = outgoing.ack {
-            let id = state.next_id;
-            state.next_id = state.next_id.wrapping_add(1);
-            packet.id = Some(id);
+        if let (Some(ack), Some(id)) = (ack, id) {
             // Waits that timed out leave a closed sender behind.
             if state.acks.len() >= state.sweep_at {
                 state.acks.retain(|_, sender| !sender.is_closed());
@@ -267,8 +266,8 @@ impl Driver {
             }
         }
         match (&mut self.engine, sendable) {
-            (Some(engine), true) => engine.send(self.parser.frames(&packet)),
-            _ => state.send_buffer.push(self.parser.frames(&packet)),
+            (Some(engine), true) => engine.send(frames),
+            _ => state.send_buffer.push(frames),
         }
     }
 

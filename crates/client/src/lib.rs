@@ -5,6 +5,12 @@
 //! buffered while offline; at-least-once, in-order emits with
 //! [`ClientBuilder::retries`]; connection-state recovery.
 //!
+//! A [`Client`] and its [`Socket`]s are handles on one task that owns the connection: dropping
+//! the last of them disconnects every socket cleanly (the server sees "client namespace
+//! disconnect") and ends the task. [`Client::lifecycle`] reports what happens to the
+//! connection with the JavaScript client's words: a WebSocket that ends without a closing
+//! handshake (EOF, reset) is "transport close", as in socket.io-client.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use sockeye_client::{Ack, Client};
@@ -39,7 +45,7 @@ mod transport;
 pub use crate::client::Client;
 pub use crate::config::{ClientBuilder, Transports};
 pub use crate::error::Error;
-pub use crate::lifecycle::{DisconnectReason, Lifecycle};
+pub use crate::lifecycle::{DisconnectReason, Lifecycle, LifecycleReceiver};
 pub use crate::socket::{Ack, Emitter, Event, Socket};
 pub use bytes::Bytes;
 pub use sockeye_socketio_proto::Parser;

@@ -2,13 +2,14 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use sockeye_socketio_proto::{Args, is_reserved_event};
+use sockeye_socketio_proto::{Args, Packet, is_reserved_event};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::driver::{AckOut, AckReply, Command, Outgoing};
@@ -72,7 +73,9 @@ impl fmt::Debug for Event {
 
 /// The acknowledgement the server asked for with an event, if it asked.
 pub struct Ack {
-    pub(crate) target: Option<(mpsc::UnboundedSender<Command>, Arc<str>, u64)>,
+    /// Weak: an acknowledgement kept after every handle of the client is dropped keeps
+    /// nothing open, and goes nowhere.
+    pub(crate) target: Option<(mpsc::WeakUnboundedSender<Command>, Arc<str>, u64)>,
 }
 
 impl Ack {
@@ -92,6 +95,9 @@ impl Ack {
         };
         let mut attachments = Vec::new();
         let args = Args::from_data(data, &mut attachments)?;
+        let Some(commands) = commands.upgrade() else {
+            return Ok(());
+        };
         let _ = commands.send(Command::Ack(Box::new(AckOut {
             namespace,
             id,
@@ -115,6 +121,8 @@ impl fmt::Debug for Ack {
 pub struct Socket {
     client: Client,
     namespace: Arc<str>,
+    /// The namespace's next acknowledgement id.
+    ids: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for Socket {
@@ -127,10 +135,11 @@ impl fmt::Debug for Socket {
 }
 
 impl Socket {
-    pub(crate) fn new(client: Client, namespace: String) -> Socket {
+    pub(crate) fn new(client: Client, namespace: String, ids: Arc<AtomicU64>) -> Socket {
         Socket {
             client,
             namespace: namespace.into(),
+            ids,
         }
     }
 
@@ -321,6 +330,8 @@ impl Emitter<'_> {
         self
     }
 
+    /// The emit, encoded here rather than on the client's task: the caller's task pays for
+    /// its own emits, and the client's task only writes them.
     fn outgoing<T: Serialize + ?Sized>(
         &self,
         event: &str,
@@ -332,10 +343,29 @@ impl Emitter<'_> {
         }
         let mut attachments = Vec::new();
         let args = Args::from_data(data, &mut attachments)?;
+        let inner = &self.socket.client.inner;
+        // An emit in the retry queue needs an id for its acknowledgement even when the caller
+        // waits for none, as in socket.io-client.
+        let id = (ack.is_some() || (inner.config.retries > 0 && !self.volatile))
+            .then(|| self.socket.ids.fetch_add(1, Ordering::Relaxed));
+        let mut text = Vec::with_capacity(event.len() + 64);
+        text.push(b'4');
+        Packet::encode_event_into(
+            &mut text,
+            &self.socket.namespace,
+            id,
+            event,
+            &args,
+            attachments.len(),
+        );
+        let frames = inner
+            .config
+            .parser
+            .frames_from_text(text, attachments)
+            .map_err(|e| Error::Serialize(e.to_string()))?;
         Ok(Outgoing {
-            event: event.to_owned(),
-            args,
-            attachments,
+            frames,
+            id,
             volatile: self.volatile,
             ack,
             timeout: self.timeout.or(self.socket.client.inner.config.ack_timeout),

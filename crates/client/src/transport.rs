@@ -131,7 +131,7 @@ pub(crate) struct WsLink {
     /// Written into tungstenite's buffer, not yet flushed to the socket.
     unflushed: bool,
     /// A write failed; the next poll reports it.
-    failed: Option<String>,
+    failed: Option<LinkEnd>,
 }
 
 impl WsLink {
@@ -150,7 +150,7 @@ impl WsLink {
         let message = match to_ws(frame) {
             Ok(message) => message,
             Err(error) => {
-                self.failed = Some(error);
+                self.failed = Some(LinkEnd::Error(error));
                 return;
             }
         };
@@ -158,29 +158,27 @@ impl WsLink {
         // KiB) or on flush, and keeps what a full socket refused for the next flush.
         match Pin::new(&mut self.ws).start_send(message) {
             Ok(()) => self.unflushed = true,
-            Err(error) => self.failed = Some(error.to_string()),
+            Err(error) => self.failed = Some(ws_end(error)),
         }
     }
 
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<LinkEvent> {
-        if let Some(error) = self.failed.take() {
-            return Poll::Ready(LinkEvent::End(LinkEnd::Error(error)));
+        if let Some(end) = self.failed.take() {
+            return Poll::Ready(LinkEvent::End(end));
         }
         if self.unflushed {
             // Pending means the socket is full: reading goes on, and the socket's write
             // readiness wakes the task to try again.
             match Pin::new(&mut self.ws).poll_flush(cx) {
                 Poll::Ready(Ok(())) => self.unflushed = false,
-                Poll::Ready(Err(error)) => {
-                    return Poll::Ready(LinkEvent::End(LinkEnd::Error(error.to_string())));
-                }
+                Poll::Ready(Err(error)) => return Poll::Ready(LinkEvent::End(ws_end(error))),
                 Poll::Pending => {}
             }
         }
         loop {
             let event = match ready!(Pin::new(&mut self.ws).poll_next(cx)) {
                 None | Some(Ok(Message::Close(_))) => LinkEvent::End(LinkEnd::Closed),
-                Some(Err(error)) => LinkEvent::End(LinkEnd::Error(error.to_string())),
+                Some(Err(error)) => LinkEvent::End(ws_end(error)),
                 Some(Ok(message)) => match decode_ws(message) {
                     Some(Ok(packet)) => LinkEvent::Packet(packet),
                     Some(Err(error)) => LinkEvent::End(LinkEnd::Error(error)),
@@ -276,6 +274,34 @@ async fn ws_connect(config: &Config, sid: Option<&str>) -> Result<Ws, String> {
             ))
         }
         Err(error) => Err(format!("websocket: {error}")),
+    }
+}
+
+/// How a WebSocket error ends the link. A connection that ends without a closing handshake
+/// (EOF, reset) is closed, not failed: the browser's and `ws`'s WebSocket fire only `close`
+/// (code 1006) then, which socket.io-client reports as "transport close"; `error`, and so
+/// "transport error", is for a connection that could not work (a protocol violation).
+fn ws_end(error: tungstenite::Error) -> LinkEnd {
+    use std::io::ErrorKind;
+    use tungstenite::error::ProtocolError;
+    match &error {
+        tungstenite::Error::ConnectionClosed
+        | tungstenite::Error::AlreadyClosed
+        | tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            LinkEnd::Closed
+        }
+        tungstenite::Error::Io(io)
+            if matches!(
+                io.kind(),
+                ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::BrokenPipe
+                    | ErrorKind::UnexpectedEof
+            ) =>
+        {
+            LinkEnd::Closed
+        }
+        _ => LinkEnd::Error(error.to_string()),
     }
 }
 
@@ -491,10 +517,25 @@ async fn post_loop(
     events: mpsc::UnboundedSender<LinkEvent>,
     mut frames: mpsc::UnboundedReceiver<Vec<Frame>>,
 ) {
-    while let Some(mut batch) = frames.recv().await {
-        // What else is waiting goes in the same body, as the JavaScript client batches it.
-        while let Ok(more) = frames.try_recv() {
-            batch.extend(more);
+    let close = vec![Packet::Close.encode()];
+    let mut next = None;
+    while let Some(mut batch) = match next.take() {
+        Some(batch) => Some(batch),
+        None => frames.recv().await,
+    } {
+        // What else is waiting goes in the same body, as the JavaScript client batches it;
+        // but a close goes alone, after what came before it was sent (the JavaScript client
+        // waits for its buffer to drain): a server may act on the close before the packets
+        // that share its body (Node handles Socket.IO packets on the next tick), and a
+        // DISCONNECT would read as "transport close".
+        if batch != close {
+            while let Ok(more) = frames.try_recv() {
+                if more == close {
+                    next = Some(more);
+                    break;
+                }
+                batch.extend(more);
+            }
         }
         if batch.is_empty() {
             continue;

@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sockeye::{AckSender, Data, EngineConfig, Io, Socket as ServerSocket};
-use sockeye_client::{Client, DisconnectReason, Error, Lifecycle, Transports};
+use sockeye_client::{Client, DisconnectReason, Error, Lifecycle, LifecycleReceiver, Transports};
 use sockeye_testkit::{QUIET, WAIT, within};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 mod common;
 
@@ -35,6 +35,8 @@ enum Kind {
 struct Server {
     addr: SocketAddr,
     handshakes: Arc<AtomicUsize>,
+    /// The reasons the server gives, in order, as main-namespace sockets disconnect.
+    disconnects: mpsc::UnboundedReceiver<String>,
     running: Running,
 }
 
@@ -78,6 +80,11 @@ impl Server {
         assert_eq!(count(), n, "handshakes");
     }
 
+    /// The reason the server gives for the next socket that disconnects.
+    async fn next_disconnect(&mut self) -> String {
+        within(WAIT, self.disconnects.recv()).await.unwrap()
+    }
+
     fn node_pid(&self) -> u32 {
         match &self.running {
             Running::Node(child) => child.id().unwrap(),
@@ -111,10 +118,16 @@ async fn own_server() -> Server {
     let io = Io::builder().engine(engine).build();
     let log = Arc::new(Mutex::new(RetryLog::default()));
     let counter = Arc::clone(&handshakes);
+    let (disconnected, disconnects) = mpsc::unbounded_channel();
     io.on_connection(move |socket: ServerSocket| {
         counter.fetch_add(1, Ordering::SeqCst);
         let log = Arc::clone(&log);
+        let disconnected = disconnected.clone();
         async move {
+            socket.on_disconnect(move |_: ServerSocket, reason: sockeye::DisconnectReason| {
+                let _ = disconnected.send(reason.to_string());
+                async {}
+            });
             socket.on("kick_me", |socket: ServerSocket| async move {
                 socket.disconnect(false);
             });
@@ -156,6 +169,7 @@ async fn own_server() -> Server {
     Server {
         addr,
         handshakes,
+        disconnects,
         running: Running::Own {
             io,
             stop: Some(stop),
@@ -183,11 +197,15 @@ async fn node_server() -> Server {
     let port = u16::try_from(port["port"].as_u64().unwrap()).unwrap();
     let handshakes = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&handshakes);
+    let (disconnected, disconnects) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok(Some(line)) = lines.next_line().await {
             if let Ok(value) = serde_json::from_str::<Value>(&line) {
                 if let Some(n) = value["handshake"].as_u64() {
                     counter.store(usize::try_from(n).unwrap(), Ordering::SeqCst);
+                }
+                if let Some(reason) = value["disconnect"].as_str() {
+                    let _ = disconnected.send(reason.to_owned());
                 }
             }
         }
@@ -195,6 +213,7 @@ async fn node_server() -> Server {
     Server {
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         handshakes,
+        disconnects,
         running: Running::Node(child),
     }
 }
@@ -213,14 +232,14 @@ fn is_lifecycle(event: &Lifecycle) -> bool {
     !matches!(event, Lifecycle::HandlerError { .. })
 }
 
-async fn next(events: &mut broadcast::Receiver<Lifecycle>) -> Lifecycle {
+async fn next(events: &mut LifecycleReceiver) -> Lifecycle {
     common::wait_for(events, is_lifecycle).await
 }
 
 /// No lifecycle event at all for a while.
-async fn quiet(events: &mut broadcast::Receiver<Lifecycle>, what: &str) {
+async fn quiet(events: &mut LifecycleReceiver, what: &str) {
     tokio::time::sleep(QUIET * 2).await;
-    if let Ok(event) = events.try_recv() {
+    if let Some(event) = events.try_recv() {
         panic!("{what}: {event:?}");
     }
 }
@@ -243,7 +262,7 @@ struct Setup {
     server: Server,
     proxy: Proxy,
     socket: sockeye_client::Socket,
-    events: broadcast::Receiver<Lifecycle>,
+    events: LifecycleReceiver,
 }
 
 /// A server of `kind` behind a proxy, and a connected client built from `builder`.
@@ -430,9 +449,20 @@ async fn transport_close_node_polling() {
     transport_close(Kind::Node, Transports::Polling).await;
 }
 
-/// The connection breaks without a close: TCP closed under it. Long-polling's request fails:
-/// "transport error", as socket.io-client says.
-async fn connection_cut(kind: Kind, transports: Transports) -> Lifecycle {
+/// How [`connection_cut`] breaks the connection.
+#[derive(Debug, Clone, Copy)]
+enum Cut {
+    /// TCP closed under it (FIN), without a WebSocket close frame or an Engine.IO close.
+    Eof,
+    /// TCP reset under it (RST).
+    Reset,
+}
+
+/// The connection breaks without a close. Long-polling's request fails: "transport error", as
+/// socket.io-client says. A WebSocket that ends without a closing handshake is "transport
+/// close" in socket.io-client (the browser's and `ws`'s WebSocket fire only `close`, code 1006,
+/// for it), and here.
+async fn connection_cut(kind: Kind, transports: Transports, how: Cut) -> Lifecycle {
     let Setup {
         proxy,
         socket,
@@ -440,7 +470,10 @@ async fn connection_cut(kind: Kind, transports: Transports) -> Lifecycle {
         server,
         ..
     } = connected(kind, transports, |b| b).await;
-    proxy.cut();
+    match how {
+        Cut::Eof => proxy.cut(),
+        Cut::Reset => proxy.reset(),
+    }
     let event = next(&mut events).await;
     assert_eq!(next(&mut events).await, Lifecycle::ReconnectAttempt(1));
     assert_eq!(next(&mut events).await, Lifecycle::Reconnect(1));
@@ -450,44 +483,44 @@ async fn connection_cut(kind: Kind, transports: Transports) -> Lifecycle {
     event
 }
 
-/// socket.io-client says "transport close" when a WebSocket ends without a closing
-/// handshake (the browser's and `ws`'s close event, code 1006); this client says "transport
-/// error" (tungstenite's reset without closing handshake). Either reconnects.
-fn closed_or_error(event: &Lifecycle) -> bool {
-    matches!(
-        event,
-        Lifecycle::Disconnect {
-            reason: DisconnectReason::TransportClose | DisconnectReason::TransportError,
-            ..
-        }
-    )
+#[tokio::test]
+async fn connection_cut_own_websocket() {
+    let event = connection_cut(Kind::Own, Transports::WebSocket, Cut::Eof).await;
+    assert_eq!(event, disconnect(DisconnectReason::TransportClose));
 }
 
 #[tokio::test]
-async fn connection_cut_own_websocket() {
-    let event = connection_cut(Kind::Own, Transports::WebSocket).await;
-    assert!(closed_or_error(&event), "{event:?}");
+async fn connection_reset_own_websocket() {
+    let event = connection_cut(Kind::Own, Transports::WebSocket, Cut::Reset).await;
+    assert_eq!(event, disconnect(DisconnectReason::TransportClose));
 }
 
 #[tokio::test]
 async fn connection_cut_own_polling() {
-    let event = connection_cut(Kind::Own, Transports::Polling).await;
+    let event = connection_cut(Kind::Own, Transports::Polling, Cut::Eof).await;
     assert_eq!(event, disconnect(DisconnectReason::TransportError));
 }
 
 #[tokio::test]
 async fn connection_cut_node_websocket() {
-    let event = connection_cut(Kind::Node, Transports::WebSocket).await;
-    assert!(closed_or_error(&event), "{event:?}");
+    let event = connection_cut(Kind::Node, Transports::WebSocket, Cut::Eof).await;
+    assert_eq!(event, disconnect(DisconnectReason::TransportClose));
+}
+
+#[tokio::test]
+async fn connection_reset_node_websocket() {
+    let event = connection_cut(Kind::Node, Transports::WebSocket, Cut::Reset).await;
+    assert_eq!(event, disconnect(DisconnectReason::TransportClose));
 }
 
 #[tokio::test]
 async fn connection_cut_node_polling() {
-    let event = connection_cut(Kind::Node, Transports::Polling).await;
+    let event = connection_cut(Kind::Node, Transports::Polling, Cut::Eof).await;
     assert_eq!(event, disconnect(DisconnectReason::TransportError));
 }
 
-/// The Node process is killed: the kernel closes its sockets.
+/// The Node process is killed: the kernel closes its sockets, and the WebSocket ends without
+/// a closing handshake.
 #[tokio::test]
 async fn node_killed() {
     let Setup {
@@ -501,10 +534,83 @@ async fn node_killed() {
     })
     .await;
     server.signal("KILL").await;
-    let event = next(&mut events).await;
-    assert!(closed_or_error(&event), "{event:?}");
+    assert_eq!(
+        next(&mut events).await,
+        disconnect(DisconnectReason::TransportClose)
+    );
     assert_eq!(next(&mut events).await, Lifecycle::ReconnectAttempt(1));
     socket.disconnect();
+}
+
+// ---- dropping the client ----
+
+/// Every handle dropped (`connected` keeps only the socket): the client disconnects cleanly,
+/// as [`Client::close`] does, and its task ends. The task holds the client's state, the
+/// lifecycle's sending side with it: the receiver ending shows the task is gone.
+async fn dropped(kind: Kind, transports: Transports) {
+    let Setup {
+        mut server,
+        socket,
+        mut events,
+        proxy: _proxy,
+    } = connected(kind, transports, |b| b).await;
+    drop(socket);
+    assert_eq!(
+        next(&mut events).await,
+        disconnect(DisconnectReason::IoClientDisconnect)
+    );
+    assert_eq!(within(WAIT, events.recv()).await, None);
+    assert_eq!(
+        server.next_disconnect().await,
+        "client namespace disconnect"
+    );
+    server.expect_handshakes(1).await;
+}
+
+#[tokio::test]
+async fn dropped_own_websocket() {
+    dropped(Kind::Own, Transports::WebSocket).await;
+}
+
+#[tokio::test]
+async fn dropped_own_polling() {
+    dropped(Kind::Own, Transports::Polling).await;
+}
+
+#[tokio::test]
+async fn dropped_node_websocket() {
+    dropped(Kind::Node, Transports::WebSocket).await;
+}
+
+#[tokio::test]
+async fn dropped_node_polling() {
+    dropped(Kind::Node, Transports::Polling).await;
+}
+
+/// A clone kept (here, a socket of another namespace) keeps the connection open.
+#[tokio::test]
+async fn a_kept_handle_keeps_the_client() {
+    let Setup {
+        mut server,
+        socket,
+        mut events,
+        proxy: _proxy,
+    } = connected(Kind::Own, Transports::WebSocket, |b| b).await;
+    let kept = socket.client().clone();
+    drop(socket);
+    quiet(&mut events, "a handle is still held").await;
+    assert!(kept.socket("/").connected());
+    kept.close();
+    assert_eq!(
+        next(&mut events).await,
+        disconnect(DisconnectReason::IoClientDisconnect)
+    );
+    assert_eq!(
+        server.next_disconnect().await,
+        "client namespace disconnect"
+    );
+    drop(kept);
+    assert_eq!(within(WAIT, events.recv()).await, None);
 }
 
 // ---- reconnection ----

@@ -101,10 +101,7 @@ async fn node_stream_with(transports: Transports, parser: Parser) {
 
 /// Waits for the `Connect` of both `/` and `/admin` (one connection carries both), each
 /// `recovered` or not.
-async fn connected_both(
-    lifecycle: &mut tokio::sync::broadcast::Receiver<Lifecycle>,
-    recovered: bool,
-) {
+async fn connected_both(lifecycle: &mut sockeye_client::LifecycleReceiver, recovered: bool) {
     let mut namespaces = Vec::new();
     for _ in 0..2 {
         let event = wait_for(lifecycle, |e| matches!(e, Lifecycle::Connect { .. })).await;

@@ -5,24 +5,24 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use sockeye_client::{Ack, Client, Lifecycle, Parser, Transports};
+use sockeye_client::{Ack, Client, Lifecycle, LifecycleReceiver, Parser, Transports};
 use sockeye_testkit::{WAIT, within};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 pub mod features;
 pub mod node;
 pub mod proxy;
 
 pub async fn wait_for(
-    events: &mut broadcast::Receiver<Lifecycle>,
+    events: &mut LifecycleReceiver,
     matches: impl Fn(&Lifecycle) -> bool,
 ) -> Lifecycle {
     within(WAIT, async {
         loop {
             match events.recv().await {
-                Ok(event) if matches(&event) => return event,
-                Ok(_) => {}
-                Err(error) => panic!("lifecycle: {error}"),
+                Some(event) if matches(&event) => return event,
+                Some(_) => {}
+                None => panic!("lifecycle: the client is gone"),
             }
         }
     })

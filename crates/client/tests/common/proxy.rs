@@ -4,8 +4,7 @@
 
 use std::net::SocketAddr;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -23,8 +22,8 @@ pub enum Mode {
 pub struct Proxy {
     pub addr: SocketAddr,
     mode: watch::Sender<Mode>,
-    /// Bumped to drop every open connection.
-    cut: watch::Sender<u64>,
+    /// Bumped to drop every open connection; `true` with a reset.
+    cut: watch::Sender<(u64, bool)>,
     /// Bumped to stop forwarding on every open connection, for good (until a cut).
     freeze: watch::Sender<u64>,
     task: JoinHandle<()>,
@@ -33,7 +32,7 @@ pub struct Proxy {
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.task.abort();
-        self.cut.send_modify(|n| *n += 1);
+        self.cut.send_modify(|(n, _)| *n += 1);
     }
 }
 
@@ -42,7 +41,7 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (mode, mode_rx) = watch::channel(Mode::Forward);
-        let (cut, cut_rx) = watch::channel(0u64);
+        let (cut, cut_rx) = watch::channel((0u64, false));
         let (freeze, freeze_rx) = watch::channel(0u64);
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
@@ -73,7 +72,14 @@ impl Proxy {
 
     /// Closes every open connection, both ways, without a word.
     pub fn cut(&self) {
-        self.cut.send_modify(|n| *n += 1);
+        self.cut
+            .send_modify(|(n, reset)| (*n, *reset) = (*n + 1, false));
+    }
+
+    /// Resets every open connection: the client's side gets a TCP RST, not a FIN.
+    pub fn reset(&self) {
+        self.cut
+            .send_modify(|(n, reset)| (*n, *reset) = (*n + 1, true));
     }
 
     /// Stops forwarding on every connection open now, keeping them open (a network gone
@@ -92,7 +98,7 @@ async fn relay(
     client: TcpStream,
     upstream: SocketAddr,
     mode: watch::Receiver<Mode>,
-    mut cut: watch::Receiver<u64>,
+    mut cut: watch::Receiver<(u64, bool)>,
     mut freeze: watch::Receiver<u64>,
 ) {
     let Ok(server) = TcpStream::connect(upstream).await else {
@@ -100,23 +106,34 @@ async fn relay(
     };
     cut.mark_unchanged();
     freeze.mark_unchanged();
-    let (client_read, client_write) = client.into_split();
-    let (server_read, server_write) = server.into_split();
-    // The pumps live until the end of this function, so that a frozen connection keeps both of
-    // its halves open (dropping a write half would send a FIN) without forwarding.
-    let up = pump(client_read, server_write, mode.clone());
-    let down = pump(server_read, client_write, mode);
-    tokio::pin!(up, down);
-    tokio::select! {
-        () = &mut up => {}
-        () = &mut down => {}
-        _ = cut.changed() => {}
-        // Frozen: nothing more goes through, until a cut closes both.
-        _ = freeze.changed() => { let _ = cut.changed().await; }
+    let (mut client, mut server) = (client, server);
+    {
+        // Borrowed halves: a frozen connection keeps both of its sides open without
+        // forwarding, and the streams stay here to be reset.
+        let (client_read, client_write) = client.split();
+        let (server_read, server_write) = server.split();
+        let up = pump(client_read, server_write, mode.clone());
+        let down = pump(server_read, client_write, mode);
+        tokio::pin!(up, down);
+        tokio::select! {
+            () = &mut up => {}
+            () = &mut down => {}
+            _ = cut.changed() => {}
+            // Frozen: nothing more goes through, until a cut closes both.
+            _ = freeze.changed() => { let _ = cut.changed().await; }
+        }
+    }
+    if cut.borrow().1 {
+        // A zero linger makes the close an RST.
+        let _ = client.set_zero_linger();
     }
 }
 
-async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut mode: watch::Receiver<Mode>) {
+async fn pump(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    mut mode: watch::Receiver<Mode>,
+) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = match from.read(&mut buf).await {
