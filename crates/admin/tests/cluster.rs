@@ -15,10 +15,10 @@ use common::{Node, Redis};
 use serde_json::{Value, json};
 use sockeye::{Io, Socket as ServerSocket};
 use sockeye_admin::{Admin, Mode};
-use sockeye_client::{Client, DisconnectReason, Lifecycle};
+use sockeye_client::{Client, DisconnectReason, Lifecycle, LifecycleReceiver};
 use sockeye_redis::{RedisAdapter, RedisStreamsAdapter, RedisStreamsConfig};
 use sockeye_testkit::{TestServer, WAIT, server_socket, within};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 type Events = mpsc::UnboundedReceiver<(String, Vec<Value>)>;
 
@@ -56,7 +56,7 @@ async fn next(events: &mut Events, name: &str) -> Vec<Value> {
 }
 
 /// A client of `/` on `url`, connected, and its socket id.
-async fn demo(url: &str) -> (Client, String, broadcast::Receiver<Lifecycle>) {
+async fn demo(url: &str) -> (Client, String, LifecycleReceiver) {
     let client = Client::builder(url).reconnection(false).build().unwrap();
     let mut lifecycle = client.lifecycle();
     let socket = client.socket("/");
@@ -75,7 +75,7 @@ async fn demo(url: &str) -> (Client, String, broadcast::Receiver<Lifecycle>) {
     (client, id, lifecycle)
 }
 
-async fn disconnect_reason(lifecycle: &mut broadcast::Receiver<Lifecycle>) -> DisconnectReason {
+async fn disconnect_reason(lifecycle: &mut LifecycleReceiver) -> DisconnectReason {
     within(WAIT, async {
         loop {
             if let Lifecycle::Disconnect { namespace, reason } = lifecycle.recv().await.unwrap() {
