@@ -50,7 +50,10 @@ async fn broadcasts_from_another_node_reach_msgpack_clients() {
     });
     socket.connect();
     within(WAIT, async {
-        while !matches!(lifecycle.recv().await, Ok(Lifecycle::Connect { .. })) {}
+        while !matches!(
+            lifecycle.recv().await.expect("the client is alive"),
+            Lifecycle::Connect { .. }
+        ) {}
     })
     .await;
 
