@@ -16,6 +16,9 @@ use crate::request::{Handshake, ProtocolVersion, TransportKind};
 use crate::session::Command;
 use crate::{CloseReason, SendError};
 
+/// Frames an empty outbox makes room for at once: about what a busy session writes per turn.
+const OUTBOX_START: usize = 16;
+
 /// A cheap, cloneable handle to an Engine.IO session.
 ///
 /// Frames sent through it go into the session's bounded outbox; the task that owns the session
@@ -182,6 +185,12 @@ impl Socket {
                 return Err(SendError::Full);
             }
             state.queued_bytes += bytes;
+            if state.outbox.capacity() == 0 {
+                // The session takes the outbox's buffer with its frames, so every batch starts
+                // from none: growing it 1, 4, 8, 16 frames at a time cost a broadcast a
+                // reallocation every few recipients' messages.
+                state.outbox.reserve(OUTBOX_START.min(self.shared.capacity).max(frames.len()));
+            }
             state.outbox.extend(frames.iter().cloned());
             self.shared.running.load(Ordering::Relaxed)
         };

@@ -244,10 +244,12 @@ impl Namespace {
 
     /// The sockets with these ids that are connected here, looked up under one lock.
     pub(crate) fn sockets_of(&self, ids: impl IntoIterator<Item = SocketId>) -> Vec<Socket> {
+        let ids = ids.into_iter();
+        // Sized up front (a filter's lower bound is 0): one allocation for a whole room.
+        let mut found = Vec::with_capacity(ids.size_hint().1.unwrap_or(0));
         let sockets = self.read_sockets();
-        ids.into_iter()
-            .filter_map(|id| sockets.get(&id).cloned())
-            .collect()
+        found.extend(ids.filter_map(|id| sockets.get(&id).cloned()));
+        found
     }
 
     /// Every room with a socket in it (sockets' own rooms included).

@@ -73,6 +73,9 @@ pub(crate) struct SocketInner {
     connected: AtomicBool,
     /// Set once the socket has left its namespace: it sends nothing more.
     closed: AtomicBool,
+    /// An outgoing listener was added ([`Socket::on_any_outgoing`]): until then, a broadcast
+    /// need not take `handlers`' lock for every recipient to find none.
+    watched_out: AtomicBool,
     data: Mutex<http::Extensions>,
     /// The private session id of connection-state recovery, when it is on.
     pid: Option<SocketId>,
@@ -128,6 +131,7 @@ impl Socket {
             acks: Mutex::default(),
             connected: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            watched_out: AtomicBool::new(false),
             data: Mutex::new(data),
             pid,
             recovered,
@@ -246,6 +250,7 @@ impl Socket {
         handler: impl Fn(&Socket, &str, &[Value]) + Send + Sync + 'static,
     ) {
         self.handlers().hooks_mut().outgoing.push(Arc::new(handler));
+        self.0.watched_out.store(true, Ordering::Release);
     }
 
     /// Adds a middleware that sees (and may change) every incoming event before the handlers;
@@ -629,6 +634,9 @@ impl Socket {
     }
 
     fn outgoing(&self) -> Vec<crate::socket_handlers::OutgoingHandler> {
+        if !self.0.watched_out.load(Ordering::Acquire) {
+            return Vec::new();
+        }
         match self.handlers().hooks() {
             Some(hooks) => hooks.outgoing.clone(),
             None => Vec::new(),
