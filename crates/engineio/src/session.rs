@@ -581,6 +581,8 @@ impl Session {
                 return Ok(());
             }
             state.queued_bytes = 0;
+            // The next batch is most likely the size of this one (see `State::batch`).
+            state.batch = u16::try_from(state.outbox.len()).unwrap_or(u16::MAX);
             // The outbox's buffer leaves with its frames, so an idle session keeps none.
             mem::take(&mut state.outbox)
         };
