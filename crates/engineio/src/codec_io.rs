@@ -573,7 +573,7 @@ mod tests {
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
     use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
-        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
     const BINARY: OpCode = OpCode::Data(Data::Binary);
     const TEXT: OpCode = OpCode::Data(Data::Text);
@@ -1070,14 +1070,17 @@ mod tests {
 
         ws.feed(Message::text("4before")).await.unwrap();
         ws.flush().await.unwrap();
-        ws.get_mut().send_direct([
-            (TEXT, Bytes::from_static(b"451-1[...]")),
-            (BINARY, Bytes::from(large.clone())),
-            (BINARY, Bytes::from(medium.clone())),
-            (BINARY, Bytes::from(exact.clone())),
-            (TEXT, Bytes::new()),
-            (TEXT, Bytes::from(text.clone())),
-        ], 0);
+        ws.get_mut().send_direct(
+            [
+                (TEXT, Bytes::from_static(b"451-1[...]")),
+                (BINARY, Bytes::from(large.clone())),
+                (BINARY, Bytes::from(medium.clone())),
+                (BINARY, Bytes::from(exact.clone())),
+                (TEXT, Bytes::new()),
+                (TEXT, Bytes::from(text.clone())),
+            ],
+            0,
+        );
         assert!(!ws.get_ref().wants_rebuild(), "frames left to write");
         // Through the codec: waits for the direct frames.
         ws.send(Message::text("4after")).await.unwrap();

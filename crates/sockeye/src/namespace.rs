@@ -574,10 +574,11 @@ impl NamespaceInner {
 
     fn chosen(&self, options: &BroadcastOptions) -> Vec<Socket> {
         let ids = self.adapter.sockets(options);
+        // Sized up front, as in `Namespace::sockets_of`.
+        let mut chosen = Vec::with_capacity(ids.len());
         let sockets = self.sockets.read().unwrap_or_else(|p| p.into_inner());
-        ids.iter()
-            .filter_map(|id| sockets.get(id).cloned())
-            .collect()
+        chosen.extend(ids.iter().filter_map(|id| sockets.get(id).cloned()));
+        chosen
     }
 }
 
