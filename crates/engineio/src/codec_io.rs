@@ -15,16 +15,18 @@
 //! the codec ([`FrameCursor`]): a codec rebuilt while it holds bytes it has not parsed, or part
 //! of a message, would lose them.
 //!
-//! On the way out, the codec copies every frame into its write buffer, which then keeps the
-//! size of the largest. The session gives batches that hold a large frame to
-//! [`CodecIo::send_direct`] instead, which writes them from the frames' own bytes (shared with
-//! the other recipients of a broadcast) and holds back the codec's next writes until they are
-//! out.
+//! On the way out, the session gives every batch of text and binary messages to
+//! [`CodecIo::send_direct`], which frames them itself (a server's frames are unmasked: a header
+//! of 2 to 10 bytes), gathers small ones in one buffer, writes large ones from their own bytes
+//! (shared with the other recipients of a broadcast) and holds back the codec's next writes
+//! until they are out. The codec would copy every frame into its write buffer, which then keeps
+//! the size of the largest, and its sink costs a broadcast more per recipient than the rest of
+//! the delivery. The codec still writes its own frames: pongs and the close.
 //!
 //! With permessage-deflate agreed ([`CodecIo::with_deflate`]), what the socket gives goes
 //! through [`Deflate`]'s inflating side before the codec sees it (compressed messages become
-//! ordinary frames), and [`CodecIo::send_direct`] compresses what it writes: the session sends
-//! every batch with a message to compress that way.
+//! ordinary frames), and [`CodecIo::send_direct`] compresses what it writes, per connection
+//! (each has its own compressor context).
 
 use std::cell::RefCell;
 use std::io;
