@@ -615,12 +615,18 @@ impl Socket {
         }
     }
 
-    /// Tells the outgoing listeners of an event packet about to be sent.
+    /// Tells the outgoing listeners of an event packet about to be sent. Inline, the check
+    /// that there are none: a broadcast makes it for every recipient.
+    #[inline]
     pub(crate) fn notify_outgoing(&self, packet: &Packet) {
-        let outgoing = self.outgoing();
-        if outgoing.is_empty() && !self.ns().observers().watched() {
-            return;
+        if self.0.watched_out.load(Ordering::Acquire) || self.ns().observers().watched() {
+            self.notify_outgoing_listeners(packet);
         }
+    }
+
+    #[cold]
+    fn notify_outgoing_listeners(&self, packet: &Packet) {
+        let outgoing = self.outgoing();
         let (Some(event), Some(args)) = (packet.event_name(), packet.args()) else {
             return;
         };
