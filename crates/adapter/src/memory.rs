@@ -189,7 +189,18 @@ impl Adapter for MemoryAdapter {
                 .filter(|sid| !excluded(sid))
                 .copied()
                 .collect(),
-            [room] => index.members(room).filter(|sid| !excluded(sid)).collect(),
+            [room] => {
+                // Sized up front: a broadcast to a large room would grow the list step by step.
+                let members = index.rooms.get(&**room).map_or(0, HashSet::len);
+                let mut ids = Vec::with_capacity(members + 1);
+                match (options.except.is_empty(), index.owner(room)) {
+                    // The common broadcast, to a room that is no socket's own: its members
+                    // as they are, without a test for each.
+                    (true, None) => ids.extend(index.rooms.get(&**room).into_iter().flatten()),
+                    _ => ids.extend(index.members(room).filter(|sid| !excluded(sid))),
+                }
+                ids
+            }
             rooms => {
                 let mut seen = HashSet::with_hasher(BuildSidHasher::default());
                 rooms

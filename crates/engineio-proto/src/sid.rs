@@ -75,19 +75,32 @@ impl Sid {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SidHasher(u64);
 
+impl SidHasher {
+    /// FxHash's step: rotate, mix in, multiply by a large odd constant.
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
 impl Hasher for SidHasher {
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
+        // Whole words at once: a sid is hashed for every recipient of a broadcast.
+        let mut words = bytes.chunks_exact(8);
+        for chunk in &mut words {
             let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            // FxHash's step: rotate, mix in, multiply by a large odd constant.
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+            word.copy_from_slice(chunk);
+            self.mix(u64::from_le_bytes(word));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(word));
         }
     }
 
     fn write_usize(&mut self, n: usize) {
-        self.write(&n.to_le_bytes());
+        self.mix(n as u64);
     }
 
     fn finish(&self) -> u64 {

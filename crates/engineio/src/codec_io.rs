@@ -15,16 +15,18 @@
 //! the codec ([`FrameCursor`]): a codec rebuilt while it holds bytes it has not parsed, or part
 //! of a message, would lose them.
 //!
-//! On the way out, the codec copies every frame into its write buffer, which then keeps the
-//! size of the largest. The session gives batches that hold a large frame to
-//! [`CodecIo::send_direct`] instead, which writes them from the frames' own bytes (shared with
-//! the other recipients of a broadcast) and holds back the codec's next writes until they are
-//! out.
+//! On the way out, the session gives every batch of text and binary messages to
+//! [`CodecIo::send_direct`], which frames them itself (a server's frames are unmasked: a header
+//! of 2 to 10 bytes), gathers small ones in one buffer, writes large ones from their own bytes
+//! (shared with the other recipients of a broadcast) and holds back the codec's next writes
+//! until they are out. The codec would copy every frame into its write buffer, which then keeps
+//! the size of the largest, and its sink costs a broadcast more per recipient than the rest of
+//! the delivery. The codec still writes its own frames: pongs and the close.
 //!
 //! With permessage-deflate agreed ([`CodecIo::with_deflate`]), what the socket gives goes
 //! through [`Deflate`]'s inflating side before the codec sees it (compressed messages become
-//! ordinary frames), and [`CodecIo::send_direct`] compresses what it writes: the session sends
-//! every batch with a message to compress that way.
+//! ordinary frames), and [`CodecIo::send_direct`] compresses what it writes, per connection
+//! (each has its own compressor context).
 
 use std::cell::RefCell;
 use std::io;
@@ -35,7 +37,6 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
-use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, OpCode};
 
 use crate::deflate::Deflate;
@@ -122,14 +123,6 @@ impl<S> CodecIo<S> {
         self
     }
 
-    /// Whether a text or binary message of `len` bytes goes out compressed: only
-    /// [`CodecIo::send_direct`] does it.
-    pub(crate) fn compresses(&self, len: usize) -> bool {
-        self.deflate
-            .as_ref()
-            .is_some_and(|deflate| deflate.compresses(len))
-    }
-
     /// Says which close code to end the connection with.
     pub(crate) fn set_close_code(&mut self, code: CloseCode) {
         self.close_code = Some(code);
@@ -154,14 +147,19 @@ impl<S> CodecIo<S> {
     }
 
     /// Writes `frames` (text or binary payloads) itself, large payloads from their own bytes:
-    /// they skip the copy into the codec's write buffer, and that buffer's growth. Only once the
-    /// codec has flushed, so that they go out after the frames it took before; writes that
+    /// they skip the codec's framing and its write buffer (and that buffer's growth). Only once
+    /// the codec has flushed, so that they go out after the frames it took before; writes that
     /// follow, through the codec or not, wait for these to be written whole. With
     /// permessage-deflate, payloads from the threshold on go out compressed (RSV1 set), in
-    /// order, as the compressor's context needs.
-    pub(crate) fn send_direct(&mut self, frames: impl IntoIterator<Item = (OpCode, Bytes)>) {
+    /// order, as the compressor's context needs. `size_hint` is about the bytes of the small
+    /// payloads, so that their headers and copies are gathered in one allocation.
+    pub(crate) fn send_direct(
+        &mut self,
+        frames: impl IntoIterator<Item = (OpCode, Bytes)>,
+        size_hint: usize,
+    ) {
         let direct = self.direct.get_or_insert_with(Box::default);
-        let mut head = BytesMut::new();
+        let mut head = BytesMut::with_capacity(size_hint);
         for (opcode, mut payload) in frames {
             let mut rsv1 = false;
             if let Some(deflate) = &mut self.deflate {
@@ -170,14 +168,7 @@ impl<S> CodecIo<S> {
                     rsv1 = true;
                 }
             }
-            // A server's frames are not masked.
-            let header = FrameHeader {
-                opcode,
-                rsv1,
-                ..FrameHeader::default()
-            };
-            // Writing into memory does not fail.
-            let _ = header.format(payload.len() as u64, &mut (&mut head).writer());
+            put_header(&mut head, opcode, rsv1, payload.len());
             if payload.len() >= LARGE_FRAME {
                 if !head.is_empty() {
                     direct.parts.push_back(head.split().freeze());
@@ -221,6 +212,24 @@ impl<S> CodecIo<S> {
             self.large_frame();
         }
         self.unwritten = !matches!(written, Poll::Ready(Ok(n)) if *n == len);
+    }
+}
+
+/// The header of a final, unmasked (server) frame of `len` bytes (RFC 6455, section 5.2): FIN,
+/// RSV1 and the opcode, then the length in 7 bits, or 126 and 16 bits, or 127 and 64 bits.
+/// Written here rather than by tungstenite's `FrameHeader::format` (an `io::Write` per header):
+/// a broadcast frames its message once per recipient.
+fn put_header(buf: &mut BytesMut, opcode: OpCode, rsv1: bool, len: usize) {
+    let first = 0x80 | if rsv1 { 0x40 } else { 0 } | u8::from(opcode);
+    if len < 126 {
+        // In range: checked just above.
+        buf.put_slice(&[first, len as u8]);
+    } else if let Ok(len) = u16::try_from(len) {
+        buf.put_slice(&[first, 126]);
+        buf.put_u16(len);
+    } else {
+        buf.put_slice(&[first, 127]);
+        buf.put_u64(len as u64);
     }
 }
 
@@ -578,6 +587,25 @@ mod tests {
     /// A frame as a client sends it: masked.
     fn frame(opcode: OpCode, is_final: bool, payload: &[u8]) -> Vec<u8> {
         frame_with(opcode, is_final, Some([0x37, 0xfa, 0x21, 0x3d]), payload)
+    }
+
+    /// Our headers are tungstenite's, at every length boundary, with and without RSV1.
+    #[test]
+    fn headers_match_tungstenites() {
+        for len in [0, 1, 125, 126, 127, 65_535, 65_536, 1 << 33] {
+            for (opcode, rsv1) in [(TEXT, false), (BINARY, false), (TEXT, true)] {
+                let mut ours = BytesMut::new();
+                put_header(&mut ours, opcode, rsv1, len);
+                let header = FrameHeader {
+                    opcode,
+                    rsv1,
+                    ..FrameHeader::default()
+                };
+                let mut theirs = Vec::new();
+                header.format(len as u64, &mut theirs).unwrap();
+                assert_eq!(&ours[..], &theirs[..], "len {len}, rsv1 {rsv1}");
+            }
+        }
     }
 
     fn frame_with(
@@ -1044,14 +1072,17 @@ mod tests {
 
         ws.feed(Message::text("4before")).await.unwrap();
         ws.flush().await.unwrap();
-        ws.get_mut().send_direct([
-            (TEXT, Bytes::from_static(b"451-1[...]")),
-            (BINARY, Bytes::from(large.clone())),
-            (BINARY, Bytes::from(medium.clone())),
-            (BINARY, Bytes::from(exact.clone())),
-            (TEXT, Bytes::new()),
-            (TEXT, Bytes::from(text.clone())),
-        ]);
+        ws.get_mut().send_direct(
+            [
+                (TEXT, Bytes::from_static(b"451-1[...]")),
+                (BINARY, Bytes::from(large.clone())),
+                (BINARY, Bytes::from(medium.clone())),
+                (BINARY, Bytes::from(exact.clone())),
+                (TEXT, Bytes::new()),
+                (TEXT, Bytes::from(text.clone())),
+            ],
+            0,
+        );
         assert!(!ws.get_ref().wants_rebuild(), "frames left to write");
         // Through the codec: waits for the direct frames.
         ws.send(Message::text("4after")).await.unwrap();

@@ -581,6 +581,8 @@ impl Session {
                 return Ok(());
             }
             state.queued_bytes = 0;
+            // The next batch is most likely the size of this one (see `State::batch`).
+            state.batch = u16::try_from(state.outbox.len()).unwrap_or(u16::MAX);
             // The outbox's buffer leaves with its frames, so an idle session keeps none.
             mem::take(&mut state.outbox)
         };
@@ -722,39 +724,39 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(365 * 24 * 3600)
 }
 
-/// Feeds `frames` to the WebSocket and flushes it.
+/// Writes `frames` to the WebSocket and flushes it. The frames are framed and written by
+/// [`CodecIo::send_direct`], not fed to tungstenite one message at a time: tungstenite's sink
+/// (readiness, a `Message` per frame, its framing through `io::Write`) cost a broadcast more
+/// per recipient than everything else in its delivery, and a large frame would be copied into
+/// its write buffer, which then keeps that size. Only this way do messages go out compressed
+/// (tungstenite cannot set RSV1). tungstenite writes the rest (pongs, the close), in order:
+/// what it holds is flushed first, and its next writes wait for these frames.
 fn poll_write_all(
     ws: &mut WsStream,
     frames: &mut std::vec::IntoIter<Frame>,
     protocol: ProtocolVersion,
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), tungstenite::Error>> {
-    let io = ws.get_ref();
-    let direct = frames
-        .as_slice()
-        .iter()
-        .any(|frame| frame.len() >= codec_io::LARGE_FRAME || io.compresses(frame.len()));
     let mut ws = Pin::new(ws);
-    if direct {
-        // Not copied into the codec's write buffer, which would grow to its size (a broadcast
-        // of a large message would copy it once per recipient): the batch is written from its
-        // own bytes, once the codec has written what it holds. Only this way do messages go
-        // out compressed (the codec cannot set RSV1).
-        ready!(ws.as_mut().poll_flush(cx))?;
+    ready!(ws.as_mut().poll_flush(cx))?;
+    if frames.len() > 0 {
+        // Each frame's header is at most 10 bytes; large payloads are not copied.
+        let size_hint = frames
+            .as_slice()
+            .iter()
+            .map(|frame| frame.len())
+            .filter(|len| *len < codec_io::LARGE_FRAME)
+            .sum::<usize>()
+            + 10 * frames.len();
         let frames = frames.map(|frame| match ws_frame(frame, protocol) {
             Frame::Text(text) => (OpCode::Data(Data::Text), text.into_bytes()),
             Frame::Binary(data) => (OpCode::Data(Data::Binary), data),
         });
-        Pin::get_mut(ws.as_mut()).get_mut().send_direct(frames);
-        return ws.as_mut().poll_flush(cx);
+        Pin::get_mut(ws.as_mut())
+            .get_mut()
+            .send_direct(frames, size_hint);
     }
-    loop {
-        ready!(ws.as_mut().poll_ready(cx))?;
-        let Some(frame) = frames.next() else {
-            return ws.as_mut().poll_flush(cx);
-        };
-        ws.as_mut().start_send(to_ws(frame, protocol))?;
-    }
+    ws.as_mut().poll_flush(cx)
 }
 
 /// Why a session ends when reading its WebSocket failed. As in Node, a connection that went

@@ -16,6 +16,9 @@ use crate::request::{Handshake, ProtocolVersion, TransportKind};
 use crate::session::Command;
 use crate::{CloseReason, SendError};
 
+/// Frames an empty outbox makes room for at least.
+const OUTBOX_START: usize = 16;
+
 /// A cheap, cloneable handle to an Engine.IO session.
 ///
 /// Frames sent through it go into the session's bounded outbox; the task that owns the session
@@ -56,6 +59,8 @@ pub(crate) struct State {
     pub(crate) outbox: VecDeque<Frame>,
     /// Bytes of the frames in `outbox`.
     pub(crate) queued_bytes: usize,
+    /// Frames in the last batch the session took: what an empty outbox makes room for.
+    pub(crate) batch: u16,
     pub(crate) commands: VecDeque<Command>,
     pub(crate) close: Option<CloseReason>,
     pub(crate) closed: Option<CloseReason>,
@@ -182,7 +187,19 @@ impl Socket {
                 return Err(SendError::Full);
             }
             state.queued_bytes += bytes;
-            state.outbox.extend(frames.iter().cloned());
+            if state.outbox.capacity() == 0 {
+                // The session takes the outbox's buffer with its frames, so every batch starts
+                // from none: growing it 1, 4, 8, 16 frames at a time cost a broadcast a
+                // reallocation every few recipients' messages. Room for as many as the last
+                // batch had (a busy session's batches are alike), within the outbox's bound.
+                let room = usize::from(state.batch)
+                    .max(OUTBOX_START)
+                    .min(self.shared.capacity);
+                state.outbox.reserve(room.max(frames.len()));
+            }
+            for frame in frames {
+                state.outbox.push_back(frame.clone());
+            }
             self.shared.running.load(Ordering::Relaxed)
         };
         if !running {

@@ -244,10 +244,12 @@ impl Namespace {
 
     /// The sockets with these ids that are connected here, looked up under one lock.
     pub(crate) fn sockets_of(&self, ids: impl IntoIterator<Item = SocketId>) -> Vec<Socket> {
+        let ids = ids.into_iter();
+        // Sized up front (a filter's lower bound is 0): one allocation for a whole room.
+        let mut found = Vec::with_capacity(ids.size_hint().1.unwrap_or(0));
         let sockets = self.read_sockets();
-        ids.into_iter()
-            .filter_map(|id| sockets.get(&id).cloned())
-            .collect()
+        found.extend(ids.filter_map(|id| sockets.get(&id).cloned()));
+        found
     }
 
     /// Every room with a socket in it (sockets' own rooms included).
@@ -572,10 +574,11 @@ impl NamespaceInner {
 
     fn chosen(&self, options: &BroadcastOptions) -> Vec<Socket> {
         let ids = self.adapter.sockets(options);
+        // Sized up front, as in `Namespace::sockets_of`.
+        let mut chosen = Vec::with_capacity(ids.len());
         let sockets = self.sockets.read().unwrap_or_else(|p| p.into_inner());
-        ids.iter()
-            .filter_map(|id| sockets.get(id).cloned())
-            .collect()
+        chosen.extend(ids.iter().filter_map(|id| sockets.get(id).cloned()));
+        chosen
     }
 }
 

@@ -73,6 +73,9 @@ pub(crate) struct SocketInner {
     connected: AtomicBool,
     /// Set once the socket has left its namespace: it sends nothing more.
     closed: AtomicBool,
+    /// An outgoing listener was added ([`Socket::on_any_outgoing`]): until then, a broadcast
+    /// need not take `handlers`' lock for every recipient to find none.
+    watched_out: AtomicBool,
     data: Mutex<http::Extensions>,
     /// The private session id of connection-state recovery, when it is on.
     pid: Option<SocketId>,
@@ -128,6 +131,7 @@ impl Socket {
             acks: Mutex::default(),
             connected: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            watched_out: AtomicBool::new(false),
             data: Mutex::new(data),
             pid,
             recovered,
@@ -246,6 +250,7 @@ impl Socket {
         handler: impl Fn(&Socket, &str, &[Value]) + Send + Sync + 'static,
     ) {
         self.handlers().hooks_mut().outgoing.push(Arc::new(handler));
+        self.0.watched_out.store(true, Ordering::Release);
     }
 
     /// Adds a middleware that sees (and may change) every incoming event before the handlers;
@@ -610,12 +615,18 @@ impl Socket {
         }
     }
 
-    /// Tells the outgoing listeners of an event packet about to be sent.
+    /// Tells the outgoing listeners of an event packet about to be sent. Inline, the check
+    /// that there are none: a broadcast makes it for every recipient.
+    #[inline]
     pub(crate) fn notify_outgoing(&self, packet: &Packet) {
-        let outgoing = self.outgoing();
-        if outgoing.is_empty() && !self.ns().observers().watched() {
-            return;
+        if self.0.watched_out.load(Ordering::Acquire) || self.ns().observers().watched() {
+            self.notify_outgoing_listeners(packet);
         }
+    }
+
+    #[cold]
+    fn notify_outgoing_listeners(&self, packet: &Packet) {
+        let outgoing = self.outgoing();
         let (Some(event), Some(args)) = (packet.event_name(), packet.args()) else {
             return;
         };
@@ -629,6 +640,9 @@ impl Socket {
     }
 
     fn outgoing(&self) -> Vec<crate::socket_handlers::OutgoingHandler> {
+        if !self.0.watched_out.load(Ordering::Acquire) {
+            return Vec::new();
+        }
         match self.handlers().hooks() {
             Some(hooks) => hooks.outgoing.clone(),
             None => Vec::new(),
