@@ -382,6 +382,7 @@ fn register_commands(socket: &Socket) {
 fn transport_name(transport: TransportKind) -> &'static str {
     match transport {
         TransportKind::Polling => "polling",
+        TransportKind::WebTransport => "webtransport",
         _ => "websocket",
     }
 }
