@@ -299,7 +299,12 @@ mod tests {
     #[test]
     fn zero_lengths_are_refused_in_every_form() {
         let decoder = Decoder::new(100);
-        for wire in [&[0u8][..], &[0x80], &[126, 0, 0], &[127, 0, 0, 0, 0, 0, 0, 0, 0]] {
+        for wire in [
+            &[0u8][..],
+            &[0x80],
+            &[126, 0, 0],
+            &[127, 0, 0, 0, 0, 0, 0, 0, 0],
+        ] {
             let mut buf = BytesMut::from(wire);
             assert_eq!(decoder.decode(&mut buf), Err(Error::Empty), "{wire:?}");
         }
@@ -313,7 +318,10 @@ mod tests {
         let mut buf = BytesMut::from(&[0xfe, 0xff, 0xff][..]);
         assert_eq!(decoder.decode(&mut buf), Err(Error::FrameTooLarge(65_535)));
         let mut buf = BytesMut::from(&[127, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff][..]);
-        assert_eq!(decoder.decode(&mut buf), Err(Error::FrameTooLarge(u64::MAX)));
+        assert_eq!(
+            decoder.decode(&mut buf),
+            Err(Error::FrameTooLarge(u64::MAX))
+        );
         // At the limit is fine.
         let mut wire = BytesMut::new();
         encode_into(&Frame::binary(vec![1u8; 100]), &mut wire);

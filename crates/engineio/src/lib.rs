@@ -58,9 +58,9 @@ pub use request::{Handshake, ProtocolVersion, RemoteAddr, RequestInfo, Transport
 pub use serve::{SHUTDOWN_GRACE, bind, serve, serve_with};
 pub use service::{BoxError, EngineService, ResponseBody};
 pub use socket::Socket;
+pub use sockeye_engineio_proto::{Frame, Packet, Sid, Str};
 #[cfg(feature = "webtransport")]
 pub use webtransport::{
     SELF_SIGNED_VALIDITY_DAYS, WebTransportCertificate, WebTransportListener, bind_webtransport,
     serve_webtransport,
 };
-pub use sockeye_engineio_proto::{Frame, Packet, Sid, Str};

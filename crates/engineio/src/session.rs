@@ -182,7 +182,11 @@ impl Session {
 
     /// A session that a WebTransport stream opened.
     #[cfg(feature = "webtransport")]
-    pub(crate) fn with_webtransport(engine: Arc<Engine>, socket: Socket, wt: Box<WtStream>) -> Self {
+    pub(crate) fn with_webtransport(
+        engine: Arc<Engine>,
+        socket: Socket,
+        wt: Box<WtStream>,
+    ) -> Self {
         let mut session = Session::new(engine, socket, None);
         session.transport = Transport::WebTransport(wt);
         session
@@ -948,7 +952,10 @@ async fn transport_event(transport: &mut Transport, idle: bool) -> TransportEven
     }
 }
 
-async fn next_probe(probe: &mut Option<Box<Probe>>, protocol: ProtocolVersion) -> Result<Option<Packet>, ()> {
+async fn next_probe(
+    probe: &mut Option<Box<Probe>>,
+    protocol: ProtocolVersion,
+) -> Result<Option<Packet>, ()> {
     match probe {
         Some(probe) => probe.candidate.next_packet(protocol).await,
         None => std::future::pending().await,
