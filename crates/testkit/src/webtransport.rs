@@ -198,3 +198,52 @@ async fn run(
     };
     let _ = events.send(DriverEvent::Closed(reason));
 }
+
+/// A WebTransport endpoint on a loopback UDP port for a server's engine, with a fresh
+/// self-signed certificate; it stops accepting when dropped.
+#[derive(Debug)]
+pub struct WtEndpoint {
+    /// Its UDP address.
+    pub addr: SocketAddr,
+    /// The SHA-256 of its certificate.
+    pub sha256: [u8; 32],
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl WtEndpoint {
+    /// Serves `io`'s engine over WebTransport.
+    ///
+    /// # Panics
+    /// When the certificate cannot be made or the port bound.
+    pub fn start(io: &sockeye::Io) -> WtEndpoint {
+        use sockeye::webtransport::{
+            WebTransportCertificate, bind_webtransport, serve_webtransport,
+        };
+        let certificate = WebTransportCertificate::self_signed(&["localhost", "127.0.0.1"])
+            .expect("self-signed certificate");
+        let listener = bind_webtransport(SocketAddr::from(([127, 0, 0, 1], 0)), &certificate)
+            .expect("cannot bind a loopback UDP port");
+        let addr = listener.local_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let engine = io.engine().clone();
+        tokio::spawn(async move {
+            let stop = async {
+                let _ = stopped.await;
+            };
+            let _ = serve_webtransport(listener, engine, stop).await;
+        });
+        WtEndpoint {
+            addr,
+            sha256: certificate.sha256(),
+            _stop: stop,
+        }
+    }
+
+    /// The transport of a [`crate::TestClient`] that connects here.
+    pub fn transport(&self) -> crate::Transport {
+        crate::Transport::WebTransport {
+            addr: self.addr,
+            sha256: self.sha256,
+        }
+    }
+}
