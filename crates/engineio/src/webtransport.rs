@@ -90,14 +90,20 @@ impl WebTransportCertificate {
             .unwrap_or_default()
     }
 
-    /// The leaf certificate in PEM, for a client that pins it.
+    /// The certificate chain in PEM, to save a self-signed certificate (with
+    /// [`WebTransportCertificate::private_key_pem`]) and serve it again.
     pub fn certificate_pem(&self) -> String {
         self.identity
             .certificate_chain()
             .as_slice()
-            .first()
+            .iter()
             .map(|certificate| certificate.to_pem())
-            .unwrap_or_default()
+            .collect()
+    }
+
+    /// The private key in PEM (PKCS#8). A secret: keep it so.
+    pub fn private_key_pem(&self) -> String {
+        self.identity.private_key().to_secret_pem()
     }
 }
 
