@@ -40,6 +40,8 @@ mod report;
 mod scenarios;
 mod soak;
 mod stats;
+#[cfg(feature = "webtransport")]
+mod webtransport;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -67,12 +69,19 @@ pub enum Scenario {
     PollingGzip,
     /// `echo` of a binary argument (64 KiB by default).
     BinaryEcho,
+    /// `echo` with an ack over WebTransport (HTTP/3), with the `webtransport` feature: the
+    /// endpoint's port and certificate hash come from the server's `/webtransport.json`.
+    EchoWebTransport,
     /// Clients cycling through whole sessions for the duration; RSS and sessions over time.
     Soak,
 }
 
 /// The scenarios run only when named (not part of [`Scenario::ALL`]).
-const NAMED_ONLY: [Scenario; 2] = [Scenario::ClusterFanout, Scenario::Soak];
+const NAMED_ONLY: [Scenario; 3] = [
+    Scenario::ClusterFanout,
+    Scenario::Soak,
+    Scenario::EchoWebTransport,
+];
 
 impl Scenario {
     /// Every scenario, in the order `bench/run` runs them.
@@ -96,6 +105,7 @@ impl Scenario {
             Scenario::PollingGzip => "polling-gzip",
             Scenario::BinaryEcho => "binary-echo",
             Scenario::Soak => "soak",
+            Scenario::EchoWebTransport => "echo-webtransport",
         }
     }
 
@@ -116,7 +126,7 @@ impl Scenario {
     pub fn default_clients(self) -> usize {
         match self {
             Scenario::ConnectStorm => 10_000,
-            Scenario::Echo => 100,
+            Scenario::Echo | Scenario::EchoWebTransport => 100,
             Scenario::Fanout | Scenario::ClusterFanout => 1_000,
             Scenario::PollingEcho | Scenario::PollingGzip => 50,
             Scenario::BinaryEcho => 10,
@@ -242,6 +252,10 @@ pub async fn run(scenario: Scenario, config: &Config) -> Report {
         Scenario::PollingEcho => scenarios::polling_echo(config, false).await,
         Scenario::PollingGzip => scenarios::polling_echo(config, true).await,
         Scenario::Soak => soak::soak(config).await,
+        #[cfg(feature = "webtransport")]
+        Scenario::EchoWebTransport => webtransport::echo(config).await,
+        #[cfg(not(feature = "webtransport"))]
+        Scenario::EchoWebTransport => Err("built without the webtransport feature".to_owned()),
     };
     match result {
         Ok(report) => report,
