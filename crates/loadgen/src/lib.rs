@@ -71,6 +71,7 @@ pub enum Scenario {
     BinaryEcho,
     /// `echo` with an ack over WebTransport (HTTP/3), with the `webtransport` feature: the
     /// endpoint's port and certificate hash come from the server's `/webtransport.json`.
+    #[serde(rename = "echo-webtransport")]
     EchoWebTransport,
     /// Clients cycling through whole sessions for the duration; RSS and sessions over time.
     Soak,
