@@ -7,7 +7,10 @@
 //!   sender included, then acknowledges.
 //!
 //! Besides the contract, `GET /stats` answers `{"sessions":N}`, the Engine.IO sessions open
-//! (what `sockeye bench --scenario soak` watches drain to zero).
+//! (what `sockeye bench --scenario soak` watches drain to zero). With `WEBTRANSPORT=1`, the
+//! app is served over WebTransport too (HTTP/3 on the same port number, UDP, with a
+//! self-signed certificate), and `GET /webtransport.json` tells `sockeye bench
+//! echo-webtransport` the port and the certificate's SHA-256.
 //!
 //! ```sh
 //! PORT=3000 cargo run --release --example bench-server
@@ -34,9 +37,10 @@ use sockeye::{
     AckSender, Data, EngineConfig, Event, Io, PerMessageDeflate, RecoveryConfig, Socket, Value,
 };
 
-/// What answers requests outside `/socket.io/`: `GET /stats`, and 404.
+/// What answers requests outside `/socket.io/`: `GET /stats`, `GET /webtransport.json` (with
+/// `WEBTRANSPORT=1`), and 404.
 #[derive(Clone)]
-struct Stats(Io);
+struct Stats(Io, Option<std::sync::Arc<str>>);
 
 impl<B> tower_service::Service<Request<B>> for Stats {
     type Response = Response<Full<Bytes>>;
@@ -48,8 +52,16 @@ impl<B> tower_service::Service<Request<B>> for Stats {
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let mut response = if request.uri().path() == "/stats" {
-            let body = format!("{{\"sessions\":{}}}", self.0.engine().session_count());
+        let path = request.uri().path();
+        let body = match (path, &self.1) {
+            ("/stats", _) => Some(format!(
+                "{{\"sessions\":{}}}",
+                self.0.engine().session_count()
+            )),
+            ("/webtransport.json", Some(info)) => Some(info.to_string()),
+            _ => None,
+        };
+        let response = if let Some(body) = body {
             let mut response = Response::new(Full::new(Bytes::from(body)));
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,
@@ -57,11 +69,11 @@ impl<B> tower_service::Service<Request<B>> for Stats {
             );
             response
         } else {
-            Response::new(Full::new(Bytes::from_static(b"Not Found")))
-        };
-        if request.uri().path() != "/stats" {
+            let mut response = Response::new(Full::new(Bytes::from_static(b"Not Found")));
             *response.status_mut() = StatusCode::NOT_FOUND;
-        }
+            response
+        };
+
         std::future::ready(Ok(response))
     }
 }
@@ -141,7 +153,26 @@ async fn main() -> std::io::Result<()> {
             admins.push(admin.map_err(std::io::Error::other)?);
         }
     }
-    let service = tower_layer::Layer::layer(&layer, Stats(io.clone()));
+    let mut webtransport = None;
+    if std::env::var_os("WEBTRANSPORT").is_some_and(|v| v == "1") {
+        use sockeye::webtransport::{
+            WebTransportCertificate, bind_webtransport, serve_webtransport,
+        };
+        let certificate = WebTransportCertificate::self_signed(&["localhost", "127.0.0.1"])?;
+        let listener = bind_webtransport((host, port).into(), &certificate)?;
+        let info = format!(
+            "{{\"port\":{},\"sha256\":{:?}}}",
+            listener.local_addr().port(),
+            certificate.sha256()
+        );
+        webtransport = Some(std::sync::Arc::from(info.as_str()));
+        tokio::spawn(serve_webtransport(
+            listener,
+            io.engine().clone(),
+            std::future::pending(),
+        ));
+    }
+    let service = tower_layer::Layer::layer(&layer, Stats(io.clone(), webtransport));
 
     let listener = sockeye::bind((host, port).into()).await?;
     println!("sockeye bench-server on {host}:{port}");

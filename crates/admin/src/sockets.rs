@@ -17,6 +17,7 @@ const KEY: &str = "_admin";
 pub(crate) fn transport_name(transport: TransportKind) -> &'static str {
     match transport {
         TransportKind::Polling => "polling",
+        TransportKind::WebTransport => "webtransport",
         _ => "websocket",
     }
 }

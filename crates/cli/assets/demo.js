@@ -1,10 +1,13 @@
 // Shared by the Sockeye demo pages: connection options from the query string
-// (?transports=websocket|polling), the transport indicator, a log, and a banner when the
+// (?transports=websocket|polling|webtransport, comma-separated), the WebTransport endpoint's
+// port and certificate hash (from /webtransport.json, when the server has one), the transport indicator, a log, and a banner when the
 // Socket.IO client bundle is missing.
 (function (global) {
   "use strict";
 
   const SOCKET_PATH = "__SOCKEYE_PATH__";
+  // Whether the server has a WebTransport endpoint (`sockeye serve --webtransport`).
+  const WEBTRANSPORT = "__SOCKEYE_WEBTRANSPORT__" === "on";
   const params = new URLSearchParams(location.search);
 
   /** The transports forced by ?transports=..., or undefined for the default (polling, then upgrade). */
@@ -14,7 +17,7 @@
     const list = value
       .split(",")
       .map((s) => s.trim())
-      .filter((s) => s === "websocket" || s === "polling");
+      .filter((s) => s === "websocket" || s === "polling" || s === "webtransport");
     return list.length ? list : undefined;
   }
 
@@ -41,11 +44,53 @@
     return true;
   }
 
-  /** Connects to namespace `nsp` with the page's options, and shows the transport. */
+  /**
+   * The options of the WebTransport endpoint: its port, and its certificate's hash for a
+   * self-signed certificate (`serverCertificateHashes`); null when there is none or the
+   * browser has no WebTransport.
+   */
+  let webTransportOptions = null;
+  function fetchWebTransport() {
+    if (!WEBTRANSPORT || typeof global.WebTransport === "undefined") return Promise.resolve(null);
+    if (!webTransportOptions) {
+      webTransportOptions = fetch("/webtransport.json")
+        .then((response) => (response.ok ? response.json() : null))
+        .then((info) => {
+          if (!info) return null;
+          const options = { port: info.port };
+          if (info.selfSigned) {
+            options.serverCertificateHashes = [{ algorithm: "sha-256", value: new Uint8Array(info.sha256) }];
+          }
+          return options;
+        })
+        .catch(() => null);
+    }
+    return webTransportOptions;
+  }
+
+  /**
+   * Connects to namespace `nsp` with the page's options, and shows the transport. With a
+   * WebTransport endpoint, the connection waits for its options (one small fetch).
+   */
   function connect(nsp, extra) {
     if (clientMissing()) throw new Error("socket.io client missing");
-    const socket = global.io(nsp, options(extra));
+    const opts = options(extra);
+    if (!WEBTRANSPORT) {
+      const socket = global.io(nsp, opts);
+      watchTransport(socket);
+      return socket;
+    }
+    const autoConnect = opts.autoConnect !== false;
+    opts.autoConnect = false;
+    const socket = global.io(nsp, opts);
     watchTransport(socket);
+    fetchWebTransport().then((wt) => {
+      if (wt) {
+        const manager = socket.io;
+        manager.opts.transportOptions = Object.assign({}, manager.opts.transportOptions, { webtransport: wt });
+      }
+      if (autoConnect) socket.connect();
+    });
     return socket;
   }
 
@@ -81,7 +126,7 @@
       let text;
       if (state.state === "connecting") text = "connecting…";
       else if (state.state === "disconnected") text = "disconnected, reconnecting…";
-      else if (state.upgraded) text = "polling → websocket";
+      else if (state.upgraded) text = "polling → " + state.current;
       else text = state.current;
       const parts = [h("span", { class: "dot" }), h("span", { class: "name", text })];
       if (state.upgraded) parts.push(h("span", { class: "upgraded", text: "(upgraded)" }));
@@ -128,7 +173,9 @@
       else url.searchParams.delete("transports");
       return h("a", { href: url.pathname + url.search, class: current === value ? "active" : "", text: label });
     };
-    box.replaceChildren("transports:", link("auto (upgrade)", ""), link("websocket", "websocket"), link("polling", "polling"));
+    const links = [link("auto (upgrade)", ""), link("websocket", "websocket"), link("polling", "polling")];
+    if (WEBTRANSPORT) links.push(link("webtransport", "webtransport"), link("polling → webtransport", "polling,webtransport"));
+    box.replaceChildren("transports:", ...links);
   }
 
   function time() {

@@ -12,6 +12,9 @@ const PATH_PLACEHOLDER: &str = "__SOCKEYE_PATH__";
 /// Stands for the client bundle the pages load, under the Socket.IO path.
 const BUNDLE_PLACEHOLDER: &str = "__SOCKEYE_PATH__socket.io.js";
 
+/// Stands for whether the server has a WebTransport endpoint (`on` or `off`) in demo.js.
+const WEBTRANSPORT_PLACEHOLDER: &str = "__SOCKEYE_WEBTRANSPORT__";
+
 /// The embedded files: URL path, content type, content.
 const EMBEDDED: &[(&str, &str, &str)] = &[
     ("/", HTML, include_str!("../assets/index.html")),
@@ -54,8 +57,12 @@ impl Page {
 
 /// The embedded pages, with the Socket.IO path put in, loading the client `bundle` (a file
 /// name, under that path).
-pub fn pages(socket_path: &str, bundle: &str) -> Vec<Page> {
+///
+/// `webtransport` tells the pages whether the server has a WebTransport endpoint: they then
+/// read its port and certificate hash from `/webtransport.json`.
+pub fn pages_with(socket_path: &str, bundle: &str, webtransport: bool) -> Vec<Page> {
     let script = format!("{socket_path}{bundle}");
+    let webtransport = if webtransport { "on" } else { "off" };
     EMBEDDED
         .iter()
         .map(|&(route, content_type, text)| Page {
@@ -63,7 +70,8 @@ pub fn pages(socket_path: &str, bundle: &str) -> Vec<Page> {
             content_type,
             body: Bytes::from(
                 text.replace(BUNDLE_PLACEHOLDER, &script)
-                    .replace(PATH_PLACEHOLDER, socket_path),
+                    .replace(PATH_PLACEHOLDER, socket_path)
+                    .replace(WEBTRANSPORT_PLACEHOLDER, webtransport),
             ),
         })
         .collect()
@@ -200,7 +208,7 @@ mod tests {
 
     #[test]
     fn pages_get_the_socket_path() {
-        let default = pages("/custom/", "socket.io.js");
+        let default = pages_with("/custom/", "socket.io.js", false);
         let seed = default
             .iter()
             .find(|p| p.route == "/seed.html")
@@ -209,7 +217,7 @@ mod tests {
         assert!(text.contains("/custom/socket.io.js"));
         assert!(!text.contains(PATH_PLACEHOLDER));
 
-        let msgpack = pages("/custom/", "socket.io.msgpack.min.js");
+        let msgpack = pages_with("/custom/", "socket.io.msgpack.min.js", false);
         for page in msgpack.iter().filter(|p| p.route.ends_with(".html")) {
             let text = std::str::from_utf8(&page.body).expect("utf-8");
             assert!(!text.contains("/custom/socket.io.js"), "{}", page.route);

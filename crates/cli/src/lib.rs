@@ -20,3 +20,4 @@ pub mod demo;
 pub mod metrics;
 pub mod serve;
 pub mod tls;
+pub mod webtransport;

@@ -160,6 +160,27 @@ struct ServeArgs {
         default_missing_value = "1024"
     )]
     per_message_deflate: Option<usize>,
+
+    /// Serve Engine.IO over WebTransport (HTTP/3, UDP) too, as socket.io 4.7+ clients use
+    /// it (`transports: ["webtransport"]`, or as an upgrade from polling). Without
+    /// --wt-cert a self-signed ECDSA P-256 certificate valid 13 days is made at start; its
+    /// SHA-256 is printed and served at /webtransport.json for `serverCertificateHashes`
+    /// (docs/webtransport.md).
+    #[arg(long)]
+    webtransport: bool,
+
+    /// UDP port of --webtransport; the HTTP port's number by default.
+    #[arg(long, value_name = "PORT", requires = "webtransport")]
+    wt_port: Option<u16>,
+
+    /// PEM certificate chain of --webtransport (a CA-signed one, or one of at most 14 days
+    /// for `serverCertificateHashes`). Needs --wt-key.
+    #[arg(long, value_name = "PATH", requires_all = ["webtransport", "wt_key"])]
+    wt_cert: Option<PathBuf>,
+
+    /// PEM private key of --wt-cert. Needs --wt-cert.
+    #[arg(long, value_name = "PATH", requires = "wt_cert")]
+    wt_key: Option<PathBuf>,
 }
 
 impl From<ServeArgs> for Config {
@@ -189,6 +210,13 @@ impl From<ServeArgs> for Config {
                 dir: args.admin_ui_dir,
             }),
             per_message_deflate: args.per_message_deflate,
+            webtransport: args.webtransport.then_some(
+                sockeye_cli::webtransport::WebTransportConfig {
+                    port: args.wt_port,
+                    cert: args.wt_cert,
+                    key: args.wt_key,
+                },
+            ),
         }
     }
 }

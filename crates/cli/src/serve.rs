@@ -21,6 +21,7 @@ use crate::assets;
 use crate::client::{CLIENT_FILES, ClientBundle, HOW_TO_GET_IT, bundle_for};
 use crate::demo::{self, DemoState};
 use crate::tls;
+use crate::webtransport::{WebTransport, WebTransportConfig};
 
 /// The default port.
 pub const DEFAULT_PORT: u16 = 3000;
@@ -81,6 +82,8 @@ pub struct Config {
     /// permessage-deflate on WebSocket from this many bytes on (`--per-message-deflate`); off
     /// when `None`.
     pub per_message_deflate: Option<usize>,
+    /// `--webtransport`: Engine.IO over WebTransport (HTTP/3) too; off when `None`.
+    pub webtransport: Option<WebTransportConfig>,
 }
 
 impl Default for Config {
@@ -106,6 +109,7 @@ impl Default for Config {
             allow_eio3: false,
             admin_ui: None,
             per_message_deflate: None,
+            webtransport: None,
         }
     }
 }
@@ -178,7 +182,12 @@ pub fn app_with(config: &Config, adapter: Option<AdapterFactory>) -> anyhow::Res
 
     let static_dir = config.static_dir.clone().map(Arc::new);
     let mut pages = Router::new();
-    for page in assets::pages(&socket_path, bundle_for(config.parser)) {
+    let pages_list = assets::pages_with(
+        &socket_path,
+        bundle_for(config.parser),
+        config.webtransport.is_some(),
+    );
+    for page in pages_list {
         let route = page.route;
         let static_dir = static_dir.clone();
         pages = pages.route(
@@ -377,6 +386,15 @@ pub async fn run_on(
     }
     log_bundle(&app.bundle);
     let local = listener.local_addr()?;
+    let webtransport = match &config.webtransport {
+        Some(wt) => {
+            let wt = WebTransport::start(wt, local, &app.io).await?;
+            wt.log(&app.io.config().engine.path);
+            app.router = wt.routes().merge(app.router);
+            Some(wt)
+        }
+        None => None,
+    };
     let shown = if local.ip().is_unspecified() {
         format!("localhost:{}", local.port())
     } else {
@@ -415,6 +433,9 @@ pub async fn run_on(
     match tls {
         Some(tls) => tls::serve(listener, tls, app.router, graceful).await?,
         None => sockeye::serve(listener, app.router, graceful).await?,
+    }
+    if let Some(wt) = webtransport {
+        wt.stop().await;
     }
     app.io.close();
     if let Some(server) = metrics_server {

@@ -44,4 +44,8 @@ pub enum Error {
     /// the offending byte. Only messages can carry binary data.
     #[error("binary packet with unsupported type byte {0:#04x}")]
     InvalidBinaryPacket(u8),
+    /// A stream frame (WebTransport) whose header announces more bytes than the receiver
+    /// takes; holds the announced length.
+    #[error("stream frame of {0} bytes is over the limit")]
+    FrameTooLarge(u64),
 }

@@ -27,6 +27,7 @@ mod packet;
 pub mod payload;
 mod sid;
 mod str;
+pub mod stream;
 pub mod v3;
 
 pub use crate::error::Error;

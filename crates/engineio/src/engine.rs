@@ -28,6 +28,9 @@ pub(crate) struct Engine {
     /// Set once an Engine.IO v3 client was refused and the log said how to serve it: said once,
     /// as every such client retries.
     pub(crate) told_eio3: AtomicBool,
+    /// How many WebTransport endpoints serve this engine now: while one does, polling
+    /// sessions list `webtransport` among their upgrades.
+    pub(crate) webtransport: AtomicUsize,
 }
 
 impl Engine {
@@ -40,6 +43,7 @@ impl Engine {
             admitting: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),
             told_eio3: AtomicBool::new(false),
+            webtransport: AtomicUsize::new(0),
         }
     }
 

@@ -45,6 +45,8 @@ mod service;
 mod session;
 mod socket;
 mod websocket;
+#[cfg(feature = "webtransport")]
+mod webtransport;
 
 pub use compression::HttpCompression;
 pub use config::{AllowRequest, EngineConfig, Transports};
@@ -57,3 +59,8 @@ pub use serve::{SHUTDOWN_GRACE, bind, serve, serve_with};
 pub use service::{BoxError, EngineService, ResponseBody};
 pub use socket::Socket;
 pub use sockeye_engineio_proto::{Frame, Packet, Sid, Str};
+#[cfg(feature = "webtransport")]
+pub use webtransport::{
+    SELF_SIGNED_VALIDITY_DAYS, WebTransportCertificate, WebTransportListener, bind_webtransport,
+    serve_webtransport,
+};

@@ -20,7 +20,11 @@ pub(crate) enum Direction {
     Out = 1,
 }
 
-const TRANSPORTS: [TransportKind; 2] = [TransportKind::Polling, TransportKind::WebSocket];
+const TRANSPORTS: [TransportKind; 3] = [
+    TransportKind::Polling,
+    TransportKind::WebSocket,
+    TransportKind::WebTransport,
+];
 const DIRECTIONS: [&str; 2] = ["in", "out"];
 const REASONS: [CloseReason; 5] = [
     CloseReason::TransportClose,
@@ -33,19 +37,20 @@ const REASONS: [CloseReason; 5] = [
 const CODES: [&str; 6] = ["0", "1", "2", "3", "4", "5"];
 
 pub(crate) struct EngineMetrics {
-    sessions: [Gauge; 2],
-    opened: [Counter; 2],
-    closed: [[Counter; 5]; 2],
+    sessions: [Gauge; 3],
+    opened: [Counter; 3],
+    closed: [[Counter; 5]; 3],
     request_errors: [Counter; 6],
     upgrades: Counter,
-    packets: [[Counter; 2]; 2],
-    bytes: [[Counter; 2]; 2],
+    packets: [[Counter; 3]; 2],
+    bytes: [[Counter; 3]; 2],
     ping_rtt: Histogram,
 }
 
 fn transport_index(transport: TransportKind) -> usize {
     match transport {
         TransportKind::WebSocket => 1,
+        TransportKind::WebTransport => 2,
         _ => 0,
     }
 }
@@ -104,10 +109,10 @@ impl EngineMetrics {
         self.sessions[t].decrement(1.0);
     }
 
-    pub(crate) fn upgraded(&self) {
+    pub(crate) fn upgraded(&self, to: TransportKind) {
         self.upgrades.increment(1);
         self.sessions[0].decrement(1.0);
-        self.sessions[1].increment(1.0);
+        self.sessions[transport_index(to)].increment(1.0);
     }
 
     pub(crate) fn refused(&self, error: &RequestError) {
@@ -154,7 +159,7 @@ fn describe() {
     );
     describe_counter!(
         "sockeye_engine_upgrades_total",
-        "Sessions upgraded from polling to WebSocket"
+        "Sessions upgraded from polling to WebSocket or WebTransport"
     );
     describe_counter!(
         "sockeye_engine_packets_total",

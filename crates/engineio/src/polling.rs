@@ -51,7 +51,7 @@ pub(crate) fn handshake<B>(
     let capacity = engine.config.outbox_capacity;
     let max_bytes = engine.config.outbox_max_bytes;
     let socket = admission.insert(|sid| Shared::new(sid, handshake, capacity, max_bytes));
-    let open = open_frame(&engine.config, socket.id().as_str(), TransportKind::Polling);
+    let open = open_frame(engine, socket.id().as_str(), TransportKind::Polling);
     Session::new(engine.clone(), socket, None).spawn(None);
     let (body, content_type) = payload_body(&[open], encoding);
     let metrics = &engine.metrics;

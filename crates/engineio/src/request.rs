@@ -31,6 +31,8 @@ pub enum TransportKind {
     Polling,
     /// WebSocket.
     WebSocket,
+    /// WebTransport (HTTP/3), with the `webtransport` feature.
+    WebTransport,
 }
 
 impl TransportKind {
@@ -39,6 +41,7 @@ impl TransportKind {
         match self {
             TransportKind::Polling => "polling",
             TransportKind::WebSocket => "websocket",
+            TransportKind::WebTransport => "webtransport",
         }
     }
 }

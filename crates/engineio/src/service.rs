@@ -51,7 +51,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// ```
 #[derive(Clone)]
 pub struct EngineService {
-    engine: Arc<Engine>,
+    pub(crate) engine: Arc<Engine>,
 }
 
 impl EngineService {
@@ -262,6 +262,8 @@ impl EngineService {
                 let target = websocket::Target::New(admission);
                 websocket::upgrade(self.engine.clone(), request, target, protocol)
             }
+            // Never chosen above: WebTransport comes over HTTP/3, not through this service.
+            TransportKind::WebTransport => Err(RequestError::UnknownTransport),
         }
     }
 }
@@ -296,15 +298,18 @@ where
 }
 
 /// The open packet of a new session, as the client expects it.
-pub(crate) fn open_frame(config: &EngineConfig, sid: &str, transport: TransportKind) -> Frame {
-    let upgrades = if transport == TransportKind::Polling
-        && config.allow_upgrades
-        && config.transports.websocket
-    {
-        vec!["websocket".to_owned()]
-    } else {
-        Vec::new()
-    };
+pub(crate) fn open_frame(engine: &Engine, sid: &str, transport: TransportKind) -> Frame {
+    let config = &engine.config;
+    let mut upgrades = Vec::new();
+    if transport == TransportKind::Polling && config.allow_upgrades {
+        if config.transports.websocket {
+            upgrades.push("websocket".to_owned());
+        }
+        // Only while a WebTransport endpoint serves this engine (`serve_webtransport`).
+        if engine.webtransport.load(Ordering::Relaxed) > 0 {
+            upgrades.push("webtransport".to_owned());
+        }
+    }
     sockeye_engineio_proto::Packet::Open(sockeye_engineio_proto::OpenPacket {
         sid: sid.to_owned(),
         upgrades,

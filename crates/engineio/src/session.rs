@@ -25,6 +25,8 @@ use crate::engine::Engine;
 use crate::handler::Message;
 use crate::metrics::Direction;
 use crate::request::{ProtocolVersion, TransportKind};
+#[cfg(feature = "webtransport")]
+use crate::webtransport::{WtReadError, WtStream};
 use crate::{CloseReason, RequestError, Socket};
 
 pub(crate) type WsStream = WebSocketStream<CodecIo<TokioIo<Upgraded>>>;
@@ -35,8 +37,49 @@ pub(crate) enum Command {
     Poll(oneshot::Sender<PollReply>),
     /// A polling POST delivered packets; the reply says whether they were accepted.
     Post(Vec<Packet>, oneshot::Sender<Result<(), RequestError>>),
-    /// A WebSocket opened with this session's id, to probe and upgrade.
-    Upgrade(Box<WsStream>),
+    /// A WebSocket or WebTransport stream opened with this session's id, to probe and upgrade.
+    Upgrade(Candidate),
+}
+
+/// A transport that asks to take over from polling.
+pub(crate) enum Candidate {
+    WebSocket(Box<WsStream>),
+    #[cfg(feature = "webtransport")]
+    WebTransport(Box<WtStream>),
+}
+
+impl Candidate {
+    pub(crate) async fn close(self) {
+        match self {
+            Candidate::WebSocket(ws) => close_ws(ws).await,
+            #[cfg(feature = "webtransport")]
+            Candidate::WebTransport(wt) => wt.close().await,
+        }
+    }
+
+    /// The next packet of the probe; `Ok(None)` for WebSocket control frames, `Err` for
+    /// garbage or a closed transport.
+    async fn next_packet(&mut self, protocol: ProtocolVersion) -> Result<Option<Packet>, ()> {
+        match self {
+            Candidate::WebSocket(ws) => match ws.next().await {
+                Some(Ok(message)) => decode_probe(message, protocol),
+                _ => Err(()),
+            },
+            #[cfg(feature = "webtransport")]
+            Candidate::WebTransport(wt) => match wt.next_frame().await {
+                Some(Ok(frame)) => Packet::decode(frame).map(Some).map_err(|_| ()),
+                _ => Err(()),
+            },
+        }
+    }
+
+    async fn send(&mut self, frame: Frame, protocol: ProtocolVersion) -> Result<(), ()> {
+        match self {
+            Candidate::WebSocket(ws) => ws.send(to_ws(frame, protocol)).await.map_err(|_| ()),
+            #[cfg(feature = "webtransport")]
+            Candidate::WebTransport(wt) => wt.write_frames([frame]).await,
+        }
+    }
 }
 
 /// The answer to a polling GET.
@@ -45,11 +88,15 @@ pub(crate) enum PollReply {
     Refused(RequestError),
 }
 
+// `WebTransport` is the protocol's name, not a repeat of the enum's.
+#[allow(clippy::enum_variant_names)]
 enum Transport {
     Polling {
         pending: Option<oneshot::Sender<PollReply>>,
     },
     WebSocket(Box<WsStream>),
+    #[cfg(feature = "webtransport")]
+    WebTransport(Box<WtStream>),
 }
 
 /// How long a session that its polling client closed waits for that client's GET.
@@ -65,9 +112,9 @@ enum Turn {
     Finish(CloseReason),
 }
 
-/// A WebSocket that asked to take over from polling.
+/// A transport that asked to take over from polling.
 struct Probe {
-    ws: Box<WsStream>,
+    candidate: Candidate,
     probed: bool,
     deadline: Instant,
 }
@@ -133,6 +180,18 @@ impl Session {
         }
     }
 
+    /// A session that a WebTransport stream opened.
+    #[cfg(feature = "webtransport")]
+    pub(crate) fn with_webtransport(
+        engine: Arc<Engine>,
+        socket: Socket,
+        wt: Box<WtStream>,
+    ) -> Self {
+        let mut session = Session::new(engine, socket, None);
+        session.transport = Transport::WebTransport(wt);
+        session
+    }
+
     /// Runs the session to its end on a task of its own, in a span (`engine` with `sid`, the
     /// `transport` of the handshake, and `upgraded` once it is on WebSocket) when a subscriber
     /// wants one: without one, the task holds no span at all.
@@ -192,7 +251,7 @@ impl Session {
                     shared.running.store(false, Ordering::Relaxed);
                 }
                 Turn::Finish(reason) => {
-                    if matches!(self.transport, Transport::WebSocket(_)) {
+                    if !matches!(self.transport, Transport::Polling { .. }) {
                         self.flush().await?;
                     }
                     return Ok(reason);
@@ -212,12 +271,17 @@ impl Session {
                         shared.running.store(true, Ordering::Relaxed);
                         self.on_ws_message(message)?;
                     }
+                    #[cfg(feature = "webtransport")]
+                    TransportEvent::WebTransport(frame) => {
+                        shared.running.store(true, Ordering::Relaxed);
+                        self.on_wt_frame(frame)?;
+                    }
                     TransportEvent::PollCancelled => return Err(CloseReason::TransportClose),
                     TransportEvent::Idle(large_frames) => {
                         self.shrink = Some((Instant::now() + SHRINK_AFTER, large_frames));
                     }
                 },
-                message = next_probe(&mut self.probe) => {
+                message = next_probe(&mut self.probe, self.protocol) => {
                     // Boxed: it runs once per upgrade, and would otherwise size every
                     // session's future.
                     Box::pin(self.on_probe_message(message)).await?;
@@ -272,8 +336,8 @@ impl Session {
         // A polling client learns of the close from the answer to its next GET; wait a
         // little for it so that it gets the last frames and the close packet.
         let ready = match &self.transport {
-            Transport::WebSocket(_) => true,
             Transport::Polling { pending } => pending.is_some(),
+            _ => true,
         };
         Ok(if ready || now >= deadline {
             Turn::Finish(reason)
@@ -337,9 +401,6 @@ impl Session {
     fn command(&mut self, command: Command) -> Result<(), CloseReason> {
         match command {
             Command::Poll(reply) => match &mut self.transport {
-                Transport::WebSocket(_) => {
-                    let _ = reply.send(PollReply::Refused(RequestError::BadRequest));
-                }
                 Transport::Polling { pending } => {
                     if let Some(previous) = pending.take() {
                         tracing::debug!(sid = %self.socket.id(), "overlapping polls");
@@ -354,6 +415,9 @@ impl Session {
                     } else {
                         *pending = Some(reply);
                     }
+                }
+                _ => {
+                    let _ = reply.send(PollReply::Refused(RequestError::BadRequest));
                 }
             },
             Command::Post(packets, reply) => {
@@ -380,7 +444,7 @@ impl Session {
                     outcome => outcome?,
                 }
             }
-            Command::Upgrade(ws) => {
+            Command::Upgrade(candidate) => {
                 let upgradable = self.engine.config.allow_upgrades
                     && matches!(self.transport, Transport::Polling { .. })
                     && self.probe.is_none()
@@ -388,13 +452,13 @@ impl Session {
                 if upgradable {
                     let deadline = Instant::now() + self.engine.config.upgrade_timeout;
                     self.probe = Some(Box::new(Probe {
-                        ws,
+                        candidate,
                         probed: false,
                         deadline,
                     }));
                 } else {
                     // On a task of its own, so that the session's future has no room for it.
-                    tokio::spawn(close_ws(ws));
+                    tokio::spawn(candidate.close());
                 }
             }
         }
@@ -481,20 +545,16 @@ impl Session {
 
     async fn on_probe_message(
         &mut self,
-        message: Option<Result<tungstenite::Message, tungstenite::Error>>,
+        packet: Result<Option<Packet>, ()>,
     ) -> Result<(), CloseReason> {
-        let packet = match message {
-            Some(Ok(message)) => decode_probe(message, self.protocol),
-            _ => Err(()),
-        };
         match packet {
             Ok(None) => {}
             Ok(Some(Packet::Ping(data))) if data == "probe" => {
                 let Some(probe) = self.probe.as_mut() else {
                     return Ok(());
                 };
-                let pong = to_ws(Packet::Pong(data).encode(), self.protocol);
-                if probe.ws.send(pong).await.is_err() {
+                let pong = Packet::Pong(data).encode();
+                if probe.candidate.send(pong, self.protocol).await.is_err() {
                     self.probe = None;
                     return Ok(());
                 }
@@ -506,16 +566,26 @@ impl Session {
                     return Ok(());
                 };
                 self.answer_pending_with_noop();
-                self.transport = Transport::WebSocket(probe.ws);
-                self.socket.shared.lock().transport = Some(TransportKind::WebSocket);
-                self.engine.metrics.upgraded();
+                let kind = match probe.candidate {
+                    Candidate::WebSocket(ws) => {
+                        self.transport = Transport::WebSocket(ws);
+                        TransportKind::WebSocket
+                    }
+                    #[cfg(feature = "webtransport")]
+                    Candidate::WebTransport(wt) => {
+                        self.transport = Transport::WebTransport(wt);
+                        TransportKind::WebTransport
+                    }
+                };
+                self.socket.shared.lock().transport = Some(kind);
+                self.engine.metrics.upgraded(kind);
                 tracing::Span::current().record("upgraded", true);
-                tracing::debug!(sid = %self.socket.id(), "upgraded to websocket");
+                tracing::debug!(sid = %self.socket.id(), to = kind.as_str(), "upgraded");
             }
             Ok(Some(_)) | Err(()) => {
                 // Anything else on a probe means it failed; the session goes on polling.
                 if let Some(probe) = self.probe.take() {
-                    close_ws(probe.ws).await;
+                    probe.candidate.close().await;
                 }
             }
         }
@@ -570,8 +640,8 @@ impl Session {
     /// by others wake the task again (see `Shared::running`).
     async fn flush(&mut self) -> Result<(), CloseReason> {
         let writable = match &self.transport {
-            Transport::WebSocket(_) => true,
             Transport::Polling { pending } => pending.is_some(),
+            _ => true,
         };
         let outbox = {
             let mut state = self.socket.shared.lock();
@@ -595,6 +665,9 @@ impl Session {
         };
         match &mut self.transport {
             Transport::WebSocket(_) => self.write_ws(frames).await,
+            // Boxed: only WebTransport sessions need room for the write.
+            #[cfg(feature = "webtransport")]
+            Transport::WebTransport(_) => Box::pin(self.write_wt(frames)).await,
             Transport::Polling { pending } => match pending.take() {
                 Some(reply) => reply
                     .send(PollReply::Frames(frames))
@@ -639,6 +712,46 @@ impl Session {
         .await
     }
 
+    /// Writes frames to the WebTransport stream; a client that stops reading is handled as in
+    /// [`Session::write_ws`].
+    #[cfg(feature = "webtransport")]
+    async fn write_wt(&mut self, frames: Vec<Frame>) -> Result<(), CloseReason> {
+        let bytes = frames.iter().map(Frame::len).sum();
+        let count = frames.len();
+        let metrics = &self.engine.metrics;
+        metrics.packets(Direction::Out, TransportKind::WebTransport, count, bytes);
+        let stalled = self.stall_guard();
+        let Transport::WebTransport(wt) = &mut self.transport else {
+            return Ok(());
+        };
+        tokio::select! {
+            biased;
+            written = wt.write_frames(frames) => written.map_err(|()| CloseReason::TransportError),
+            reason = stalled => Err(reason),
+        }
+    }
+
+    /// Handles what the WebTransport stream read: a frame, its end, or bytes that are not
+    /// frames (a length of zero or over `max_payload`: the session ends, as Node's does).
+    #[cfg(feature = "webtransport")]
+    fn on_wt_frame(
+        &mut self,
+        frame: Option<Result<Frame, WtReadError>>,
+    ) -> Result<(), CloseReason> {
+        let frame = match frame {
+            None | Some(Err(WtReadError::Closed)) => return Err(CloseReason::TransportClose),
+            Some(Err(WtReadError::Invalid(error))) => {
+                tracing::warn!(sid = %self.socket.id(), %error, "webtransport error");
+                return Err(CloseReason::TransportError);
+            }
+            Some(Ok(frame)) => frame,
+        };
+        let metrics = &self.engine.metrics;
+        metrics.packets(Direction::In, TransportKind::WebTransport, 1, frame.len());
+        let packet = Packet::decode(frame).map_err(|_| CloseReason::TransportError)?;
+        self.on_packet(packet)
+    }
+
     /// What ends a write that cannot go on: a close request, or the time by which a pong
     /// would be overdue.
     fn stall_guard(&self) -> Pin<Box<dyn Future<Output = CloseReason> + Send>> {
@@ -673,6 +786,8 @@ impl Session {
         let transport = match self.transport {
             Transport::Polling { .. } => TransportKind::Polling,
             Transport::WebSocket(_) => TransportKind::WebSocket,
+            #[cfg(feature = "webtransport")]
+            Transport::WebTransport(_) => TransportKind::WebTransport,
         };
         self.engine.metrics.closed(transport, reason);
         if reason == CloseReason::TransportError {
@@ -689,7 +804,7 @@ impl Session {
                 Command::Post(_, reply) => {
                     let _ = reply.send(Err(RequestError::UnknownSid));
                 }
-                Command::Upgrade(ws) => close_ws(ws).await,
+                Command::Upgrade(candidate) => candidate.close().await,
             }
         }
         self.engine.handler.on_close(&self.socket, reason);
@@ -698,7 +813,7 @@ impl Session {
         self.socket.shared.closed.notify_waiters();
 
         if let Some(probe) = self.probe.take() {
-            close_ws(probe.ws).await;
+            probe.candidate.close().await;
         }
         match self.transport {
             Transport::Polling {
@@ -715,6 +830,8 @@ impl Session {
             }
             Transport::Polling { pending: None } => {}
             Transport::WebSocket(ws) => close_ws(ws).await,
+            #[cfg(feature = "webtransport")]
+            Transport::WebTransport(wt) => wt.close().await,
         }
     }
 }
@@ -802,6 +919,8 @@ async fn close_ws(mut ws: Box<WsStream>) {
 
 enum TransportEvent {
     WebSocket(Option<Result<tungstenite::Message, tungstenite::Error>>),
+    #[cfg(feature = "webtransport")]
+    WebTransport(Option<Result<Frame, WtReadError>>),
     /// The client gave up its pending GET (closed the connection).
     PollCancelled,
     /// The WebSocket's read is pending, and its codec has buffers that large frames grew and
@@ -823,6 +942,8 @@ async fn transport_event(transport: &mut Transport, idle: bool) -> TransportEven
             })
             .await
         }
+        #[cfg(feature = "webtransport")]
+        Transport::WebTransport(wt) => TransportEvent::WebTransport(wt.next_frame().await),
         Transport::Polling {
             pending: Some(reply),
         } => {
@@ -835,9 +956,10 @@ async fn transport_event(transport: &mut Transport, idle: bool) -> TransportEven
 
 async fn next_probe(
     probe: &mut Option<Box<Probe>>,
-) -> Option<Result<tungstenite::Message, tungstenite::Error>> {
+    protocol: ProtocolVersion,
+) -> Result<Option<Packet>, ()> {
     match probe {
-        Some(probe) => probe.ws.next().await,
+        Some(probe) => probe.candidate.next_packet(protocol).await,
         None => std::future::pending().await,
     }
 }

@@ -17,7 +17,7 @@ use crate::deflate::{self, Deflate};
 use crate::engine::{Admission, Engine};
 use crate::request::{Handshake, ProtocolVersion, RemoteAddr, TransportKind};
 use crate::service::{ResponseBody, open_frame};
-use crate::session::{Command, Session};
+use crate::session::{Candidate, Command, Session};
 use crate::socket::Shared;
 use crate::{RequestError, Socket};
 
@@ -115,8 +115,11 @@ pub(crate) fn upgrade<B>(
         let ws = Box::new(ws);
         match target {
             Target::Upgrade(socket) => {
-                if let Err(Command::Upgrade(mut ws)) = socket.shared.command(Command::Upgrade(ws)) {
-                    let _ = futures_util::SinkExt::close(&mut ws).await;
+                let candidate = Candidate::WebSocket(ws);
+                if let Err(Command::Upgrade(candidate)) =
+                    socket.shared.command(Command::Upgrade(candidate))
+                {
+                    candidate.close().await;
                 }
             }
             Target::New(admission) => {
@@ -127,7 +130,7 @@ pub(crate) fn upgrade<B>(
                 let max_bytes = config.outbox_max_bytes;
                 let socket =
                     admission.insert(|sid| Shared::new(sid, handshake, capacity, max_bytes));
-                let open = open_frame(config, socket.id().as_str(), TransportKind::WebSocket);
+                let open = open_frame(&engine, socket.id().as_str(), TransportKind::WebSocket);
                 // A task of its own: this one (and its state) ends with the handshake.
                 Session::new(engine.clone(), socket, Some(ws)).spawn(Some(open));
             }

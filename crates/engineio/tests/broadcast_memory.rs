@@ -129,9 +129,12 @@ async fn a_large_message_to_many_sessions_is_not_copied_per_session() {
         rounds[0]
     );
     // A copy per recipient would be CONNECTIONS * LARGE (12.5 MiB); this allows a few hundred
-    // bytes per session.
+    // bytes per session, and one WebSocket read scratch buffer: each worker thread makes its
+    // own the first time it reads, and which threads read in the first round is up to the
+    // scheduler (the second one's then falls in this round, 64 KiB, in some runs).
+    let scratch = sockeye_engineio::EngineConfig::default().websocket_read_buffer;
     assert!(
-        allocated < CONNECTIONS * 1024,
+        allocated < CONNECTIONS * 1024 + scratch,
         "{allocated} bytes allocated to send one {LARGE}-byte message to {CONNECTIONS} sessions"
     );
 }

@@ -44,6 +44,8 @@ mod report;
 mod scenarios;
 mod soak;
 mod stats;
+#[cfg(feature = "webtransport")]
+mod webtransport;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -78,6 +80,10 @@ pub enum Scenario {
     PollingGzip,
     /// `echo` of a binary argument (64 KiB by default).
     BinaryEcho,
+    /// `echo` with an ack over WebTransport (HTTP/3), with the `webtransport` feature: the
+    /// endpoint's port and certificate hash come from the server's `/webtransport.json`.
+    #[serde(rename = "echo-webtransport")]
+    EchoWebTransport,
     /// Clients cycling through whole sessions for the duration; RSS and sessions over time.
     Soak,
 }
@@ -85,11 +91,12 @@ pub enum Scenario {
 /// The scenarios run only when named (not part of [`Scenario::ALL`]).
 /// The deflate pair needs a server started with permessage-deflate on (`DEFLATE=1024` in
 /// `bench/run`), so it is named too.
-const NAMED_ONLY: [Scenario; 4] = [
+const NAMED_ONLY: [Scenario; 5] = [
     Scenario::ClusterFanout,
     Scenario::Soak,
     Scenario::Echo4k,
     Scenario::EchoDeflate,
+    Scenario::EchoWebTransport,
 ];
 
 impl Scenario {
@@ -116,6 +123,7 @@ impl Scenario {
             Scenario::PollingGzip => "polling-gzip",
             Scenario::BinaryEcho => "binary-echo",
             Scenario::Soak => "soak",
+            Scenario::EchoWebTransport => "echo-webtransport",
         }
     }
 
@@ -136,7 +144,10 @@ impl Scenario {
     pub fn default_clients(self) -> usize {
         match self {
             Scenario::ConnectStorm => 10_000,
-            Scenario::Echo | Scenario::Echo4k | Scenario::EchoDeflate => 100,
+            Scenario::Echo
+            | Scenario::Echo4k
+            | Scenario::EchoDeflate
+            | Scenario::EchoWebTransport => 100,
             Scenario::Fanout | Scenario::ClusterFanout => 1_000,
             Scenario::PollingEcho | Scenario::PollingGzip => 50,
             Scenario::BinaryEcho => 10,
@@ -263,6 +274,10 @@ pub async fn run(scenario: Scenario, config: &Config) -> Report {
         Scenario::PollingEcho => scenarios::polling_echo(config, false).await,
         Scenario::PollingGzip => scenarios::polling_echo(config, true).await,
         Scenario::Soak => soak::soak(config).await,
+        #[cfg(feature = "webtransport")]
+        Scenario::EchoWebTransport => webtransport::echo(config).await,
+        #[cfg(not(feature = "webtransport"))]
+        Scenario::EchoWebTransport => Err("built without the webtransport feature".to_owned()),
     };
     match result {
         Ok(report) => report,

@@ -41,7 +41,7 @@ fn bar(config: &Config, len: u64, prefix: &str) -> ProgressBar {
 }
 
 /// Shows the measurement's progress and its live rate until aborted.
-fn ticker(
+pub(crate) fn ticker(
     config: &Config,
     scenario: Scenario,
     window: Window,
@@ -152,7 +152,7 @@ fn collect<T>(
 }
 
 /// Measures CPU over the window, in the background.
-fn cpu_over(
+pub(crate) fn cpu_over(
     window: Window,
     pid: Option<u32>,
 ) -> tokio::task::JoinHandle<(Option<f64>, Option<f64>)> {
@@ -173,7 +173,7 @@ fn cpu_over_all(
 }
 
 /// Waits for every client task; the first failure fails the scenario.
-async fn finish(mut set: JoinSet<Result<()>>) -> Result<()> {
+pub(crate) async fn finish(mut set: JoinSet<Result<()>>) -> Result<()> {
     let mut failure = None;
     while let Some(done) = set.join_next().await {
         match done {

@@ -77,3 +77,13 @@ pub use sockeye_engineio::{
     TransportKind, Transports, bind, serve, serve_with,
 };
 pub use sockeye_socketio_proto::{Args, Parser, Str};
+
+/// Engine.IO over WebTransport (HTTP/3), beside the HTTP server: bind an endpoint with a
+/// certificate, then serve [`Io::engine`] on it.
+#[cfg(feature = "webtransport")]
+pub mod webtransport {
+    pub use sockeye_engineio::{
+        SELF_SIGNED_VALIDITY_DAYS, WebTransportCertificate, WebTransportListener,
+        bind_webtransport, serve_webtransport,
+    };
+}

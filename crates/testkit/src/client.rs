@@ -23,6 +23,15 @@ pub enum Transport {
     WebSocket,
     /// HTTP long-polling, without upgrade.
     Polling,
+    /// WebTransport from the start, to the server's HTTP/3 endpoint at `addr` (UDP), trusting
+    /// the certificate whose SHA-256 is `sha256`; the builder's URL gives the path and query.
+    #[cfg(feature = "webtransport")]
+    WebTransport {
+        /// The endpoint's UDP address.
+        addr: std::net::SocketAddr,
+        /// The SHA-256 of its certificate.
+        sha256: [u8; 32],
+    },
 }
 
 /// Why a client could not open a session.
@@ -110,6 +119,14 @@ impl ClientBuilder {
             }
             Transport::Polling => {
                 transport::polling(&self.url, &self.headers, auto_pong.clone()).await?
+            }
+            #[cfg(feature = "webtransport")]
+            Transport::WebTransport { addr, sha256 } => {
+                let (_, target) =
+                    crate::http::split_url(&self.url).map_err(ConnectFailure::Other)?;
+                let separator = if target.contains('?') { '&' } else { '?' };
+                let path = format!("{target}{separator}EIO=4&transport=webtransport");
+                crate::webtransport::driver(addr, &path, sha256, auto_pong.clone()).await?
             }
         };
         Ok(TestClient {

@@ -34,6 +34,8 @@ mod record;
 mod script;
 mod server;
 mod transport;
+#[cfg(feature = "webtransport")]
+pub mod webtransport;
 
 use std::time::Duration;
 

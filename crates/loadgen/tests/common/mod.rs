@@ -39,9 +39,10 @@ async fn on_connection(socket: Socket) {
     );
 }
 
-/// `GET /stats` → `{"sessions":N}`; 404 elsewhere.
+/// `GET /stats` → `{"sessions":N}`; `GET /webtransport.json` when there is an endpoint; 404
+/// elsewhere.
 #[derive(Clone)]
-struct Stats(Io);
+struct Stats(Io, Option<String>);
 
 impl<B> tower_service::Service<Request<B>> for Stats {
     type Response = Response<Full<Bytes>>;
@@ -53,8 +54,15 @@ impl<B> tower_service::Service<Request<B>> for Stats {
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let response = if request.uri().path() == "/stats" {
-            let body = format!("{{\"sessions\":{}}}", self.0.engine().session_count());
+        let body = match (request.uri().path(), &self.1) {
+            ("/stats", _) => Some(format!(
+                "{{\"sessions\":{}}}",
+                self.0.engine().session_count()
+            )),
+            ("/webtransport.json", Some(info)) => Some(info.clone()),
+            _ => None,
+        };
+        let response = if let Some(body) = body {
             Response::new(Full::new(Bytes::from(body)))
         } else {
             let mut response = Response::new(Full::new(Bytes::from_static(b"Not Found")));
@@ -87,9 +95,39 @@ impl BenchApp {
     }
 
     pub async fn start_with(builder: sockeye::IoBuilder) -> BenchApp {
+        BenchApp::serve(builder, false).await
+    }
+
+    /// The bench app with a WebTransport endpoint too (a free UDP port, a self-signed
+    /// certificate), described at `/webtransport.json`.
+    pub async fn start_with_webtransport() -> BenchApp {
+        BenchApp::serve(Io::builder(), true).await
+    }
+
+    async fn serve(builder: sockeye::IoBuilder, webtransport: bool) -> BenchApp {
         let (layer, io) = builder.build_layer();
         io.on_connection(on_connection);
-        let service = tower_layer::Layer::layer(&layer, Stats(io.clone()));
+        let info = webtransport.then(|| {
+            use sockeye::webtransport::{
+                WebTransportCertificate, bind_webtransport, serve_webtransport,
+            };
+            let certificate =
+                WebTransportCertificate::self_signed(&["localhost"]).expect("certificate");
+            let listener =
+                bind_webtransport(([127, 0, 0, 1], 0).into(), &certificate).expect("bind udp");
+            let info = format!(
+                "{{\"port\":{},\"sha256\":{:?}}}",
+                listener.local_addr().port(),
+                certificate.sha256()
+            );
+            tokio::spawn(serve_webtransport(
+                listener,
+                io.engine().clone(),
+                std::future::pending(),
+            ));
+            info
+        });
+        let service = tower_layer::Layer::layer(&layer, Stats(io.clone(), info));
         let listener = sockeye::bind(([127, 0, 0, 1], 0).into())
             .await
             .expect("bind");
