@@ -493,3 +493,38 @@ async fn sockeye_and_node_admin_servers_read_each_others_sockets() {
         DisconnectReason::IoServerDisconnect
     );
 }
+
+/// A Sockeye node without the admin namespace (so its sockets have no data) in a cluster with
+/// a Node node in development mode: Node's admin server takes `_admin` out of each fetched
+/// socket's data by destructuring it, which throws on `null` (and the unhandled rejection ends
+/// the Node process). Sockeye answers `{}` for a socket without data, as Node's `socket.data`
+/// defaults to, so Node's UI lists the socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_in_development_mode_lists_a_sockeye_socket_without_data() {
+    let redis = Redis::start();
+    let plain = Node::start(&redis).await;
+    plain
+        .io()
+        .on_connection(|_socket: ServerSocket| async move {});
+    let js = NodeJsAdmin::start(&redis).await;
+    wait_for_nodes(&plain.redis, &["/"], 2).await;
+    let (_client, id, _lifecycle) = demo(&plain.server.base_url()).await;
+    assert!(
+        server_socket(&plain.io().of("/"), &id)
+            .data::<Value>()
+            .is_none()
+    );
+
+    let (_js_ui, mut js_events) = ui(&js.url());
+    let all = next(&mut js_events, "all_sockets").await;
+    let sockets = all[0].as_array().unwrap();
+    let listed = sockets
+        .iter()
+        .find(|s| s["id"] == json!(id))
+        .unwrap_or_else(|| panic!("the Sockeye socket {id} in {sockets:?}"));
+    assert_eq!(listed["data"], json!({}), "{listed}");
+    assert_eq!(listed["nsp"], json!("/"), "{listed}");
+    assert!(rooms(listed).contains(&id.as_str()), "{listed}");
+    // No admin server on the Sockeye node kept a `clientId` for it.
+    assert!(listed.get("clientId").is_none(), "{listed}");
+}
