@@ -528,3 +528,26 @@ async fn node_in_development_mode_lists_a_sockeye_socket_without_data() {
     // No admin server on the Sockeye node kept a `clientId` for it.
     assert!(listed.get("clientId").is_none(), "{listed}");
 }
+
+/// Without a `server_id`, a node on a cluster adapter is `hostname#pid`, as a Node cluster
+/// worker: the nodes of one host differ in the UI (here, the two processes of the cluster).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_the_default_server_id_is_the_host_name_and_pid() {
+    let redis = Redis::start();
+    let node = Node::start(&redis).await;
+    let _admin = Admin::builder().attach(&node.io()).unwrap();
+    let js = NodeJsAdmin::start(&redis).await;
+    wait_for_nodes(&node.redis, &["/admin"], 2).await;
+
+    // The UI on the Node node hears our node's stats through Redis.
+    let (_js_ui, mut js_events) = ui(&js.url());
+    let hostname = gethostname::gethostname().to_string_lossy().into_owned();
+    let pid = std::process::id();
+    let stats = next_where(&mut js_events, "server_stats", |args| {
+        args[0]["serverId"] != json!("node-js")
+    })
+    .await;
+    assert_eq!(stats[0]["serverId"], json!(format!("{hostname}#{pid}")));
+    assert_eq!(stats[0]["hostname"], json!(hostname));
+    assert_eq!(stats[0]["pid"], json!(pid));
+}
