@@ -246,7 +246,8 @@ pub struct SocketInfo {
     pub id: String,
     /// Its rooms, its own included.
     pub rooms: Vec<Room>,
-    /// Its application data (Node's `socket.data`), `null` when it has none.
+    /// Its application data (Node's `socket.data`); a Sockeye socket without JSON data is
+    /// described with `{}`, as Node's `socket.data` defaults to.
     pub data: serde_json::Value,
     /// `{headers, time, address, xdomain, secure, issued, url, query, auth}`.
     pub handshake: serde_json::Value,

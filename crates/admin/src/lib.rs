@@ -124,7 +124,9 @@ impl AdminBuilder {
         self
     }
 
-    /// The id the UI shows for this server (default: the host name).
+    /// The id the UI shows for this server, which tells the nodes of a cluster apart. Default:
+    /// the host name, and `hostname#pid` when the admin namespace is on a cluster adapter (as
+    /// Node's admin server does in a cluster worker), so that the nodes of one host differ.
     pub fn server_id(mut self, id: impl Into<String>) -> Self {
         self.server_id = Some(id.into());
         self
@@ -140,17 +142,21 @@ impl AdminBuilder {
                 .map_err(|_| AdminError::InvalidHash)?;
         }
         let hostname = gethostname::gethostname().to_string_lossy().into_owned();
+        let admin = io.of(&self.namespace);
+        let cluster = admin.adapter().is_cluster();
+        let server_id = self
+            .server_id
+            .unwrap_or_else(|| default_server_id(&hostname, cluster));
         let shared = Arc::new(Shared {
             auth: self.auth,
             sessions: Mutex::new(HashSet::new()),
             new_sessions: Mutex::new(HashMap::new()),
             features: features(self.readonly, self.mode),
-            server_id: self.server_id.unwrap_or_else(|| hostname.clone()),
+            server_id,
             hostname,
             started: Instant::now(),
             aggregate: Arc::default(),
         });
-        let admin = io.of(&self.namespace);
         let active = Arc::new(AtomicBool::new(true));
         let live = Arc::new(live::Live {
             admin: admin.clone(),
@@ -159,7 +165,7 @@ impl AdminBuilder {
             active: active.clone(),
             polling: Mutex::default(),
             uis: Default::default(),
-            cluster: admin.adapter().is_cluster(),
+            cluster,
         });
         io.observe(live.clone());
         if shared.auth.is_some() {
@@ -177,6 +183,17 @@ impl AdminBuilder {
         });
         let stats = tokio::spawn(stats_loop(io.clone(), admin, shared, live));
         Ok(Admin { stats, active })
+    }
+}
+
+/// The server id when none is given: the host name alone cannot tell apart the nodes of a
+/// cluster that run on one host, whose `server_stats` the UI would merge, so a node on a
+/// cluster adapter adds its process id, as Node's admin server does in a cluster worker.
+fn default_server_id(hostname: &str, cluster: bool) -> String {
+    if cluster {
+        format!("{hostname}#{}", std::process::id())
+    } else {
+        hostname.to_owned()
     }
 }
 

@@ -2,7 +2,7 @@
 //! of the test's own through the Redis pub/sub adapter, our Rust client acting as the UI on
 //! node A, ordinary clients on node B. The UI hears both nodes' `server_stats` and node B's
 //! live events, lists node B's sockets in `all_sockets`, and its commands act on them; likewise
-//! on the Redis streams adapter (but `all_sockets`), and with a Node node running Node's admin
+//! on the Redis streams adapter, and with a Node node running Node's admin
 //! server (`tests/js/admin-node.mjs`) in the cluster.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -306,8 +306,9 @@ async fn readonly_refuses_commands_for_the_other_nodes_sockets() {
     assert!(!rooms.iter().any(|r| &**r == "room-x"), "{rooms:?}");
 }
 
-/// The Redis streams adapter carries the broadcasts and the room and disconnect commands: the
-/// UI hears every node's stats and live events, and its commands act on every node.
+/// The Redis streams adapter carries the fetches, the broadcasts and the room and disconnect
+/// commands: the UI lists node B's sockets, hears every node's stats and live events, and its
+/// commands act on every node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_the_streams_adapter_stats_events_and_commands_cross_nodes() {
     let redis = Redis::start();
@@ -338,11 +339,30 @@ async fn on_the_streams_adapter_stats_events_and_commands_cross_nodes() {
     .await;
     let (a, b) = (&nodes[0].0, &nodes[1].0);
     let (_b_client, b_id, mut b_lifecycle) = demo(&b.base_url()).await;
+    server_socket(&b.io().of("/"), &b_id).join("room-b");
 
     let (ui_client, mut events) = ui(&a.base_url());
-    // Whatever the adapter can fetch (this node's sockets at least): not asserted here, so that
-    // this test holds once the streams adapter fetches other nodes' sockets too.
-    next(&mut events, "all_sockets").await;
+    // all_sockets: node B's socket, fetched through the streams, with its rooms and what node B
+    // keeps of it for the UI.
+    let all = next(&mut events, "all_sockets").await;
+    let sockets = all[0].as_array().unwrap();
+    let on_b = sockets
+        .iter()
+        .find(|s| s["id"] == json!(b_id))
+        .unwrap_or_else(|| panic!("node B's socket {b_id} in {sockets:?}"));
+    assert_eq!(on_b["nsp"], json!("/"));
+    let mut b_rooms = rooms(on_b);
+    b_rooms.sort_unstable();
+    let mut expected = vec![b_id.as_str(), "room-b"];
+    expected.sort_unstable();
+    assert_eq!(b_rooms, expected);
+    assert_eq!(on_b["clientId"].as_str().unwrap().len(), 12, "{on_b}");
+    assert!(
+        ["polling", "websocket"].contains(&on_b["transport"].as_str().unwrap()),
+        "{on_b}"
+    );
+    assert_eq!(on_b["data"], json!({}), "{on_b}");
+    assert_eq!(on_b["handshake"]["address"], json!("127.0.0.1"), "{on_b}");
     next_where(&mut events, "server_stats", |args| {
         args[0]["serverId"] == json!("node-b")
     })
@@ -472,4 +492,62 @@ async fn sockeye_and_node_admin_servers_read_each_others_sockets() {
         disconnect_reason(&mut js_lifecycle).await,
         DisconnectReason::IoServerDisconnect
     );
+}
+
+/// A Sockeye node without the admin namespace (so its sockets have no data) in a cluster with
+/// a Node node in development mode: Node's admin server takes `_admin` out of each fetched
+/// socket's data by destructuring it, which throws on `null` (and the unhandled rejection ends
+/// the Node process). Sockeye answers `{}` for a socket without data, as Node's `socket.data`
+/// defaults to, so Node's UI lists the socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_in_development_mode_lists_a_sockeye_socket_without_data() {
+    let redis = Redis::start();
+    let plain = Node::start(&redis).await;
+    plain
+        .io()
+        .on_connection(|_socket: ServerSocket| async move {});
+    let js = NodeJsAdmin::start(&redis).await;
+    wait_for_nodes(&plain.redis, &["/"], 2).await;
+    let (_client, id, _lifecycle) = demo(&plain.server.base_url()).await;
+    assert!(
+        server_socket(&plain.io().of("/"), &id)
+            .data::<Value>()
+            .is_none()
+    );
+
+    let (_js_ui, mut js_events) = ui(&js.url());
+    let all = next(&mut js_events, "all_sockets").await;
+    let sockets = all[0].as_array().unwrap();
+    let listed = sockets
+        .iter()
+        .find(|s| s["id"] == json!(id))
+        .unwrap_or_else(|| panic!("the Sockeye socket {id} in {sockets:?}"));
+    assert_eq!(listed["data"], json!({}), "{listed}");
+    assert_eq!(listed["nsp"], json!("/"), "{listed}");
+    assert!(rooms(listed).contains(&id.as_str()), "{listed}");
+    // No admin server on the Sockeye node kept a `clientId` for it.
+    assert!(listed.get("clientId").is_none(), "{listed}");
+}
+
+/// Without a `server_id`, a node on a cluster adapter is `hostname#pid`, as a Node cluster
+/// worker: the nodes of one host differ in the UI (here, the two processes of the cluster).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_the_default_server_id_is_the_host_name_and_pid() {
+    let redis = Redis::start();
+    let node = Node::start(&redis).await;
+    let _admin = Admin::builder().attach(&node.io()).unwrap();
+    let js = NodeJsAdmin::start(&redis).await;
+    wait_for_nodes(&node.redis, &["/admin"], 2).await;
+
+    // The UI on the Node node hears our node's stats through Redis.
+    let (_js_ui, mut js_events) = ui(&js.url());
+    let hostname = gethostname::gethostname().to_string_lossy().into_owned();
+    let pid = std::process::id();
+    let stats = next_where(&mut js_events, "server_stats", |args| {
+        args[0]["serverId"] != json!("node-js")
+    })
+    .await;
+    assert_eq!(stats[0]["serverId"], json!(format!("{hostname}#{pid}")));
+    assert_eq!(stats[0]["hostname"], json!(hostname));
+    assert_eq!(stats[0]["pid"], json!(pid));
 }

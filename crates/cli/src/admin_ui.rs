@@ -39,6 +39,9 @@ pub struct AdminUiConfig {
     pub auth: Option<(String, String)>,
     /// `--admin-readonly`: the UI can look, not act.
     pub readonly: bool,
+    /// `--admin-server-id`: the `serverId` of `server_stats`; `sockeye-admin`'s default (the
+    /// host name, `hostname#pid` on a cluster adapter) when `None`.
+    pub server_id: Option<String>,
     /// `--admin-ui-dir`: the `ui/dist` folder; searched for when `None`.
     pub dir: Option<PathBuf>,
 }
@@ -107,6 +110,9 @@ pub fn attach(io: &Io, config: &AdminUiConfig) -> anyhow::Result<AdminUi> {
         .mode(Mode::Development);
     if let Some((user, hash)) = &config.auth {
         builder = builder.auth(user.clone(), hash.clone());
+    }
+    if let Some(id) = &config.server_id {
+        builder = builder.server_id(id.clone());
     }
     let admin = builder.attach(io).context("--admin-auth")?;
     let version = read_version(&dir.join("../../package.json"));

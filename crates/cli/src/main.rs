@@ -144,6 +144,12 @@ struct ServeArgs {
     #[arg(long, requires = "admin_ui")]
     admin_readonly: bool,
 
+    /// The id the admin UI shows for this server (server_stats' serverId). Default: the host
+    /// name, and HOSTNAME#PID with --adapter, so that the nodes of one host differ. Needs
+    /// --admin-ui.
+    #[arg(long, value_name = "ID", requires = "admin_ui")]
+    admin_server_id: Option<String>,
+
     /// The ui/dist folder of the npm package @socket.io/admin-ui. By default
     /// web/node_modules/@socket.io/admin-ui/ui/dist is looked for as --client-dir is.
     #[arg(long, value_name = "DIR", requires = "admin_ui")]
@@ -207,6 +213,7 @@ impl From<ServeArgs> for Config {
             admin_ui: args.admin_ui.then_some(AdminUiConfig {
                 auth: args.admin_auth,
                 readonly: args.admin_readonly,
+                server_id: args.admin_server_id,
                 dir: args.admin_ui_dir,
             }),
             per_message_deflate: args.per_message_deflate,

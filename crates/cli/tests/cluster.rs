@@ -1,6 +1,7 @@
 //! `sockeye serve --adapter redis://...` (and `redis-streams://...`): two servers on one
 //! redis-server (the test's own, on a free port) share the demo's broadcasts; a bad adapter URL
-//! is refused at start.
+//! is refused at start; two `sockeye serve --admin-ui` processes on one host are two servers
+//! in the admin UI.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -133,4 +134,99 @@ async fn an_unsupported_adapter_is_refused() {
         .await
         .unwrap_err();
     assert!(format!("{error:#}").contains("redis://"), "{error:#}");
+}
+
+/// `sockeye serve --admin-ui --adapter redis://...` in a child process (its own pid), killed on
+/// drop, and the URL it says it listens on.
+struct ServeProcess {
+    child: Child,
+    url: String,
+}
+
+impl ServeProcess {
+    fn start(redis: &Redis, uploads: &std::path::Path, extra: &[&str]) -> ServeProcess {
+        use std::io::{BufRead, BufReader};
+        let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sockeye"))
+            .args(["serve", "--host", "127.0.0.1", "--port", "0", "--uploads"])
+            .arg(uploads)
+            .args(["--adapter", &format!("redis://127.0.0.1:{}", redis.port)])
+            .arg("--admin-ui")
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info")
+            .current_dir(workspace)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sockeye serve runs");
+        // The log goes to standard error; read on a thread so that the child never blocks.
+        let log = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(log).lines().map_while(Result::ok) {
+                println!("[serve] {line}");
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let url = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = rx.recv_timeout(left) else {
+                let _ = child.kill();
+                panic!("sockeye serve did not say where it listens (are web/node_modules there?)");
+            };
+            if let Some(rest) = line.split("sockeye serve: open ").nth(1) {
+                let url = rest.split_whitespace().next().unwrap_or_default();
+                break url.trim_end_matches('/').to_owned();
+            }
+        };
+        ServeProcess { child, url }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Two processes on one host and one Redis: without `--admin-server-id` a node is
+/// `hostname#pid` (the host name alone would make the UI merge the two), with it the id given.
+#[tokio::test]
+async fn two_serve_processes_are_two_servers_in_the_admin_ui() {
+    let redis = Redis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let first = ServeProcess::start(&redis, dir.path(), &[]);
+    let _second = ServeProcess::start(&redis, dir.path(), &["--admin-server-id", "edge-2"]);
+    let first_pid = first.child.id();
+
+    let mut ui = TestClient::connect(&format!("{}/socket.io/", first.url)).await;
+    ui.connect_ns("/admin", None).await.unwrap();
+    let mut ids = std::collections::BTreeMap::new();
+    let deadline = Instant::now() + WAIT;
+    while ids.len() < 2 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (packet, _) = ui
+            .try_expect_wire(left, |p| p.event_name().as_deref() == Some("server_stats"))
+            .await
+            .unwrap_or_else(|e| panic!("server_stats of both processes; got {ids:?}: {e}"));
+        let stats = packet.args().unwrap().to_values();
+        let id = stats[0]["serverId"].as_str().unwrap().to_owned();
+        ids.insert(id, (stats[0]["hostname"].clone(), stats[0]["pid"].clone()));
+    }
+    let (hostname, pid) = ids
+        .iter()
+        .find(|(id, _)| *id != "edge-2")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    assert_eq!(pid, serde_json::json!(first_pid), "{ids:?}");
+    let hostname = hostname.as_str().unwrap();
+    assert!(
+        ids.contains_key(&format!("{hostname}#{first_pid}")),
+        "{ids:?}"
+    );
+    assert!(ids.contains_key("edge-2"), "{ids:?}");
 }

@@ -709,7 +709,11 @@ impl LocalNamespace for NamespaceInner {
             .iter()
             .map(|socket| {
                 // Node's `socket.data` is JSON; here it is the `Value` kept with the socket.
-                let data = socket.data::<Value>().unwrap_or(Value::Null);
+                // None is `{}`, Node's default: Node's admin server in development mode
+                // destructures it and throws on `null`.
+                let data = socket
+                    .data::<Value>()
+                    .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
                 SocketInfo::new(
                     socket.id().as_str(),
                     socket.rooms(),

@@ -434,7 +434,8 @@ pub struct RemoteSocket {
     /// its URL, headers and address).
     pub handshake: Handshake,
     /// Its JSON data: Node's `socket.data`, or the [`Value`] kept with a Sockeye socket
-    /// ([`Socket::insert_data`]).
+    /// ([`Socket::insert_data`]). `None` for a local socket without one; another node sends
+    /// `{}` for a socket without data (Node's default, which Sockeye nodes send too).
     pub data: Option<Value>,
     target: Target,
 }
