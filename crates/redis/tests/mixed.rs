@@ -140,94 +140,8 @@ async fn requests_cross_between_sockeye_and_node() {
     let (mut a1, a1_socket) = a.client().await;
     let (_b1, b1_socket) = b.client().await;
     let mut n1 = node.client().await;
-    a1_socket.insert_data(json!({"kind": "sockeye"}));
-    a1_socket.join("ra");
-    cmd(&mut n1, "join", json!({"room": "rn"})).await;
-    let a1_id = a1_socket.id().to_string();
-
-    // Node asks: fetchSockets and allRooms see the Sockeye sockets.
-    let fetched = cmd(&mut n1, "fetchSockets", json!({})).await;
-    let fetched = fetched.as_array().unwrap();
-    assert_eq!(fetched.len(), 3, "{fetched:?}");
-    let a1_seen = fetched.iter().find(|s| s["id"] == a1_id.as_str()).unwrap();
-    assert_eq!(a1_seen["data"], json!({"kind": "sockeye"}));
-    assert!(a1_seen["rooms"].as_array().unwrap().contains(&json!("ra")));
-    assert!(fetched.iter().any(|s| s["id"] == b1_socket.id().as_str()));
-    let in_ra = cmd(&mut n1, "fetchSockets", json!({"to": ["ra"]})).await;
-    assert_eq!(in_ra.as_array().unwrap().len(), 1);
-    let rooms = cmd(&mut n1, "allRooms", json!({})).await;
-    for room in ["ra", "rn", a1_id.as_str()] {
-        assert!(
-            rooms.as_array().unwrap().contains(&json!(room)),
-            "{room} in {rooms}"
-        );
-    }
-
-    // Node acts on Sockeye sockets.
-    cmd(
-        &mut n1,
-        "socketsJoin",
-        json!({"to": [a1_id], "rooms": ["from-node"]}),
-    )
-    .await;
-    sockeye_testkit::eventually(sockeye_testkit::WAIT, || {
-        a1_socket.rooms().iter().any(|r| &**r == "from-node")
-    })
-    .await;
-    cmd(
-        &mut n1,
-        "socketsLeave",
-        json!({"to": ["ra"], "rooms": ["from-node"]}),
-    )
-    .await;
-    sockeye_testkit::eventually(sockeye_testkit::WAIT, || {
-        !a1_socket.rooms().iter().any(|r| &**r == "from-node")
-    })
-    .await;
-
-    // Sockeye asks: fetch_sockets and all_rooms see the Node socket.
-    let io = a.io();
-    let all = io
-        .to(Vec::<String>::new())
-        .try_fetch_sockets()
-        .await
-        .unwrap();
-    assert_eq!(all.len(), 3);
-    let remote = io.to("rn").try_fetch_sockets().await.unwrap();
-    assert_eq!(remote.len(), 1);
-    let n1_remote = &remote[0];
-    assert!(!n1_remote.is_local());
-    assert_eq!(n1_remote.data, Some(json!({"kind": "node", "n": 1})));
-    assert!(n1_remote.rooms.iter().any(|r| &**r == "rn"));
-    assert!(n1_remote.handshake.uri().path().starts_with("/socket.io/"));
-    let rooms = io.of("/").all_rooms().await.unwrap();
-    assert!(rooms.iter().any(|r| &**r == "rn"));
-    assert!(rooms.iter().any(|r| &**r == "ra"));
-
-    // Sockeye acts on the Node socket, through what it fetched.
-    n1_remote.emit("hello-remote", &1).unwrap();
-    n1.expect_event("/", "hello-remote", sockeye_testkit::WAIT)
-        .await;
-    n1_remote.join("from-sockeye");
-    let deadline = tokio::time::Instant::now() + sockeye_testkit::WAIT;
-    loop {
-        let rooms = cmd(&mut n1, "rooms", json!({})).await;
-        if rooms.as_array().unwrap().contains(&json!("from-sockeye")) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never joined: {rooms}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    io.to("rn").disconnect(false);
-    n1.expect_disconnect("/", sockeye_testkit::WAIT).await;
-
-    // And Node disconnects a Sockeye socket.
-    let mut n2 = node.client().await;
-    cmd(&mut n2, "disconnectSockets", json!({"to": ["ra"]})).await;
-    a1.expect_disconnect("/", sockeye_testkit::WAIT).await;
+    let a1 = (&mut a1, &a1_socket);
+    cross::requests(&a.io(), &b.io(), a1, &b1_socket, &mut n1, &node, true).await;
 }
 
 #[tokio::test]
@@ -237,82 +151,8 @@ async fn server_side_emit_with_acks_across_sockeye_and_node() {
     let b = Node::start(&redis).await;
     let node = NodeJs::start(&redis).await;
     wait_for_nodes(&a.redis, 3).await;
-    let (seen, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
-    for (name, sockeye) in [("a", &a), ("b", &b)] {
-        let seen = seen.clone();
-        sockeye.io().of("/").on_server_side_emit(
-            move |event: String, args: Vec<serde_json::Value>| {
-                let _ = seen.send((name, event.clone(), args.clone()));
-                async move { json!({"from": name, "event": event, "args": args}) }
-            },
-        );
-    }
-
-    // Node asks, both Sockeye nodes answer.
     let mut n1 = node.client().await;
-    let replies = cmd(
-        &mut n1,
-        "serverSideEmitWithAck",
-        json!({"event": "serverSideEmit-test", "args": [1, "two"]}),
-    )
-    .await;
-    let mut from: Vec<String> = replies
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["from"].as_str().unwrap().to_owned())
-        .collect();
-    from.sort();
-    assert_eq!(from, ["a", "b"], "{replies}");
-    assert_eq!(replies[0]["args"], json!([1, "two"]));
-    for _ in 0..2 {
-        seen_rx.recv().await.unwrap();
-    }
-
-    // Sockeye asks, the other Sockeye node and the Node node answer.
-    let replies: Vec<serde_json::Value> = a
-        .io()
-        .of("/")
-        .server_side_emit_with_ack("serverSideEmit-test", &("x", 3))
-        .await
-        .unwrap();
-    assert_eq!(replies.len(), 2, "{replies:?}");
-    assert!(
-        replies.contains(&json!({"from": "node", "got": ["x", 3]})),
-        "{replies:?}"
-    );
-    assert!(replies.iter().any(|r| r["from"] == "b"));
-    let (who, event, args) = seen_rx.recv().await.unwrap();
-    assert_eq!(
-        (who, event.as_str(), args),
-        ("b", "serverSideEmit-test", vec![json!("x"), json!(3)])
-    );
-
-    // Without acknowledgement: only the handlers of the other nodes run.
-    cmd(
-        &mut n1,
-        "serverSideEmit",
-        json!({"event": "plain", "args": ["p"]}),
-    )
-    .await;
-    let mut got: Vec<&str> = Vec::new();
-    for _ in 0..2 {
-        let (who, event, args) = seen_rx.recv().await.unwrap();
-        assert_eq!((event.as_str(), args), ("plain", vec![json!("p")]));
-        got.push(who);
-    }
-    got.sort();
-    assert_eq!(got, ["a", "b"]);
-    a.io().of("/").server_side_emit("plain", "q").unwrap();
-    let (who, _, args) = seen_rx.recv().await.unwrap();
-    assert_eq!((who, args), ("b", vec![json!("q")]));
-}
-
-/// Answers the next `ask` event of `client` with `reply`.
-async fn answer_ask(client: &mut sockeye_testkit::TestClient, reply: &str) {
-    let ask = client.expect_event("/", "ask", sockeye_testkit::WAIT).await;
-    let id = ask.id.expect("asks for an ack");
-    client.ack("/", id, json!([reply]), vec![]);
+    cross::server_side_emits_with_acks(&a.io(), &b.io(), &mut n1).await;
 }
 
 #[tokio::test]
@@ -325,50 +165,7 @@ async fn broadcasts_with_acks_cross_sockeye_and_node() {
     let (mut a1, _a1) = a.client().await;
     let (mut b1, _b1) = b.client().await;
     let mut n1 = node.client().await;
-
-    // Sockeye asks every socket of the cluster.
-    let io = a.io();
-    let asking = tokio::spawn(async move {
-        io.timeout(std::time::Duration::from_secs(5))
-            .emit_with_ack::<_, serde_json::Value>("ask", "q")
-            .await
-    });
-    answer_ask(&mut a1, "a1").await;
-    answer_ask(&mut b1, "b1").await;
-    answer_ask(&mut n1, "n1").await;
-    let responses = asking.await.unwrap().unwrap();
-    assert_eq!(responses.responses.len(), 1);
-    let mut remote: Vec<String> = responses
-        .remote
-        .iter()
-        .map(|r| r.as_ref().unwrap().as_str().unwrap().to_owned())
-        .collect();
-    remote.sort();
-    assert_eq!(remote, ["b1", "n1"]);
-    assert_eq!(responses.remote_missing, 0);
-    assert_eq!(responses.len(), 3);
-
-    // Node asks every socket of the cluster: the Sockeye nodes tell their counts and forward
-    // their sockets' acks, so Node's emitWithAck completes.
-    let id = n1.emit_with_ack(
-        "/",
-        "cmd",
-        json!(["emitWithAck", {"event": "ask", "args": ["q"], "timeout": 5000}]),
-        vec![],
-    );
-    answer_ask(&mut a1, "a1").await;
-    answer_ask(&mut b1, "b1").await;
-    answer_ask(&mut n1, "n1").await;
-    let ack = n1.expect_ack("/", id, sockeye_testkit::WAIT).await;
-    let replies = ack.data.unwrap().to_value();
-    let mut replies: Vec<String> = replies[0]
-        .as_array()
-        .unwrap_or_else(|| panic!("{replies}"))
-        .iter()
-        .map(|r| r.as_str().unwrap().to_owned())
-        .collect();
-    replies.sort();
-    assert_eq!(replies, ["a1", "b1", "n1"]);
+    cross::broadcasts_with_acks(&a.io(), &mut a1, &mut b1, &mut n1).await;
 }
 
 /// The `cmd (op, arg)` of `tests/js/redis-node.mjs`, on a Sockeye node.

@@ -2,6 +2,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod cross;
 pub mod streams;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
