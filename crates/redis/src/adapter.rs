@@ -536,17 +536,6 @@ fn response_from_json(message: &Value) -> Option<Response> {
     }
 }
 
-/// The sockets in fetch answers.
-fn fetched_sockets(answers: Vec<Response>) -> Vec<SocketInfo> {
-    answers
-        .into_iter()
-        .flat_map(|answer| match answer {
-            Response::Sockets(sockets) => sockets,
-            _ => Vec::new(),
-        })
-        .collect()
-}
-
 /// A uid like Node's `uid2(6)`: six random alphanumerics.
 pub(crate) fn new_uid() -> String {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -693,29 +682,7 @@ impl NamespaceAdapter {
 }
 
 impl Adapter for NamespaceAdapter {
-    fn add_all(&self, sid: SocketId, rooms: &[Room]) {
-        self.local.add_all(sid, rooms);
-    }
-
-    fn del(&self, sid: SocketId, room: &str) {
-        self.local.del(sid, room);
-    }
-
-    fn del_all(&self, sid: SocketId) {
-        self.local.del_all(sid);
-    }
-
-    fn socket_rooms(&self, sid: SocketId) -> Option<Vec<Room>> {
-        self.local.socket_rooms(sid)
-    }
-
-    fn rooms(&self) -> Vec<Room> {
-        self.local.rooms()
-    }
-
-    fn sockets(&self, options: &BroadcastOptions) -> Vec<SocketId> {
-        self.local.sockets(options)
-    }
+    cluster::local_rooms!();
 
     fn publish(&self, broadcast: &ClusterBroadcast) -> Result<(), AdapterError> {
         let state = self.state();
@@ -796,13 +763,7 @@ impl Adapter for NamespaceAdapter {
         Box::pin(async move {
             let request = json!({"type": request_type::SERVER_SIDE_EMIT, "data": data});
             let answers = state.ask(&nsp, request).await?;
-            Ok(answers
-                .into_iter()
-                .filter_map(|answer| match answer {
-                    Response::ServerSideEmit(reply) => Some(reply),
-                    _ => None,
-                })
-                .collect())
+            Ok(Response::server_side_emit_replies(answers))
         })
     }
 
@@ -818,7 +779,7 @@ impl Adapter for NamespaceAdapter {
         });
         Box::pin(async move {
             let answers = state.ask(&nsp, request).await?;
-            Ok(fetched_sockets(answers))
+            Ok(Response::sockets(answers))
         })
     }
 
@@ -829,18 +790,12 @@ impl Adapter for NamespaceAdapter {
             let answers = state
                 .ask(&nsp, json!({"type": request_type::ALL_ROOMS}))
                 .await?;
-            let mut rooms: Vec<Room> = Vec::new();
-            let mut seen = std::collections::HashSet::new();
-            for answer in answers {
-                if let Response::Rooms(answered) = answer {
-                    for room in answered {
-                        if seen.insert(room.clone()) {
-                            rooms.push(room);
-                        }
-                    }
-                }
-            }
-            Ok(rooms)
+            Ok(cluster::unique_rooms(answers.into_iter().flat_map(
+                |answer| match answer {
+                    Response::Rooms(rooms) => rooms,
+                    _ => Vec::new(),
+                },
+            )))
         })
     }
 

@@ -54,6 +54,71 @@ pub(crate) enum Response {
     Ack(Value),
 }
 
+impl Response {
+    /// The sockets of fetch answers, node after node.
+    pub(crate) fn sockets(answers: Vec<Response>) -> Vec<SocketInfo> {
+        answers
+            .into_iter()
+            .flat_map(|answer| match answer {
+                Response::Sockets(sockets) => sockets,
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    /// The replies of server-side emit answers.
+    pub(crate) fn server_side_emit_replies(answers: Vec<Response>) -> Vec<Value> {
+        answers
+            .into_iter()
+            .filter_map(|answer| match answer {
+                Response::ServerSideEmit(reply) => Some(reply),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// `rooms` without repeats, in the order first seen (the cluster's rooms, from every node).
+pub(crate) fn unique_rooms(rooms: impl IntoIterator<Item = Room>) -> Vec<Room> {
+    let mut seen = HashSet::new();
+    rooms
+        .into_iter()
+        .filter(|room| seen.insert(room.clone()))
+        .collect()
+}
+
+/// The `Adapter` methods that a cluster adapter answers from its in-memory room index
+/// (`self.local`, a `MemoryAdapter`): rooms are each node's own state; only broadcasts and
+/// requests cross the broker.
+macro_rules! local_rooms {
+    () => {
+        fn add_all(&self, sid: SocketId, rooms: &[Room]) {
+            self.local.add_all(sid, rooms);
+        }
+
+        fn del(&self, sid: SocketId, room: &str) {
+            self.local.del(sid, room);
+        }
+
+        fn del_all(&self, sid: SocketId) {
+            self.local.del_all(sid);
+        }
+
+        fn socket_rooms(&self, sid: SocketId) -> Option<Vec<Room>> {
+            self.local.socket_rooms(sid)
+        }
+
+        fn rooms(&self) -> Vec<Room> {
+            self.local.rooms()
+        }
+
+        fn sockets(&self, options: &BroadcastOptions) -> Vec<SocketId> {
+            self.local.sockets(options)
+        }
+    };
+}
+pub(crate) use local_rooms;
+
 /// Where [`serve`] sends its answers: the transport encodes and sends each one. It may be
 /// called later, from another task (a server-side handler that takes its time, acks).
 pub(crate) type Respond = Arc<dyn Fn(Response) + Send + Sync>;

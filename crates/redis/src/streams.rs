@@ -789,29 +789,7 @@ impl NamespaceAdapter {
 }
 
 impl Adapter for NamespaceAdapter {
-    fn add_all(&self, sid: SocketId, rooms: &[Room]) {
-        self.local.add_all(sid, rooms);
-    }
-
-    fn del(&self, sid: SocketId, room: &str) {
-        self.local.del(sid, room);
-    }
-
-    fn del_all(&self, sid: SocketId) {
-        self.local.del_all(sid);
-    }
-
-    fn socket_rooms(&self, sid: SocketId) -> Option<Vec<Room>> {
-        self.local.socket_rooms(sid)
-    }
-
-    fn rooms(&self) -> Vec<Room> {
-        self.local.rooms()
-    }
-
-    fn sockets(&self, options: &BroadcastOptions) -> Vec<SocketId> {
-        self.local.sockets(options)
-    }
+    cluster::local_rooms!();
 
     fn publish(&self, broadcast: &ClusterBroadcast) -> Result<(), AdapterError> {
         Ok(self.state().send_broadcast(broadcast, false)?)
@@ -857,7 +835,7 @@ impl Adapter for NamespaceAdapter {
                     sw::fetch_data(id, &options)
                 })
                 .await?;
-            Ok(fetched_sockets(answers))
+            Ok(Response::sockets(answers))
         })
     }
 
@@ -866,16 +844,10 @@ impl Adapter for NamespaceAdapter {
         // rooms are those of every socket of the other nodes.
         let sockets = self.fetch_remote(&BroadcastOptions::default());
         Box::pin(async move {
-            let mut rooms: Vec<Room> = Vec::new();
-            let mut seen = HashSet::new();
-            for socket in sockets.await? {
-                for room in socket.rooms {
-                    if seen.insert(room.clone()) {
-                        rooms.push(room);
-                    }
-                }
-            }
-            Ok(rooms)
+            let sockets = sockets.await?;
+            Ok(cluster::unique_rooms(
+                sockets.into_iter().flat_map(|socket| socket.rooms),
+            ))
         })
     }
 
@@ -908,13 +880,7 @@ impl Adapter for NamespaceAdapter {
                     sw::server_side_emit_data(&data, Some(id))
                 })
                 .await?;
-            Ok(answers
-                .into_iter()
-                .filter_map(|answer| match answer {
-                    Response::ServerSideEmit(reply) => Some(reply),
-                    _ => None,
-                })
-                .collect())
+            Ok(Response::server_side_emit_replies(answers))
         })
     }
 
@@ -1003,17 +969,6 @@ impl SessionStore for StreamStore {
     fn publish(&self, broadcast: ClusterBroadcast) -> Result<(), AdapterError> {
         Ok(self.redis.handle.state.send_broadcast(&broadcast, true)?)
     }
-}
-
-/// The sockets in fetch answers.
-fn fetched_sockets(answers: Vec<Response>) -> Vec<SocketInfo> {
-    answers
-        .into_iter()
-        .flat_map(|answer| match answer {
-            Response::Sockets(sockets) => sockets,
-            _ => Vec::new(),
-        })
-        .collect()
 }
 
 impl fmt::Debug for RedisStreamsAdapter {
