@@ -136,6 +136,28 @@ fn rooms(socket: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// Node B's socket `b_id` in an `all_sockets` event, checked as the UI shows it: on `/`, in its
+/// own room and `room-b`, with a client id and a transport.
+fn socket_in_room_b<'a>(all: &'a [Value], b_id: &str) -> &'a Value {
+    let sockets = all[0].as_array().unwrap();
+    let on_b = sockets
+        .iter()
+        .find(|s| s["id"] == json!(b_id))
+        .unwrap_or_else(|| panic!("node B's socket {b_id} in {sockets:?}"));
+    assert_eq!(on_b["nsp"], json!("/"));
+    let mut b_rooms = rooms(on_b);
+    b_rooms.sort_unstable();
+    let mut expected = vec![b_id, "room-b"];
+    expected.sort_unstable();
+    assert_eq!(b_rooms, expected);
+    assert_eq!(on_b["clientId"].as_str().unwrap().len(), 12, "{on_b}");
+    assert!(
+        ["polling", "websocket"].contains(&on_b["transport"].as_str().unwrap()),
+        "{on_b}"
+    );
+    on_b
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ui_on_one_node_sees_and_commands_the_other() {
     let redis = Redis::start();
@@ -159,22 +181,7 @@ async fn the_ui_on_one_node_sees_and_commands_the_other() {
 
     // all_sockets: node B's socket, with its rooms and what node B keeps of it for the UI.
     let all = next(&mut events, "all_sockets").await;
-    let sockets = all[0].as_array().unwrap();
-    let on_b = sockets
-        .iter()
-        .find(|s| s["id"] == json!(b_id))
-        .unwrap_or_else(|| panic!("node B's socket {b_id} in {sockets:?}"));
-    assert_eq!(on_b["nsp"], json!("/"));
-    let mut b_rooms = rooms(on_b);
-    b_rooms.sort_unstable();
-    let mut expected = vec![b_id.as_str(), "room-b"];
-    expected.sort_unstable();
-    assert_eq!(b_rooms, expected);
-    assert_eq!(on_b["clientId"].as_str().unwrap().len(), 12, "{on_b}");
-    assert!(
-        ["polling", "websocket"].contains(&on_b["transport"].as_str().unwrap()),
-        "{on_b}"
-    );
+    let on_b = socket_in_room_b(&all, &b_id);
     // The application's data, without what the admin server keeps in it.
     assert_eq!(on_b["data"], json!({ "user": "bob" }));
     assert_eq!(on_b["handshake"]["address"], json!("127.0.0.1"));
@@ -186,6 +193,7 @@ async fn the_ui_on_one_node_sees_and_commands_the_other() {
         "{on_b}"
     );
     // The UI's own socket, on node A, is listed too.
+    let sockets = all[0].as_array().unwrap();
     assert!(sockets.iter().any(|s| s["nsp"] == json!("/admin")));
 
     // server_stats of both nodes reach the UI on node A.
@@ -345,22 +353,7 @@ async fn on_the_streams_adapter_stats_events_and_commands_cross_nodes() {
     // all_sockets: node B's socket, fetched through the streams, with its rooms and what node B
     // keeps of it for the UI.
     let all = next(&mut events, "all_sockets").await;
-    let sockets = all[0].as_array().unwrap();
-    let on_b = sockets
-        .iter()
-        .find(|s| s["id"] == json!(b_id))
-        .unwrap_or_else(|| panic!("node B's socket {b_id} in {sockets:?}"));
-    assert_eq!(on_b["nsp"], json!("/"));
-    let mut b_rooms = rooms(on_b);
-    b_rooms.sort_unstable();
-    let mut expected = vec![b_id.as_str(), "room-b"];
-    expected.sort_unstable();
-    assert_eq!(b_rooms, expected);
-    assert_eq!(on_b["clientId"].as_str().unwrap().len(), 12, "{on_b}");
-    assert!(
-        ["polling", "websocket"].contains(&on_b["transport"].as_str().unwrap()),
-        "{on_b}"
-    );
+    let on_b = socket_in_room_b(&all, &b_id);
     assert_eq!(on_b["data"], json!({}), "{on_b}");
     assert_eq!(on_b["handshake"]["address"], json!("127.0.0.1"), "{on_b}");
     next_where(&mut events, "server_stats", |args| {
