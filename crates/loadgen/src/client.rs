@@ -314,6 +314,43 @@ pub(crate) async fn recv(ws: &mut Ws) -> Result<In> {
     }
 }
 
+/// Reads every message that has already arrived (waiting for the first), handing each
+/// Socket.IO packet's text (Engine.IO `4` included, as [`In::Text`]) to `on_text`; `true` when
+/// it stopped at a ping, which the caller answers with [`pong`]. One wake-up thus serves a
+/// burst of messages rather than one `select!` round each. Cancel-safe: what it took from the
+/// socket has been handed over by the time it yields.
+pub(crate) async fn recv_burst(ws: &mut Ws, on_text: &mut impl FnMut(&str)) -> Result<bool> {
+    let mut seen = false;
+    std::future::poll_fn(|cx| {
+        loop {
+            let message = match ws.poll_next_unpin(cx) {
+                std::task::Poll::Pending if seen => return std::task::Poll::Ready(Ok(false)),
+                std::task::Poll::Pending => return std::task::Poll::Pending,
+                std::task::Poll::Ready(message) => message,
+            };
+            seen = true;
+            let outcome = match message {
+                Some(Ok(Message::Text(text))) => match text.as_bytes().first() {
+                    Some(b'4') => {
+                        on_text(&text);
+                        continue;
+                    }
+                    Some(b'2') => Ok(true),
+                    Some(b'1') => Err("the server closed the session".to_owned()),
+                    _ => continue,
+                },
+                Some(Ok(Message::Close(_))) | None => {
+                    Err("the server closed the connection".to_owned())
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => Err(format!("websocket: {e}")),
+            };
+            return std::task::Poll::Ready(outcome);
+        }
+    })
+    .await
+}
+
 /// Answers a ping.
 pub(crate) async fn pong(ws: &mut Ws) -> Result<()> {
     ws.send(Message::text("3"))
