@@ -3,6 +3,7 @@
 //! needed to keep packets in order and a packet crosses no channel between tasks.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +12,9 @@ use serde_json::{Map, Value};
 use sockeye_engineio_proto::{Frame, Packet as EioPacket, Str};
 use sockeye_socketio_proto::{Args, DEFAULT_MAX_ATTACHMENTS, Decoder, Packet, PacketType, Parser};
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
+use crate::acks::AckWaits;
 use crate::backoff::Backoff;
 use crate::client::Inner;
 use crate::engine::{CloseReason, Engine, EngineEvent, Next};
@@ -29,7 +31,8 @@ pub(crate) struct Outgoing {
     pub(crate) id: Option<u64>,
     pub(crate) volatile: bool,
     pub(crate) ack: Option<oneshot::Sender<AckReply>>,
-    /// A queued emit's wait per try.
+    /// The wait for the acknowledgement (per try for a queued emit), kept by the driver: the
+    /// caller's task arms no timer of its own.
     pub(crate) timeout: Option<Duration>,
 }
 
@@ -65,10 +68,7 @@ struct NsState {
     /// Ack ids of emits still in `send_buffer`: their waits survive a disconnection.
     buffered_acks: Vec<u64>,
     receive_buffer: Vec<Packet>,
-    acks: HashMap<u64, oneshot::Sender<AckReply>>,
-    /// `acks` is swept of timed-out waits when it reaches this size, so that an emit costs
-    /// no scan of every wait.
-    sweep_at: usize,
+    acks: AckWaits<AckReply>,
     retry: RetryQueue<Retried>,
 }
 
@@ -82,7 +82,17 @@ pub(crate) struct Driver {
     backoff: Backoff,
     reconnecting: bool,
     next_attempt: Option<Instant>,
+    /// One timer for every acknowledgement timeout of the client, armed at the oldest
+    /// deadline (`ack_timer_at`) and not moved as earlier waits are answered: when it fires
+    /// for a wait already answered, it is armed again at the next one. Boxed and created on
+    /// first use: a client that sets no timeout has none.
+    ack_timer: Option<Pin<Box<Sleep>>>,
+    ack_timer_at: Option<Instant>,
 }
+
+/// Commands handled in a row before the connection is polled again: a burst of emits goes
+/// out in one write, and a flood of them cannot starve the reads.
+const COMMAND_BATCH: usize = 64;
 
 /// Closes `engine` politely; boxed, since closing needs more state than running.
 async fn close(engine: Engine) {
@@ -108,6 +118,8 @@ impl Driver {
             backoff,
             reconnecting: false,
             next_attempt: None,
+            ack_timer: None,
+            ack_timer_at: None,
         }
     }
 
@@ -128,9 +140,22 @@ impl Driver {
                 .min();
             let engine = self.engine.as_mut();
             let next_attempt = self.next_attempt;
+            let ack_timer = match self.ack_timer_at {
+                Some(_) => self.ack_timer.as_mut(),
+                None => None,
+            };
             tokio::select! {
                 command = self.commands.recv() => match command {
-                    Some(command) => self.command(command).await,
+                    Some(command) => {
+                        self.command(command).await;
+                        // What else is queued goes before the next flush, in the same write.
+                        for _ in 1..COMMAND_BATCH {
+                            let Ok(command) = self.commands.try_recv() else {
+                                break;
+                            };
+                            self.command(command).await;
+                        }
+                    }
                     // Every user handle is gone: disconnect cleanly, as `Client::close` does.
                     None => {
                         self.close_all().await;
@@ -169,8 +194,46 @@ impl Driver {
                         None => std::future::pending().await,
                     }
                 } => self.retry_expired(),
+                () = async {
+                    match ack_timer {
+                        Some(timer) => timer.as_mut().await,
+                        None => std::future::pending().await,
+                    }
+                } => self.acks_expired(),
             }
         }
+    }
+
+    /// Makes sure the acknowledgement timer fires by `deadline`.
+    fn arm_ack_timer(&mut self, deadline: Option<Instant>) {
+        let Some(deadline) = deadline else {
+            return;
+        };
+        if self.ack_timer_at.is_some_and(|at| at <= deadline) {
+            return;
+        }
+        self.ack_timer_at = Some(deadline);
+        match &mut self.ack_timer {
+            Some(timer) => timer.as_mut().reset(deadline),
+            None => self.ack_timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+        }
+    }
+
+    /// Fails the acknowledgement waits whose timeout passed, and arms the timer for the next.
+    fn acks_expired(&mut self) {
+        self.ack_timer_at = None;
+        let now = Instant::now();
+        let mut next = None;
+        for state in self.sockets.values_mut() {
+            for (waiter, timeout) in state.acks.expire(now) {
+                let _ = waiter.send(Err(Error::AckTimeout(timeout)));
+            }
+            next = match (next, state.acks.next_deadline()) {
+                (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
+                (a, b) => a.or(b),
+            };
+        }
+        self.arm_ack_timer(next);
     }
 
     fn any_active(&self) -> bool {
@@ -254,13 +317,12 @@ impl Driver {
             self.retry_transmit(namespace);
             return;
         }
+        let mut deadline = None;
         if let (Some(ack), Some(id)) = (ack, id) {
-            // Waits that timed out leave a closed sender behind.
-            if state.acks.len() >= state.sweep_at {
-                state.acks.retain(|_, sender| !sender.is_closed());
-                state.sweep_at = (state.acks.len() * 2).max(16);
+            state.acks.insert(id, ack, outgoing.timeout, Instant::now());
+            if outgoing.timeout.is_some() {
+                deadline = state.acks.next_deadline();
             }
-            state.acks.insert(id, ack);
             if !sendable {
                 state.buffered_acks.push(id);
             }
@@ -269,6 +331,7 @@ impl Driver {
             (Some(engine), true) => engine.send(frames),
             _ => state.send_buffer.push(frames),
         }
+        self.arm_ack_timer(deadline);
     }
 
     async fn disconnect(&mut self, namespace: &str) {
@@ -317,10 +380,10 @@ impl Driver {
             return;
         };
         let buffered = std::mem::take(&mut state.buffered_acks);
-        let acks = std::mem::take(&mut state.acks);
+        let acks: Vec<_> = state.acks.drain().collect();
         for (id, sender) in acks {
             if buffered.contains(&id) && state.active {
-                state.acks.insert(id, sender);
+                state.acks.restore(id, sender);
             } else {
                 let _ = sender.send(Err(Error::Disconnected));
             }
@@ -590,7 +653,7 @@ impl Driver {
                     self.retry_transmit(&namespace);
                     return;
                 }
-                let waiter = packet.id.and_then(|id| state.acks.remove(&id));
+                let waiter = packet.id.and_then(|id| state.acks.take(id));
                 if let (Some(waiter), Some(args)) = (waiter, packet.args()) {
                     let _ = waiter.send(Ok((args, packet.attachments)));
                 }
