@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -82,12 +83,22 @@ pub(crate) struct Driver {
     backoff: Backoff,
     reconnecting: bool,
     next_attempt: Option<Instant>,
-    /// One timer for every acknowledgement timeout of the client, armed at the oldest
-    /// deadline (`ack_timer_at`) and not moved as earlier waits are answered: when it fires
-    /// for a wait already answered, it is armed again at the next one. Boxed and created on
-    /// first use: a client that sets no timeout has none.
-    ack_timer: Option<Pin<Box<Sleep>>>,
-    ack_timer_at: Option<Instant>,
+    /// The task's one timer (reconnection, retries, acknowledgement timeouts), armed for
+    /// `timer_at` ([`Driver::arm_timer`]). Boxed and created on first use: a connected
+    /// client that sets no timeout has none.
+    timer: Option<Pin<Box<Sleep>>>,
+    timer_at: Option<Instant>,
+    /// Whether `timer` was polled since it was set, so that it wakes the task (whose waker
+    /// never changes); after that, only whether it fired is checked.
+    timer_polled: bool,
+    commands_first: bool,
+}
+
+/// What woke the client's task.
+enum Wake {
+    Command(Option<Command>),
+    Engine(Next),
+    Timer,
 }
 
 /// Commands handled in a row before the connection is polled again: a burst of emits goes
@@ -118,8 +129,10 @@ impl Driver {
             backoff,
             reconnecting: false,
             next_attempt: None,
-            ack_timer: None,
-            ack_timer_at: None,
+            timer: None,
+            timer_at: None,
+            timer_polled: false,
+            commands_first: false,
         }
     }
 
@@ -133,107 +146,119 @@ impl Driver {
 
     async fn run_loop(&mut self) {
         loop {
-            let retry_at = self
-                .sockets
-                .values()
-                .filter_map(|s| s.retry.deadline())
-                .min();
-            let engine = self.engine.as_mut();
-            let next_attempt = self.next_attempt;
-            let ack_timer = match self.ack_timer_at {
-                Some(_) => self.ack_timer.as_mut(),
-                None => None,
-            };
-            tokio::select! {
-                command = self.commands.recv() => match command {
-                    Some(command) => {
+            self.arm_timer();
+            match std::future::poll_fn(|cx| self.poll_wake(cx)).await {
+                Wake::Command(Some(command)) => {
+                    self.command(command).await;
+                    // What else is queued goes before the next flush, in the same write.
+                    for _ in 1..COMMAND_BATCH {
+                        let Ok(command) = self.commands.try_recv() else {
+                            break;
+                        };
                         self.command(command).await;
-                        // What else is queued goes before the next flush, in the same write.
-                        for _ in 1..COMMAND_BATCH {
-                            let Ok(command) = self.commands.try_recv() else {
-                                break;
-                            };
-                            self.command(command).await;
-                        }
                     }
-                    // Every user handle is gone: disconnect cleanly, as `Client::close` does.
-                    None => {
-                        self.close_all().await;
-                        if let Some(engine) = self.engine.take() {
-                            close(engine).await;
-                        }
-                        return;
-                    }
-                },
-                next = async {
-                    match engine {
-                        Some(engine) => engine.next().await,
-                        None => std::future::pending().await,
-                    }
-                } => match next {
-                    Next::Event(EngineEvent::Message(packet)) => self.message(packet).await,
-                    Next::Event(EngineEvent::Closed(reason)) => self.closed(reason),
-                    Next::Upgrade(ws) => {
-                        if let Some(engine) = self.engine.as_mut() {
-                            engine.upgrade(ws).await;
-                        }
-                    }
-                },
-                () = async {
-                    match next_attempt {
-                        Some(at) => tokio::time::sleep_until(at).await,
-                        None => std::future::pending().await,
-                    }
-                } => {
-                    self.next_attempt = None;
-                    self.attempt().await;
                 }
-                () = async {
-                    match retry_at {
-                        Some(at) => tokio::time::sleep_until(at).await,
-                        None => std::future::pending().await,
+                // Every user handle is gone: disconnect cleanly, as `Client::close` does.
+                Wake::Command(None) => {
+                    self.close_all().await;
+                    if let Some(engine) = self.engine.take() {
+                        close(engine).await;
                     }
-                } => self.retry_expired(),
-                () = async {
-                    match ack_timer {
-                        Some(timer) => timer.as_mut().await,
-                        None => std::future::pending().await,
+                    return;
+                }
+                Wake::Engine(Next::Event(EngineEvent::Message(packet))) => {
+                    self.message(packet).await;
+                }
+                Wake::Engine(Next::Event(EngineEvent::Closed(reason))) => self.closed(reason),
+                Wake::Engine(Next::Upgrade(ws)) => {
+                    if let Some(engine) = self.engine.as_mut() {
+                        engine.upgrade(ws).await;
                     }
-                } => self.acks_expired(),
+                }
+                Wake::Timer => {
+                    let now = Instant::now();
+                    if self.next_attempt.is_some_and(|at| at <= now) {
+                        self.next_attempt = None;
+                        self.attempt().await;
+                    }
+                    self.retry_expired();
+                    self.acks_expired();
+                }
             }
         }
     }
 
-    /// Makes sure the acknowledgement timer fires by `deadline`.
-    fn arm_ack_timer(&mut self, deadline: Option<Instant>) {
+    /// What is ready: commands and the connection take turns at going first, so that
+    /// neither a flood of emits nor one of packets starves the other. Hand-polled rather
+    /// than a `select!`: this runs at every wake-up of the task.
+    fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        self.commands_first = !self.commands_first;
+        if self.commands_first {
+            if let Poll::Ready(command) = self.commands.poll_recv(cx) {
+                return Poll::Ready(Wake::Command(command));
+            }
+        }
+        if let Some(engine) = self.engine.as_mut() {
+            if let Poll::Ready(next) = engine.poll_next(cx) {
+                return Poll::Ready(Wake::Engine(next));
+            }
+        }
+        if !self.commands_first {
+            if let Poll::Ready(command) = self.commands.poll_recv(cx) {
+                return Poll::Ready(Wake::Command(command));
+            }
+        }
+        if let (Some(_), Some(timer)) = (self.timer_at, self.timer.as_mut()) {
+            let fired = if self.timer_polled {
+                timer.is_elapsed()
+            } else {
+                self.timer_polled = true;
+                // Unconstrained: a poll refused for the task's budget would register nothing.
+                let timer = tokio::task::unconstrained(timer.as_mut());
+                std::pin::pin!(timer).poll(cx).is_ready()
+            };
+            if fired {
+                self.timer_at = None;
+                return Poll::Ready(Wake::Timer);
+            }
+        }
+        Poll::Pending
+    }
+
+    /// Makes sure the timer fires by the earliest of the reconnection attempt, the retry
+    /// queues' and the acknowledgement waits' deadlines. It is moved only to an earlier
+    /// time: one that fires for a deadline gone (an answered wait, a try acknowledged) only
+    /// costs a wake-up, and this way an emit never resets it.
+    fn arm_timer(&mut self) {
+        let deadline = self
+            .sockets
+            .values()
+            .flat_map(|s| [s.retry.deadline(), s.acks.next_deadline()])
+            .chain([self.next_attempt])
+            .flatten()
+            .min();
         let Some(deadline) = deadline else {
             return;
         };
-        if self.ack_timer_at.is_some_and(|at| at <= deadline) {
+        if self.timer_at.is_some_and(|at| at <= deadline) {
             return;
         }
-        self.ack_timer_at = Some(deadline);
-        match &mut self.ack_timer {
+        self.timer_at = Some(deadline);
+        self.timer_polled = false;
+        match &mut self.timer {
             Some(timer) => timer.as_mut().reset(deadline),
-            None => self.ack_timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+            None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
         }
     }
 
-    /// Fails the acknowledgement waits whose timeout passed, and arms the timer for the next.
+    /// Fails the acknowledgement waits whose timeout passed.
     fn acks_expired(&mut self) {
-        self.ack_timer_at = None;
         let now = Instant::now();
-        let mut next = None;
         for state in self.sockets.values_mut() {
             for (waiter, timeout) in state.acks.expire(now) {
                 let _ = waiter.send(Err(Error::AckTimeout(timeout)));
             }
-            next = match (next, state.acks.next_deadline()) {
-                (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
-                (a, b) => a.or(b),
-            };
         }
-        self.arm_ack_timer(next);
     }
 
     fn any_active(&self) -> bool {
@@ -317,12 +342,8 @@ impl Driver {
             self.retry_transmit(namespace);
             return;
         }
-        let mut deadline = None;
         if let (Some(ack), Some(id)) = (ack, id) {
             state.acks.insert(id, ack, outgoing.timeout, Instant::now());
-            if outgoing.timeout.is_some() {
-                deadline = state.acks.next_deadline();
-            }
             if !sendable {
                 state.buffered_acks.push(id);
             }
@@ -331,7 +352,6 @@ impl Driver {
             (Some(engine), true) => engine.send(frames),
             _ => state.send_buffer.push(frames),
         }
-        self.arm_ack_timer(deadline);
     }
 
     async fn disconnect(&mut self, namespace: &str) {

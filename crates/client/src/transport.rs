@@ -64,7 +64,7 @@ pub(crate) enum LinkEvent {
     End(LinkEnd),
 }
 
-/// A running transport, polled by the client's one task ([`Link::next`]).
+/// A running transport, polled by the client's one task ([`Link::poll_next`]).
 // Each client holds one link, so the size difference costs little; boxing the WebSocket
 // would add an indirection to every packet.
 #[allow(clippy::large_enum_variant)]
@@ -82,7 +82,7 @@ impl Link {
     }
 
     /// Queues frames to send together (one POST on polling). A WebSocket writes them into
-    /// its buffer at once; [`Link::next`] flushes it.
+    /// its buffer at once; [`Link::poll_next`] flushes it.
     pub(crate) fn send(&mut self, frames: Vec<Frame>) {
         match self {
             Link::WebSocket(ws) => {
@@ -94,15 +94,15 @@ impl Link {
         }
     }
 
-    /// The next packet, or the end of the link. Cancel-safe: nothing is lost when the future
-    /// is dropped before it completes.
-    pub(crate) async fn next(&mut self) -> LinkEvent {
+    /// The next packet, or the end of the link; nothing is lost by a poll that is not
+    /// followed by another.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<LinkEvent> {
         match self {
-            Link::WebSocket(ws) => std::future::poll_fn(|cx| ws.poll_event(cx)).await,
-            Link::Polling(polling) => match polling.incoming.recv().await {
-                Some(event) => event,
-                None => LinkEvent::End(LinkEnd::Closed),
-            },
+            Link::WebSocket(ws) => ws.poll_event(cx),
+            Link::Polling(polling) => polling
+                .incoming
+                .poll_recv(cx)
+                .map(|event| event.unwrap_or(LinkEvent::End(LinkEnd::Closed))),
         }
     }
 
