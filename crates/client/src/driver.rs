@@ -230,13 +230,15 @@ impl Driver {
     /// time: one that fires for a deadline gone (an answered wait, a try acknowledged) only
     /// costs a wake-up, and this way an emit never resets it.
     fn arm_timer(&mut self) {
-        let deadline = self
-            .sockets
-            .values()
-            .flat_map(|s| [s.retry.deadline(), s.acks.next_deadline()])
-            .chain([self.next_attempt])
-            .flatten()
-            .min();
+        let mut deadline = self.next_attempt;
+        for state in self.sockets.values() {
+            for at in [state.retry.deadline(), state.acks.next_deadline()] {
+                deadline = match (deadline, at) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
         let Some(deadline) = deadline else {
             return;
         };
@@ -320,12 +322,11 @@ impl Driver {
     }
 
     fn emit(&mut self, namespace: &str, outgoing: Outgoing) {
-        if !self.sockets.contains_key(namespace) {
-            self.sockets
-                .insert(namespace.to_owned(), NsState::default());
-        }
-        let Some(state) = self.sockets.get_mut(namespace) else {
-            return;
+        // One lookup for the common case (the namespace is known), without allocating its
+        // name; the entry API would take an owned key every time.
+        let state = match self.sockets.get_mut(namespace) {
+            Some(state) => state,
+            None => self.sockets.entry(namespace.to_owned()).or_default(),
         };
         let sendable = state.connected && self.engine.is_some();
         if outgoing.volatile && !sendable {
