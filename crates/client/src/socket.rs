@@ -301,6 +301,8 @@ impl Socket {
     }
 
     /// The next [`Emitter::emit_with_ack`] fails with [`Error::AckTimeout`] after `timeout`.
+    /// The client's task keeps the time (one timer for all its waits), so a handler that
+    /// blocks that task delays the timeout too.
     pub fn timeout(&self, timeout: Duration) -> Emitter<'_> {
         Emitter {
             timeout: Some(timeout),
