@@ -2,13 +2,14 @@
 //! `client-idle`; see bench/README.md):
 //!
 //! ```text
-//! bench-client URL CLIENTS DURATION_S WARMUP_S [echo|idle]
+//! bench-client URL CLIENTS DURATION_S WARMUP_S [echo|burst|idle] [IN_FLIGHT]
 //! ```
 //!
 //! Connects CLIENTS clients (each its own Engine.IO connection over WebSocket) in this one
-//! process, on one thread; then each emits `echo` with a small payload and waits for the ack,
-//! in a closed loop, and after the warm-up acks and their latencies are counted for
-//! DURATION_S seconds. Prints one JSON line: acks, rate, p50/p99 latency (ms), rss_before,
+//! process, on one thread; then each emits `echo` with a small payload and waits for the ack
+//! (10 s timeout), in a closed loop (`echo`), or in IN_FLIGHT closed loops at once (`burst`,
+//! 16 unless given: IN_FLIGHT emits with ack in flight per client), and after the warm-up
+//! acks and their latencies are counted for DURATION_S seconds. Prints one JSON line: acks, rate, p50/p99 latency (ms), rss_before,
 //! rss_connected and rss_per_client (bytes, VmRSS from /proc/self/status), rss_after and
 //! rss_after_per_client (after the warm-up's echoes), and cpu_ns_per_ack (the process's CPU
 //! time over the measured seconds, per ack counted in them). The drivers of
@@ -16,7 +17,7 @@
 //! (bench/node/client.js) follow the same contract.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -87,7 +88,13 @@ async fn main() {
     let clients: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(100);
     let duration: f64 = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(4.0);
     let warmup: f64 = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(0.5);
-    let idle = args.get(5).is_some_and(|m| m == "idle");
+    let mode = args.get(5).map_or("echo", String::as_str);
+    let idle = mode == "idle";
+    let default_in_flight = if mode == "burst" { 16 } else { 1 };
+    let in_flight: usize = args
+        .get(6)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(default_in_flight);
 
     let rss_before = rss();
     let mut sockets = Vec::with_capacity(clients);
@@ -105,24 +112,32 @@ async fn main() {
     // 0: warm-up, 1: measuring, 2: stop.
     let phase = Arc::new(AtomicU8::new(0));
     let mut tasks = Vec::new();
+    // Loops that ended on an error (an ack timeout included).
+    let stalled = Arc::new(AtomicUsize::new(0));
     let (mut cpu_start, mut cpu_end) = (0, 0);
     // Taken after the warm-up's echoes, before any latency is recorded (100 clients' latency
     // vectors would weigh ~15 KiB per client by the end).
     let mut rss_after = rss_connected;
     if !idle {
-        for client in &sockets {
+        for client in sockets
+            .iter()
+            .flat_map(|c| std::iter::repeat_n(c, in_flight))
+        {
             let socket = client.socket("/");
             let phase = Arc::clone(&phase);
+            let stalled = Arc::clone(&stalled);
             tasks.push(tokio::spawn(async move {
                 let payload = json!({"m": "hello"});
                 let mut latencies = Vec::new();
                 while phase.load(Ordering::Relaxed) < 2 {
                     let start = Instant::now();
                     if socket
+                        .timeout(Duration::from_secs(10))
                         .emit_with_ack::<_, Value>("echo", &payload)
                         .await
                         .is_err()
                     {
+                        stalled.fetch_add(1, Ordering::Relaxed);
                         break;
                     }
                     if phase.load(Ordering::Relaxed) == 1 {
@@ -152,6 +167,8 @@ async fn main() {
     let report = json!({
         "client": "sockeye-client",
         "clients": clients,
+        "in_flight": in_flight,
+        "stalled": stalled.load(Ordering::Relaxed),
         "acks": acks,
         "rate": acks as f64 / duration,
         "p50_ms": percentile(&all, 0.5),

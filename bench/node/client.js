@@ -1,11 +1,12 @@
 // The client-benchmark driver for Node's socket.io-client (bench/run's client-echo and
 // client-idle; see bench/README.md):
 //
-//     node client.js URL CLIENTS DURATION_S WARMUP_S [echo|idle]
+//     node client.js URL CLIENTS DURATION_S WARMUP_S [echo|burst|idle] [IN_FLIGHT]
 //
 // Connects CLIENTS clients (each its own Engine.IO connection over WebSocket: forceNew) in
-// this one process; then each emits `echo` with a small payload and waits for the ack, in a
-// closed loop; after the warm-up, acks and their latencies are counted for DURATION_S seconds.
+// this one process; then each emits `echo` with a small payload and waits for the ack (10 s
+// timeout), in a closed loop (echo), or in IN_FLIGHT closed loops at once (burst, 16 unless
+// given); after the warm-up, acks and their latencies are counted for DURATION_S seconds.
 // Prints one JSON line: acks, rate, p50/p99 latency (ms), rss_before, rss_connected and
 // rss_per_client (bytes, process.memoryUsage().rss, i.e. VmRSS), rss_after and
 // rss_after_per_client (after the warm-up's echoes, before latencies are recorded), and cpu_ns_per_ack (process.cpuUsage()
@@ -14,7 +15,8 @@
 const { io } = require("socket.io-client");
 
 const [url = "http://127.0.0.1:3000", clientsArg = "100", durationArg = "4", warmupArg = "0.5",
-  mode = "echo"] = process.argv.slice(2);
+  mode = "echo", inFlightArg] = process.argv.slice(2);
+const inFlight = Number(inFlightArg || (mode === "burst" ? 16 : 1));
 const base = url.replace(/\/socket\.io\/?$/, "");
 const clients = Number(clientsArg);
 const duration = Number(durationArg);
@@ -45,10 +47,16 @@ async function main() {
   let cpuStart = null;
   let cpu = { user: 0, system: 0 };
   let rssAfter = rssConnected;
-  const loops = mode === "idle" ? [] : sockets.map(async (socket) => {
+  let stalled = 0; // loops that ended on an error (an ack timeout included)
+  const loops = mode === "idle" ? [] : sockets.flatMap((s) => Array(inFlight).fill(s)).map(async (socket) => {
     while (phase < 2) {
       const start = process.hrtime.bigint();
-      await socket.timeout(10000).emitWithAck("echo", { m: "hello" });
+      try {
+        await socket.timeout(10000).emitWithAck("echo", { m: "hello" });
+      } catch (e) {
+        stalled++;
+        return;
+      }
       if (phase === 1) all.push(Number(process.hrtime.bigint() - start) / 1e6);
     }
   });
@@ -64,7 +72,7 @@ async function main() {
   }
   all.sort((a, b) => a - b);
   console.log(JSON.stringify({
-    client: "node socket.io-client", clients, acks: all.length, rate: all.length / duration,
+    client: "node socket.io-client", clients, in_flight: inFlight, stalled, acks: all.length, rate: all.length / duration,
     p50_ms: percentile(all, 0.5), p99_ms: percentile(all, 0.99), rss_before: rssBefore,
     rss_connected: rssConnected, rss_per_client: (rssConnected - rssBefore) / Math.max(1, clients),
     rss_after: rssAfter, rss_after_per_client: (rssAfter - rssBefore) / Math.max(1, clients),

@@ -1,16 +1,17 @@
 //! The client-benchmark driver for rust_socketio's async client (see bench/README.md):
 //!
-//!     bench-rust-socketio-client URL CLIENTS DURATION_S WARMUP_S [echo|idle]
+//!     bench-rust-socketio-client URL CLIENTS DURATION_S WARMUP_S [echo|burst|idle] [IN_FLIGHT]
 //!
 //! Connects CLIENTS clients (each its own Engine.IO connection over WebSocket) in this one
-//! process, then each emits `echo` with a small payload and waits for the ack, in a closed
-//! loop; after the warm-up, for DURATION_S seconds, acks and their latencies are counted.
+//! process, then each emits `echo` with a small payload and waits for the ack (10 s timeout),
+//! in a closed loop (`echo`), or in IN_FLIGHT closed loops at once (`burst`, 16 unless given);
+//! after the warm-up, for DURATION_S seconds, acks and their latencies are counted.
 //! Prints one JSON line: acks, rate, p50/p99 latency, rss_before, rss_connected,
 //! rss_per_client (bytes; VmRSS of /proc/self/status), rss_after, rss_after_per_client (after
 //! the warm-up's echoes) and cpu_ns_per_ack (CPU time over the measured seconds per ack).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -52,12 +53,21 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let url = args.get(1).cloned().unwrap_or_else(|| "http://127.0.0.1:3000".into());
+    let url = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| "http://127.0.0.1:3000".into());
     let url = url.trim_end_matches("/socket.io/").to_owned();
     let clients: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(100);
     let duration: f64 = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(4.0);
     let warmup: f64 = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(0.5);
-    let idle = args.get(5).is_some_and(|m| m == "idle");
+    let mode = args.get(5).map_or("echo", String::as_str);
+    let idle = mode == "idle";
+    let default_in_flight = if mode == "burst" { 16 } else { 1 };
+    let in_flight: usize = args
+        .get(6)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(default_in_flight);
 
     let rss_before = rss();
     let mut sockets = Vec::with_capacity(clients);
@@ -76,14 +86,20 @@ async fn main() {
     // 0: warm-up, 1: measuring, 2: stop.
     let phase = Arc::new(AtomicU8::new(0));
     let mut tasks = Vec::new();
+    // Loops that ended on an error or on an ack that did not come within 10 s.
+    let stalled = Arc::new(AtomicUsize::new(0));
     let (mut cpu_start, mut cpu_end) = (0, 0);
     // Taken after the warm-up's echoes, before any latency is recorded (100 clients' latency
     // vectors would weigh ~15 KiB per client by the end).
     let mut rss_after = rss_connected;
     if !idle {
-        for client in &sockets {
+        for client in sockets
+            .iter()
+            .flat_map(|c| std::iter::repeat_n(c, in_flight))
+        {
             let client = client.clone();
             let phase = Arc::clone(&phase);
+            let stalled = Arc::clone(&stalled);
             tasks.push(tokio::spawn(async move {
                 let (tx, mut rx) = mpsc::unbounded_channel::<()>();
                 let mut latencies = Vec::new();
@@ -104,7 +120,11 @@ async fn main() {
                             },
                         )
                         .await;
-                    if sent.is_err() || rx.recv().await.is_none() {
+                    // rust_socketio calls no callback when the timeout passes: the wait
+                    // is bounded here.
+                    let acked = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
+                    if sent.is_err() || !matches!(acked, Ok(Some(()))) {
+                        stalled.fetch_add(1, Ordering::Relaxed);
                         break;
                     }
                     if phase.load(Ordering::Relaxed) == 1 {
@@ -135,6 +155,8 @@ async fn main() {
         json!({
             "client": "rust_socketio",
             "clients": clients,
+            "in_flight": in_flight,
+            "stalled": stalled.load(Ordering::Relaxed),
             "acks": acks,
             "rate": acks as f64 / duration,
             "p50_ms": percentile(&all, 0.5),

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::mpsc;
@@ -32,6 +32,8 @@ pub(crate) struct Inner {
     /// Weak, for what the driver hands out (acks): only user handles keep the client open.
     pub(crate) commands: mpsc::WeakUnboundedSender<Command>,
     pub(crate) lifecycle: LifecycleSender,
+    /// Whether the driver task runs: every command after the first skips the lock.
+    started: AtomicBool,
     // A std mutex: every critical section is a few map operations, and none awaits.
     shared: Mutex<Shared>,
 }
@@ -86,6 +88,7 @@ impl Client {
                 config: Arc::new(config),
                 commands: commands.downgrade(),
                 lifecycle: LifecycleSender::default(),
+                started: AtomicBool::new(false),
                 shared: Mutex::new(shared),
             }),
             commands,
@@ -131,9 +134,12 @@ impl Client {
 
     /// Sends a command, starting the driver task on first use.
     pub(crate) fn command(&self, command: Command) {
-        let receiver = self.inner.shared().pending_driver.take();
-        if let Some(receiver) = receiver {
-            tokio::spawn(Driver::new(Arc::clone(&self.inner), receiver).run());
+        if !self.inner.started.load(Ordering::Acquire) {
+            let receiver = self.inner.shared().pending_driver.take();
+            if let Some(receiver) = receiver {
+                self.inner.started.store(true, Ordering::Release);
+                tokio::spawn(Driver::new(Arc::clone(&self.inner), receiver).run());
+            }
         }
         let _ = self.commands.send(command);
     }

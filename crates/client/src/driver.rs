@@ -3,7 +3,9 @@
 //! needed to keep packets in order and a packet crosses no channel between tasks.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,8 +13,9 @@ use serde_json::{Map, Value};
 use sockeye_engineio_proto::{Frame, Packet as EioPacket, Str};
 use sockeye_socketio_proto::{Args, DEFAULT_MAX_ATTACHMENTS, Decoder, Packet, PacketType, Parser};
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
+use crate::acks::AckWaits;
 use crate::backoff::Backoff;
 use crate::client::Inner;
 use crate::engine::{CloseReason, Engine, EngineEvent, Next};
@@ -29,7 +32,8 @@ pub(crate) struct Outgoing {
     pub(crate) id: Option<u64>,
     pub(crate) volatile: bool,
     pub(crate) ack: Option<oneshot::Sender<AckReply>>,
-    /// A queued emit's wait per try.
+    /// The wait for the acknowledgement (per try for a queued emit), kept by the driver: the
+    /// caller's task arms no timer of its own.
     pub(crate) timeout: Option<Duration>,
 }
 
@@ -65,10 +69,7 @@ struct NsState {
     /// Ack ids of emits still in `send_buffer`: their waits survive a disconnection.
     buffered_acks: Vec<u64>,
     receive_buffer: Vec<Packet>,
-    acks: HashMap<u64, oneshot::Sender<AckReply>>,
-    /// `acks` is swept of timed-out waits when it reaches this size, so that an emit costs
-    /// no scan of every wait.
-    sweep_at: usize,
+    acks: AckWaits<AckReply>,
     retry: RetryQueue<Retried>,
 }
 
@@ -82,7 +83,27 @@ pub(crate) struct Driver {
     backoff: Backoff,
     reconnecting: bool,
     next_attempt: Option<Instant>,
+    /// The task's one timer (reconnection, retries, acknowledgement timeouts), armed for
+    /// `timer_at` ([`Driver::arm_timer`]). Boxed and created on first use: a connected
+    /// client that sets no timeout has none.
+    timer: Option<Pin<Box<Sleep>>>,
+    timer_at: Option<Instant>,
+    /// Whether `timer` was polled since it was set, so that it wakes the task (whose waker
+    /// never changes); after that, only whether it fired is checked.
+    timer_polled: bool,
+    commands_first: bool,
 }
+
+/// What woke the client's task.
+enum Wake {
+    Command(Option<Command>),
+    Engine(Next),
+    Timer,
+}
+
+/// Commands handled in a row before the connection is polled again: a burst of emits goes
+/// out in one write, and a flood of them cannot starve the reads.
+const COMMAND_BATCH: usize = 64;
 
 /// Closes `engine` politely; boxed, since closing needs more state than running.
 async fn close(engine: Engine) {
@@ -108,6 +129,10 @@ impl Driver {
             backoff,
             reconnecting: false,
             next_attempt: None,
+            timer: None,
+            timer_at: None,
+            timer_polled: false,
+            commands_first: false,
         }
     }
 
@@ -121,54 +146,119 @@ impl Driver {
 
     async fn run_loop(&mut self) {
         loop {
-            let retry_at = self
-                .sockets
-                .values()
-                .filter_map(|s| s.retry.deadline())
-                .min();
-            let engine = self.engine.as_mut();
-            let next_attempt = self.next_attempt;
-            tokio::select! {
-                command = self.commands.recv() => match command {
-                    Some(command) => self.command(command).await,
-                    // Every user handle is gone: disconnect cleanly, as `Client::close` does.
-                    None => {
-                        self.close_all().await;
-                        if let Some(engine) = self.engine.take() {
-                            close(engine).await;
-                        }
-                        return;
+            self.arm_timer();
+            match std::future::poll_fn(|cx| self.poll_wake(cx)).await {
+                Wake::Command(Some(command)) => {
+                    self.command(command).await;
+                    // What else is queued goes before the next flush, in the same write.
+                    for _ in 1..COMMAND_BATCH {
+                        let Ok(command) = self.commands.try_recv() else {
+                            break;
+                        };
+                        self.command(command).await;
                     }
-                },
-                next = async {
-                    match engine {
-                        Some(engine) => engine.next().await,
-                        None => std::future::pending().await,
-                    }
-                } => match next {
-                    Next::Event(EngineEvent::Message(packet)) => self.message(packet).await,
-                    Next::Event(EngineEvent::Closed(reason)) => self.closed(reason),
-                    Next::Upgrade(ws) => {
-                        if let Some(engine) = self.engine.as_mut() {
-                            engine.upgrade(ws).await;
-                        }
-                    }
-                },
-                () = async {
-                    match next_attempt {
-                        Some(at) => tokio::time::sleep_until(at).await,
-                        None => std::future::pending().await,
-                    }
-                } => {
-                    self.next_attempt = None;
-                    self.attempt().await;
                 }
-                () = async {
-                    match retry_at {
-                        Some(at) => tokio::time::sleep_until(at).await,
-                        None => std::future::pending().await,
+                // Every user handle is gone: disconnect cleanly, as `Client::close` does.
+                Wake::Command(None) => {
+                    self.close_all().await;
+                    if let Some(engine) = self.engine.take() {
+                        close(engine).await;
                     }
-                } => self.retry_expired(),
+                    return;
+                }
+                Wake::Engine(Next::Event(EngineEvent::Message(packet))) => {
+                    self.message(packet).await;
+                }
+                Wake::Engine(Next::Event(EngineEvent::Closed(reason))) => self.closed(reason),
+                Wake::Engine(Next::Upgrade(ws)) => {
+                    if let Some(engine) = self.engine.as_mut() {
+                        engine.upgrade(ws).await;
+                    }
+                }
+                Wake::Timer => {
+                    let now = Instant::now();
+                    if self.next_attempt.is_some_and(|at| at <= now) {
+                        self.next_attempt = None;
+                        self.attempt().await;
+                    }
+                    self.retry_expired();
+                    self.acks_expired();
+                }
+            }
+        }
+    }
+
+    /// What is ready: commands and the connection take turns at going first, so that
+    /// neither a flood of emits nor one of packets starves the other. Hand-polled rather
+    /// than a `select!`: this runs at every wake-up of the task.
+    fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        self.commands_first = !self.commands_first;
+        if self.commands_first {
+            if let Poll::Ready(command) = self.commands.poll_recv(cx) {
+                return Poll::Ready(Wake::Command(command));
+            }
+        }
+        if let Some(engine) = self.engine.as_mut() {
+            if let Poll::Ready(next) = engine.poll_next(cx) {
+                return Poll::Ready(Wake::Engine(next));
+            }
+        }
+        if !self.commands_first {
+            if let Poll::Ready(command) = self.commands.poll_recv(cx) {
+                return Poll::Ready(Wake::Command(command));
+            }
+        }
+        if let (Some(_), Some(timer)) = (self.timer_at, self.timer.as_mut()) {
+            let fired = if self.timer_polled {
+                timer.is_elapsed()
+            } else {
+                self.timer_polled = true;
+                // Unconstrained: a poll refused for the task's budget would register nothing.
+                let timer = tokio::task::unconstrained(timer.as_mut());
+                std::pin::pin!(timer).poll(cx).is_ready()
+            };
+            if fired {
+                self.timer_at = None;
+                return Poll::Ready(Wake::Timer);
+            }
+        }
+        Poll::Pending
+    }
+
+    /// Makes sure the timer fires by the earliest of the reconnection attempt, the retry
+    /// queues' and the acknowledgement waits' deadlines. It is moved only to an earlier
+    /// time: one that fires for a deadline gone (an answered wait, a try acknowledged) only
+    /// costs a wake-up, and this way an emit never resets it.
+    fn arm_timer(&mut self) {
+        let mut deadline = self.next_attempt;
+        for state in self.sockets.values() {
+            for at in [state.retry.deadline(), state.acks.next_deadline()] {
+                deadline = match (deadline, at) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+        let Some(deadline) = deadline else {
+            return;
+        };
+        if self.timer_at.is_some_and(|at| at <= deadline) {
+            return;
+        }
+        self.timer_at = Some(deadline);
+        self.timer_polled = false;
+        match &mut self.timer {
+            Some(timer) => timer.as_mut().reset(deadline),
+            None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+        }
+    }
+
+    /// Fails the acknowledgement waits whose timeout passed.
+    fn acks_expired(&mut self) {
+        let now = Instant::now();
+        for state in self.sockets.values_mut() {
+            for (waiter, timeout) in state.acks.expire(now) {
+                let _ = waiter.send(Err(Error::AckTimeout(timeout)));
             }
         }
     }
@@ -232,12 +322,11 @@ impl Driver {
     }
 
     fn emit(&mut self, namespace: &str, outgoing: Outgoing) {
-        if !self.sockets.contains_key(namespace) {
-            self.sockets
-                .insert(namespace.to_owned(), NsState::default());
-        }
-        let Some(state) = self.sockets.get_mut(namespace) else {
-            return;
+        // One lookup for the common case (the namespace is known), without allocating its
+        // name; the entry API would take an owned key every time.
+        let state = match self.sockets.get_mut(namespace) {
+            Some(state) => state,
+            None => self.sockets.entry(namespace.to_owned()).or_default(),
         };
         let sendable = state.connected && self.engine.is_some();
         if outgoing.volatile && !sendable {
@@ -255,12 +344,7 @@ impl Driver {
             return;
         }
         if let (Some(ack), Some(id)) = (ack, id) {
-            // Waits that timed out leave a closed sender behind.
-            if state.acks.len() >= state.sweep_at {
-                state.acks.retain(|_, sender| !sender.is_closed());
-                state.sweep_at = (state.acks.len() * 2).max(16);
-            }
-            state.acks.insert(id, ack);
+            state.acks.insert(id, ack, outgoing.timeout, Instant::now());
             if !sendable {
                 state.buffered_acks.push(id);
             }
@@ -317,10 +401,10 @@ impl Driver {
             return;
         };
         let buffered = std::mem::take(&mut state.buffered_acks);
-        let acks = std::mem::take(&mut state.acks);
+        let acks: Vec<_> = state.acks.drain().collect();
         for (id, sender) in acks {
             if buffered.contains(&id) && state.active {
-                state.acks.insert(id, sender);
+                state.acks.restore(id, sender);
             } else {
                 let _ = sender.send(Err(Error::Disconnected));
             }
@@ -590,7 +674,7 @@ impl Driver {
                     self.retry_transmit(&namespace);
                     return;
                 }
-                let waiter = packet.id.and_then(|id| state.acks.remove(&id));
+                let waiter = packet.id.and_then(|id| state.acks.take(id));
                 if let (Some(waiter), Some(args)) = (waiter, packet.args()) {
                     let _ = waiter.send(Ok((args, packet.attachments)));
                 }

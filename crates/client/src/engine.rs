@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use sockeye_engineio_proto::{Frame, Packet};
@@ -52,6 +53,9 @@ pub(crate) struct Engine {
     /// One timer for the connection's life, pushed back by each ping (boxed: a `Sleep` must
     /// stay pinned, and the driver moves the engine).
     deadline: Pin<Box<Sleep>>,
+    /// Whether `deadline` was polled since it was last set, so that it wakes the client's
+    /// task (whose waker never changes): it is polled once per ping, not once per packet.
+    deadline_polled: bool,
     /// The WebSocket probe of an upgrade, while it runs (boxed: only polling sessions have
     /// one, and its connect-and-handshake state is large).
     probe: Option<Probe>,
@@ -81,6 +85,7 @@ impl Engine {
             link,
             heartbeat,
             deadline: Box::pin(tokio::time::sleep(heartbeat)),
+            deadline_polled: false,
             probe,
             backlog: VecDeque::new(),
         })
@@ -91,45 +96,52 @@ impl Engine {
         self.link.send(frames);
     }
 
-    /// The next message or the end of the connection; answers pings on the way. Cancel-safe.
-    pub(crate) async fn next(&mut self) -> Next {
+    /// The next message or the end of the connection; answers pings on the way. Nothing is
+    /// lost by a poll that is not followed by another. Hand-polled rather than a `select!`:
+    /// this runs once per packet and once per wake-up of the client's task.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Next> {
         if let Some(event) = self.backlog.pop_front() {
-            return Next::Event(event);
+            return Poll::Ready(Next::Event(event));
         }
-        loop {
-            tokio::select! {
-                event = self.link.next() => match event {
-                    LinkEvent::Packet(packet) => {
-                        if let Some(event) = self.on_packet(packet) {
-                            return Next::Event(event);
-                        }
+        if self.deadline.is_elapsed() {
+            return Poll::Ready(Next::Event(EngineEvent::Closed(CloseReason::PingTimeout)));
+        }
+        while let Poll::Ready(event) = self.link.poll_next(cx) {
+            match event {
+                LinkEvent::Packet(packet) => {
+                    if let Some(event) = self.on_packet(packet) {
+                        return Poll::Ready(Next::Event(event));
                     }
-                    LinkEvent::End(LinkEnd::Closed) => {
-                        return Next::Event(EngineEvent::Closed(CloseReason::TransportClose));
-                    }
-                    LinkEvent::End(LinkEnd::Error(error)) => {
-                        tracing::debug!(%error, "transport error");
-                        let reason = CloseReason::TransportError(error);
-                        return Next::Event(EngineEvent::Closed(reason));
-                    }
-                },
-                () = self.deadline.as_mut() => {
-                    return Next::Event(EngineEvent::Closed(CloseReason::PingTimeout));
                 }
-                result = async {
-                    match self.probe.as_mut() {
-                        Some(probe) => probe.await,
-                        None => std::future::pending().await,
-                    }
-                }, if self.probe.is_some() => {
-                    self.probe = None;
-                    match result {
-                        Ok(ws) => return Next::Upgrade(Box::new(ws)),
-                        Err(error) => tracing::debug!(%error, "upgrade failed; staying on polling"),
-                    }
+                LinkEvent::End(LinkEnd::Closed) => {
+                    let reason = CloseReason::TransportClose;
+                    return Poll::Ready(Next::Event(EngineEvent::Closed(reason)));
+                }
+                LinkEvent::End(LinkEnd::Error(error)) => {
+                    tracing::debug!(%error, "transport error");
+                    let reason = CloseReason::TransportError(error);
+                    return Poll::Ready(Next::Event(EngineEvent::Closed(reason)));
                 }
             }
         }
+        if !self.deadline_polled {
+            self.deadline_polled = true;
+            // Unconstrained: a poll refused for the task's budget would register nothing.
+            let deadline = tokio::task::unconstrained(self.deadline.as_mut());
+            if std::pin::pin!(deadline).poll(cx).is_ready() {
+                return Poll::Ready(Next::Event(EngineEvent::Closed(CloseReason::PingTimeout)));
+            }
+        }
+        if let Some(probe) = self.probe.as_mut() {
+            if let Poll::Ready(result) = probe.as_mut().poll(cx) {
+                self.probe = None;
+                match result {
+                    Ok(ws) => return Poll::Ready(Next::Upgrade(Box::new(ws))),
+                    Err(error) => tracing::debug!(%error, "upgrade failed; staying on polling"),
+                }
+            }
+        }
+        Poll::Pending
     }
 
     /// Switches from polling to the probed WebSocket `ws`.
@@ -167,6 +179,7 @@ impl Engine {
                 self.deadline
                     .as_mut()
                     .reset(Instant::now() + self.heartbeat);
+                self.deadline_polled = false;
                 self.link.send(vec![Packet::Pong(data).encode()]);
                 None
             }

@@ -31,6 +31,7 @@
 //! # }
 //! ```
 
+mod acks;
 mod backoff;
 mod client;
 mod config;

@@ -301,6 +301,8 @@ impl Socket {
     }
 
     /// The next [`Emitter::emit_with_ack`] fails with [`Error::AckTimeout`] after `timeout`.
+    /// The client's task keeps the time (one timer for all its waits), so a handler that
+    /// blocks that task delays the timeout too.
     pub fn timeout(&self, timeout: Duration) -> Emitter<'_> {
         Emitter {
             timeout: Some(timeout),
@@ -396,26 +398,13 @@ impl Emitter<'_> {
     {
         let (sender, receiver) = oneshot::channel();
         let outgoing = self.outgoing(event, data, Some(sender))?;
-        let config = &self.socket.client.inner.config;
-        // A queued emit's timeout is per try, kept by the driver, which answers when the
-        // tries run out.
-        let timeout = if config.retries > 0 && !self.volatile {
-            None
-        } else {
-            outgoing.timeout
-        };
+        // The timeout is the driver's (per try for a queued emit): it answers
+        // `Error::AckTimeout` when the wait, or the last try, runs out.
         self.socket.client.command(Command::Emit(
             Arc::clone(&self.socket.namespace),
             Box::new(outgoing),
         ));
-        let reply = match timeout {
-            Some(limit) => match tokio::time::timeout(limit, receiver).await {
-                Ok(reply) => reply,
-                Err(_) => return Err(Error::AckTimeout(limit)),
-            },
-            None => receiver.await,
-        };
-        let (args, attachments) = reply.map_err(|_| Error::Closed)??;
+        let (args, attachments) = receiver.await.map_err(|_| Error::Closed)??;
         args.deserialize(&attachments)
             .map_err(|e| Error::Deserialize(e.to_string()))
     }

@@ -4,17 +4,19 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use futures_util::{Sink, SinkExt, Stream as _, StreamExt};
 use http::{Method, Request, header};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use sockeye_engineio_proto::{Frame, OpenPacket, Packet, Str, payload};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -64,7 +66,7 @@ pub(crate) enum LinkEvent {
     End(LinkEnd),
 }
 
-/// A running transport, polled by the client's one task ([`Link::next`]).
+/// A running transport, polled by the client's one task ([`Link::poll_next`]).
 // Each client holds one link, so the size difference costs little; boxing the WebSocket
 // would add an indirection to every packet.
 #[allow(clippy::large_enum_variant)]
@@ -82,7 +84,7 @@ impl Link {
     }
 
     /// Queues frames to send together (one POST on polling). A WebSocket writes them into
-    /// its buffer at once; [`Link::next`] flushes it.
+    /// its buffer at once; [`Link::poll_next`] flushes it.
     pub(crate) fn send(&mut self, frames: Vec<Frame>) {
         match self {
             Link::WebSocket(ws) => {
@@ -94,15 +96,15 @@ impl Link {
         }
     }
 
-    /// The next packet, or the end of the link. Cancel-safe: nothing is lost when the future
-    /// is dropped before it completes.
-    pub(crate) async fn next(&mut self) -> LinkEvent {
+    /// The next packet, or the end of the link; nothing is lost by a poll that is not
+    /// followed by another.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<LinkEvent> {
         match self {
-            Link::WebSocket(ws) => std::future::poll_fn(|cx| ws.poll_event(cx)).await,
-            Link::Polling(polling) => match polling.incoming.recv().await {
-                Some(event) => event,
-                None => LinkEvent::End(LinkEnd::Closed),
-            },
+            Link::WebSocket(ws) => ws.poll_event(cx),
+            Link::Polling(polling) => polling
+                .incoming
+                .poll_recv(cx)
+                .map(|event| event.unwrap_or(LinkEvent::End(LinkEnd::Closed))),
         }
     }
 
@@ -175,6 +177,9 @@ impl WsLink {
                 Poll::Pending => {}
             }
         }
+        if !self.ws.get_ref().may_read(cx) {
+            return Poll::Pending;
+        }
         loop {
             let event = match ready!(Pin::new(&mut self.ws).poll_next(cx)) {
                 None | Some(Ok(Message::Close(_))) => LinkEvent::End(LinkEnd::Closed),
@@ -245,7 +250,108 @@ fn apply_headers(config: &Config, headers: &mut http::HeaderMap) {
 
 // ---- WebSocket ----
 
-type Ws = tokio_tungstenite::WebSocketStream<Box<dyn Stream>>;
+type Ws = tokio_tungstenite::WebSocketStream<Gated>;
+
+/// Woken by the byte stream when a read that found nothing may now find something.
+#[derive(Default)]
+struct ReadGate {
+    woken: AtomicBool,
+    /// The task to wake then.
+    task: AtomicWaker,
+}
+
+impl Wake for ReadGate {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
+
+/// The byte stream under tungstenite, which remembers whether its last read found nothing
+/// and whether the stream has woken it since. tungstenite zero-fills up to its whole read
+/// buffer (4 KiB) before every read attempt; the client's task is woken about three times
+/// per echo (the ack, the emit, the write), and only one of those wake-ups has anything to
+/// read: [`Gated::may_read`] lets [`WsLink::poll_event`] skip the others.
+struct Gated {
+    inner: Box<dyn Stream>,
+    gate: Arc<ReadGate>,
+    /// Wakes `gate`; handed to the stream in place of the caller's waker.
+    waker: Waker,
+    /// The last read was pending, so the stream holds `waker` for its readiness.
+    blocked: bool,
+}
+
+impl Gated {
+    fn new(inner: Box<dyn Stream>) -> Gated {
+        let gate = Arc::new(ReadGate::default());
+        Gated {
+            inner,
+            waker: Waker::from(Arc::clone(&gate)),
+            gate,
+            blocked: false,
+        }
+    }
+
+    /// False when a read would surely find nothing; then `cx` is woken when it may.
+    fn may_read(&self, cx: &mut Context<'_>) -> bool {
+        if !self.blocked || self.gate.woken.load(Ordering::Acquire) {
+            return true;
+        }
+        self.gate.task.register(cx.waker());
+        // A wake between the check and the registration went to the old waker.
+        self.gate.woken.load(Ordering::Acquire)
+    }
+}
+
+impl AsyncRead for Gated {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        this.gate.task.register(cx.waker());
+        this.gate.woken.store(false, Ordering::Release);
+        let mut gated = Context::from_waker(&this.waker);
+        let result = Pin::new(&mut this.inner).poll_read(&mut gated, buf);
+        this.blocked = result.is_pending();
+        result
+    }
+}
+
+impl AsyncWrite for Gated {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
 
 async fn ws_connect(config: &Config, sid: Option<&str>) -> Result<Ws, String> {
     let scheme = if config.secure { "wss" } else { "ws" };
@@ -259,7 +365,7 @@ async fn ws_connect(config: &Config, sid: Option<&str>) -> Result<Ws, String> {
         .into_client_request()
         .map_err(|e| format!("websocket request: {e}"))?;
     apply_headers(config, request.headers_mut());
-    let stream = connect_stream(config).await?;
+    let stream = Gated::new(connect_stream(config).await?);
     // tungstenite's default read buffer is 128 KiB, zero-filled before each read: that much
     // RSS per connection. 4 KiB holds a small message; larger ones grow it as needed.
     let ws_config = tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096);

@@ -198,3 +198,104 @@ async fn websocket_features() {
 async fn upgrade_features() {
     features(Transports::PollingThenUpgrade).await;
 }
+
+/// Many emits with ack in flight on one connection at once, each with a timeout: every one gets
+/// its own answer (ack ids never mixed up), in batches the client's task writes together.
+async fn acks_in_flight(transports: Transports) {
+    let server = TestServer::start(server(Parser::Default)).await;
+    let client = sockeye_client::Client::builder(&server.base_url())
+        .transports(transports)
+        .reconnection(false)
+        .build()
+        .unwrap();
+    let mut lifecycle = client.lifecycle();
+    let socket = client.socket("/");
+    socket.connect();
+    common::wait_for(
+        &mut lifecycle,
+        |e| matches!(e, sockeye_client::Lifecycle::Connect { namespace, .. } if namespace == "/"),
+    )
+    .await;
+    let loops: Vec<_> = (0..32u64)
+        .map(|n| {
+            let socket = socket.clone();
+            tokio::spawn(async move {
+                for i in 0..20u64 {
+                    let sent = json!({"loop": n, "i": i});
+                    let reply: Value = socket
+                        .timeout(sockeye_testkit::WAIT)
+                        .emit_with_ack("echo_ack", &sent)
+                        .await
+                        .unwrap();
+                    assert_eq!(reply, sent);
+                }
+            })
+        })
+        .collect();
+    for one in loops {
+        sockeye_testkit::within(sockeye_testkit::WAIT, one)
+            .await
+            .unwrap();
+    }
+    socket.disconnect();
+}
+
+#[tokio::test]
+async fn websocket_acks_in_flight() {
+    acks_in_flight(Transports::WebSocket).await;
+}
+
+#[tokio::test]
+async fn polling_acks_in_flight() {
+    acks_in_flight(Transports::Polling).await;
+}
+
+/// A wait that is never answered times out on time while answered ones keep coming: the
+/// client's one ack timer, armed at the oldest deadline, fires for answered waits first.
+#[tokio::test]
+async fn ack_timeout_among_answered_acks() {
+    let server = TestServer::start(server(Parser::Default)).await;
+    let client = sockeye_client::Client::builder(&server.base_url())
+        .transports(Transports::WebSocket)
+        .reconnection(false)
+        .build()
+        .unwrap();
+    let mut lifecycle = client.lifecycle();
+    let socket = client.socket("/");
+    socket.connect();
+    common::wait_for(
+        &mut lifecycle,
+        |e| matches!(e, sockeye_client::Lifecycle::Connect { namespace, .. } if namespace == "/"),
+    )
+    .await;
+    let busy = {
+        let socket = socket.clone();
+        tokio::spawn(async move {
+            let start = tokio::time::Instant::now();
+            while start.elapsed() < Duration::from_millis(600) {
+                let reply: Value = socket
+                    .timeout(Duration::from_millis(200))
+                    .emit_with_ack("echo_ack", &1)
+                    .await
+                    .unwrap();
+                assert_eq!(reply, json!(1));
+            }
+        })
+    };
+    let short = Duration::from_millis(300);
+    let start = tokio::time::Instant::now();
+    let timed_out = socket
+        .timeout(short)
+        .emit_with_ack::<_, Value>("nobody_answers", &1)
+        .await;
+    let waited = start.elapsed();
+    assert_eq!(timed_out, Err(sockeye_client::Error::AckTimeout(short)));
+    assert!(
+        waited >= short && waited < short + Duration::from_secs(2),
+        "{waited:?}"
+    );
+    sockeye_testkit::within(sockeye_testkit::WAIT, busy)
+        .await
+        .unwrap();
+    socket.disconnect();
+}
