@@ -199,10 +199,11 @@ async fn upgrade_features() {
     features(Transports::PollingThenUpgrade).await;
 }
 
-/// Many emits with ack in flight on one connection at once, each with a timeout: every one gets
-/// its own answer (ack ids never mixed up), in batches the client's task writes together.
-async fn acks_in_flight(transports: Transports) {
-    let server = TestServer::start(server(Parser::Default)).await;
+/// A client without reconnection, its `/` socket connected to `server`.
+async fn connected(
+    server: &TestServer,
+    transports: Transports,
+) -> (sockeye_client::Client, sockeye_client::Socket) {
     let client = sockeye_client::Client::builder(&server.base_url())
         .transports(transports)
         .reconnection(false)
@@ -216,6 +217,14 @@ async fn acks_in_flight(transports: Transports) {
         |e| matches!(e, sockeye_client::Lifecycle::Connect { namespace, .. } if namespace == "/"),
     )
     .await;
+    (client, socket)
+}
+
+/// Many emits with ack in flight on one connection at once, each with a timeout: every one gets
+/// its own answer (ack ids never mixed up), in batches the client's task writes together.
+async fn acks_in_flight(transports: Transports) {
+    let server = TestServer::start(server(Parser::Default)).await;
+    let (_client, socket) = connected(&server, transports).await;
     let loops: Vec<_> = (0..32u64)
         .map(|n| {
             let socket = socket.clone();
@@ -255,19 +264,7 @@ async fn polling_acks_in_flight() {
 #[tokio::test]
 async fn ack_timeout_among_answered_acks() {
     let server = TestServer::start(server(Parser::Default)).await;
-    let client = sockeye_client::Client::builder(&server.base_url())
-        .transports(Transports::WebSocket)
-        .reconnection(false)
-        .build()
-        .unwrap();
-    let mut lifecycle = client.lifecycle();
-    let socket = client.socket("/");
-    socket.connect();
-    common::wait_for(
-        &mut lifecycle,
-        |e| matches!(e, sockeye_client::Lifecycle::Connect { namespace, .. } if namespace == "/"),
-    )
-    .await;
+    let (_client, socket) = connected(&server, Transports::WebSocket).await;
     let busy = {
         let socket = socket.clone();
         tokio::spawn(async move {
