@@ -82,7 +82,11 @@ pub(crate) struct Config {
     /// 0: emits are not queued for retries.
     pub(crate) retries: u32,
     pub(crate) parser: Parser,
+    pub(crate) max_message_size: usize,
 }
+
+/// What one message from the server may weigh by default: tungstenite's own limit.
+pub(crate) const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;
 
 impl Config {
     /// The `Host` header: the port only when it is not the scheme's default.
@@ -184,6 +188,7 @@ pub struct ClientBuilder {
     ack_timeout: Option<Duration>,
     retries: u32,
     parser: Parser,
+    max_message_size: usize,
 }
 
 impl ClientBuilder {
@@ -206,6 +211,7 @@ impl ClientBuilder {
             ack_timeout: None,
             retries: 0,
             parser: Parser::Default,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
         }
     }
 
@@ -347,6 +353,24 @@ impl ClientBuilder {
         self
     }
 
+    /// The most bytes the client takes from the server at once: one WebSocket message, or one
+    /// long-polling response body (all the packets it carries); 64 MiB by default. A server
+    /// that sends more gets its connection closed, as a "transport error" (then reconnection
+    /// applies), rather than the client buffering without bound.
+    ///
+    /// ```
+    /// use sockeye_client::Client;
+    /// let client = Client::builder("http://localhost:3000")
+    ///     .max_message_size(1 << 20)
+    ///     .build()?;
+    /// # drop(client);
+    /// # Ok::<(), sockeye_client::Error>(())
+    /// ```
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes.max(1);
+        self
+    }
+
     /// Builds the client. Nothing connects until a socket's [`crate::Socket::connect`].
     ///
     /// # Errors
@@ -426,6 +450,7 @@ impl ClientBuilder {
             ack_timeout: self.ack_timeout,
             retries: self.retries,
             parser: self.parser,
+            max_message_size: self.max_message_size,
         }))
     }
 }

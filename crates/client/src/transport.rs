@@ -368,7 +368,10 @@ async fn ws_connect(config: &Config, sid: Option<&str>) -> Result<Ws, String> {
     let stream = Gated::new(connect_stream(config).await?);
     // tungstenite's default read buffer is 128 KiB, zero-filled before each read: that much
     // RSS per connection. 4 KiB holds a small message; larger ones grow it as needed.
-    let ws_config = tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096);
+    let ws_config = tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .max_message_size(Some(config.max_message_size))
+        .max_frame_size(Some(config.max_message_size));
     match tokio_tungstenite::client_async_with_config(request, stream, Some(ws_config)).await {
         Ok((ws, _)) => Ok(ws),
         Err(tungstenite::Error::Http(response)) => {
@@ -528,8 +531,8 @@ impl HttpConn {
             .await
             .map_err(|e| format!("http: {e}"))?;
         let status = response.status();
-        let body = response
-            .into_body()
+        // Bounded, so that a server cannot make the client buffer without end.
+        let body = http_body_util::Limited::new(response.into_body(), self.config.max_message_size)
             .collect()
             .await
             .map_err(|e| format!("http body: {e}"))?

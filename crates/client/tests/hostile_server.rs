@@ -1,0 +1,283 @@
+//! A server that breaks the protocol: the client closes the connection with the reason the
+//! JavaScript client gives ("parse error", "transport error"), never panics, never buffers
+//! without bound, and reconnects as usual. The server here is raw TCP on loopback, written to
+//! misbehave; everything it sends before it misbehaves is a correct Engine.IO v4 exchange.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use sockeye_client::{Client, DisconnectReason, Lifecycle, LifecycleReceiver, Transports};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+
+const OPEN: &str = r#"0{"sid":"hostile","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#;
+
+/// What the WebSocket server sends once the client's namespace is connected.
+#[derive(Clone)]
+enum Misbehaviour {
+    /// A Socket.IO packet that is not one.
+    Garbage(&'static str),
+    /// A well-formed event of this many bytes.
+    Huge(usize),
+}
+
+fn huge_event(bytes: usize) -> String {
+    let mut text = String::with_capacity(bytes + 16);
+    text.push_str(r#"42["big",""#);
+    text.extend(std::iter::repeat_n('x', bytes));
+    text.push_str(r#""]"#);
+    text
+}
+
+/// A WebSocket Engine.IO server that connects namespace `/` properly, then misbehaves, on
+/// every connection it accepts. Returns its URL and how many connections it took.
+async fn websocket_server(misbehaviour: Misbehaviour) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&connections);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let misbehaviour = misbehaviour.clone();
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+                    return;
+                };
+                ws.send(Message::text(OPEN)).await.unwrap();
+                while let Some(Ok(message)) = ws.next().await {
+                    if message.to_text().unwrap_or_default().starts_with("40") {
+                        ws.send(Message::text(r#"40{"sid":"s1"}"#)).await.unwrap();
+                        let bad = match &misbehaviour {
+                            Misbehaviour::Garbage(text) => (*text).to_owned(),
+                            Misbehaviour::Huge(bytes) => huge_event(*bytes),
+                        };
+                        // The client may close before all of it is written.
+                        let _ = ws.send(Message::text(bad)).await;
+                    }
+                }
+            });
+        }
+    });
+    (url, connections)
+}
+
+async fn next_event(lifecycle: &mut LifecycleReceiver) -> Lifecycle {
+    tokio::time::timeout(Duration::from_secs(10), lifecycle.recv())
+        .await
+        .expect("a lifecycle event within 10 s")
+        .expect("the client is alive")
+}
+
+/// Waits for a disconnect of `/`, checking that `/` connected first.
+async fn disconnect_after_connect(lifecycle: &mut LifecycleReceiver) -> DisconnectReason {
+    let mut connected = false;
+    loop {
+        match next_event(lifecycle).await {
+            Lifecycle::Connect { namespace, .. } if namespace == "/" => connected = true,
+            Lifecycle::Disconnect { namespace, reason } if namespace == "/" => {
+                assert!(connected, "disconnected before connecting");
+                return reason;
+            }
+            Lifecycle::ConnectError { message, .. } => panic!("connect error: {message}"),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_packet_closes_the_connection_and_the_client_reconnects() {
+    // As the JavaScript client: a Socket.IO packet that does not decode is a "parse error";
+    // an Engine.IO packet of no known type is engine.io-parser's error packet, which
+    // engine.io-client closes on as a "transport error".
+    for (garbage, expected) in [
+        (r#"42["event", not json"#, DisconnectReason::ParseError),
+        (r#"42{"not":"an array"}"#, DisconnectReason::ParseError),
+        (r#"43["ack without an id"]"#, DisconnectReason::ParseError),
+        ("4Z", DisconnectReason::ParseError),
+        ("9nonsense", DisconnectReason::TransportError),
+    ] {
+        let (url, connections) = websocket_server(Misbehaviour::Garbage(garbage)).await;
+        let client = Client::builder(&url)
+            .transports(Transports::WebSocket)
+            .reconnection_delay(Duration::from_millis(50))
+            .reconnection_delay_max(Duration::from_millis(50))
+            .build()
+            .unwrap();
+        let mut lifecycle = client.lifecycle();
+        client.socket("/").connect();
+        let reason = disconnect_after_connect(&mut lifecycle).await;
+        assert_eq!(reason, expected, "for {garbage}");
+        // The client carries on: it reconnects, and connects again before the next packet.
+        let again = disconnect_after_connect(&mut lifecycle).await;
+        assert_eq!(again, expected, "for {garbage}");
+        assert!(connections.load(Ordering::SeqCst) >= 2);
+        client.close();
+    }
+}
+
+#[tokio::test]
+async fn a_websocket_message_over_the_limit_closes_the_connection() {
+    let (url, _) = websocket_server(Misbehaviour::Huge(1 << 20)).await;
+    let client = Client::builder(&url)
+        .transports(Transports::WebSocket)
+        .max_message_size(64 << 10)
+        .reconnection(false)
+        .build()
+        .unwrap();
+    let received = Arc::new(AtomicUsize::new(0));
+    let socket = client.socket("/");
+    let counter = Arc::clone(&received);
+    socket.on("big", move |_: String, _| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let mut lifecycle = client.lifecycle();
+    socket.connect();
+    let reason = disconnect_after_connect(&mut lifecycle).await;
+    assert_eq!(reason, DisconnectReason::TransportError);
+    assert_eq!(
+        received.load(Ordering::SeqCst),
+        0,
+        "the oversize event was delivered"
+    );
+}
+
+#[tokio::test]
+async fn a_websocket_message_under_the_limit_is_delivered() {
+    // The same server and size, with the default limit: the event arrives whole.
+    let (url, _) = websocket_server(Misbehaviour::Huge(1 << 20)).await;
+    let client = Client::builder(&url)
+        .transports(Transports::WebSocket)
+        .reconnection(false)
+        .build()
+        .unwrap();
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    let socket = client.socket("/");
+    socket.on("big", move |text: String, _| {
+        let _ = sender.send(text.len());
+    });
+    socket.connect();
+    let len = tokio::time::timeout(Duration::from_secs(10), receiver.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(len, 1 << 20);
+}
+
+/// Reads one HTTP/1.1 request: its request line and body (by Content-Length).
+async fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, Vec<u8>)> {
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).await.ok()? == 0 {
+        return None;
+    }
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await.ok()? == 0 {
+            return None;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).await.ok()?;
+    Some((request_line, body))
+}
+
+/// A long-polling Engine.IO server: the handshake, `/` connected on the first poll, then a
+/// poll answered with a body of `huge` bytes (well-formed packets).
+async fn polling_server(huge: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let polls = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let polls = Arc::clone(&polls);
+            tokio::spawn(async move {
+                let mut reader = BufReader::new(stream);
+                while let Some((request_line, _body)) = read_request(&mut reader).await {
+                    let body = if request_line.starts_with("POST") {
+                        "ok".to_owned()
+                    } else if !request_line.contains("sid=") {
+                        OPEN.to_owned()
+                    } else {
+                        match polls.fetch_add(1, Ordering::SeqCst) {
+                            0 => r#"40{"sid":"s1"}"#.to_owned(),
+                            1 => huge_event(huge),
+                            // Held open, as a long poll with nothing to say.
+                            _ => std::future::pending().await,
+                        }
+                    };
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=UTF-8\r\ncontent-length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    let stream = reader.get_mut();
+                    if stream.write_all(head.as_bytes()).await.is_err()
+                        || stream.write_all(body.as_bytes()).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_polling_body_over_the_limit_closes_the_connection() {
+    let url = polling_server(1 << 20).await;
+    let client = Client::builder(&url)
+        .transports(Transports::Polling)
+        .max_message_size(64 << 10)
+        .reconnection(false)
+        .build()
+        .unwrap();
+    let received = Arc::new(AtomicUsize::new(0));
+    let socket = client.socket("/");
+    let counter = Arc::clone(&received);
+    socket.on("big", move |_: String, _| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let mut lifecycle = client.lifecycle();
+    socket.connect();
+    let reason = disconnect_after_connect(&mut lifecycle).await;
+    assert_eq!(reason, DisconnectReason::TransportError);
+    assert_eq!(
+        received.load(Ordering::SeqCst),
+        0,
+        "the oversize body was delivered"
+    );
+}
+
+#[tokio::test]
+async fn a_polling_body_under_the_limit_is_delivered() {
+    let url = polling_server(1 << 20).await;
+    let client = Client::builder(&url)
+        .transports(Transports::Polling)
+        .reconnection(false)
+        .build()
+        .unwrap();
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    let socket = client.socket("/");
+    socket.on("big", move |text: String, _| {
+        let _ = sender.send(text.len());
+    });
+    socket.connect();
+    let len = tokio::time::timeout(Duration::from_secs(10), receiver.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(len, 1 << 20);
+}
