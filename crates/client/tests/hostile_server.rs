@@ -99,6 +99,11 @@ async fn a_malformed_packet_closes_the_connection_and_the_client_reconnects() {
         (r#"42{"not":"an array"}"#, DisconnectReason::ParseError),
         (r#"43["ack without an id"]"#, DisconnectReason::ParseError),
         ("4Z", DisconnectReason::ParseError),
+        // More attachments than socket.io-parser's decoder accepts (10).
+        (
+            r#"4511-["file",{"_placeholder":true,"num":0}]"#,
+            DisconnectReason::ParseError,
+        ),
         ("9nonsense", DisconnectReason::TransportError),
     ] {
         let (url, connections) = websocket_server(Misbehaviour::Garbage(garbage)).await;
