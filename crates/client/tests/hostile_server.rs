@@ -286,3 +286,62 @@ async fn a_polling_body_under_the_limit_is_delivered() {
         .unwrap();
     assert_eq!(len, 1 << 20);
 }
+
+/// An HTTP server that answers every request with `body` (200 OK).
+async fn http_server_answering(body: &'static str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut reader = BufReader::new(stream);
+                while read_request(&mut reader).await.is_some() {
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if reader
+                        .get_mut()
+                        .write_all(response.as_bytes())
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_handshake_that_is_not_one_is_a_connect_error_and_reconnection_goes_on() {
+    for body in ["hello", r#"0{"sid":"#, r#"0{"sid":"x"}"#, "40", ""] {
+        let url = http_server_answering(body).await;
+        let client = Client::builder(&url)
+            .transports(Transports::Polling)
+            .reconnection_delay(Duration::from_millis(20))
+            .reconnection_delay_max(Duration::from_millis(20))
+            .reconnection_attempts(2)
+            .build()
+            .unwrap();
+        let mut lifecycle = client.lifecycle();
+        client.socket("/").connect();
+        let (mut errors, mut attempts) = (0, 0);
+        loop {
+            match next_event(&mut lifecycle).await {
+                Lifecycle::ConnectError { message, .. } => {
+                    assert!(!message.is_empty(), "for {body:?}");
+                    errors += 1;
+                }
+                Lifecycle::ReconnectAttempt(_) => attempts += 1,
+                Lifecycle::ReconnectFailed => break,
+                Lifecycle::Connect { .. } => panic!("connected to {body:?}"),
+                _ => {}
+            }
+        }
+        assert_eq!(attempts, 2, "for {body:?}");
+        assert!(errors >= 1, "for {body:?}");
+    }
+}
