@@ -125,54 +125,6 @@ async fn a_malformed_packet_closes_the_connection_and_the_client_reconnects() {
     }
 }
 
-#[tokio::test]
-async fn a_websocket_message_over_the_limit_closes_the_connection() {
-    let (url, _) = websocket_server(Misbehaviour::Huge(1 << 20)).await;
-    let client = Client::builder(&url)
-        .transports(Transports::WebSocket)
-        .max_message_size(64 << 10)
-        .reconnection(false)
-        .build()
-        .unwrap();
-    let received = Arc::new(AtomicUsize::new(0));
-    let socket = client.socket("/");
-    let counter = Arc::clone(&received);
-    socket.on("big", move |_: String, _| {
-        counter.fetch_add(1, Ordering::SeqCst);
-    });
-    let mut lifecycle = client.lifecycle();
-    socket.connect();
-    let reason = disconnect_after_connect(&mut lifecycle).await;
-    assert_eq!(reason, DisconnectReason::TransportError);
-    assert_eq!(
-        received.load(Ordering::SeqCst),
-        0,
-        "the oversize event was delivered"
-    );
-}
-
-#[tokio::test]
-async fn a_websocket_message_under_the_limit_is_delivered() {
-    // The same server and size, with the default limit: the event arrives whole.
-    let (url, _) = websocket_server(Misbehaviour::Huge(1 << 20)).await;
-    let client = Client::builder(&url)
-        .transports(Transports::WebSocket)
-        .reconnection(false)
-        .build()
-        .unwrap();
-    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-    let socket = client.socket("/");
-    socket.on("big", move |text: String, _| {
-        let _ = sender.send(text.len());
-    });
-    socket.connect();
-    let len = tokio::time::timeout(Duration::from_secs(10), receiver.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(len, 1 << 20);
-}
-
 /// Reads one HTTP/1.1 request: its request line and body (by Content-Length).
 async fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, Vec<u8>)> {
     let mut request_line = String::new();
@@ -240,53 +192,6 @@ async fn polling_server(huge: usize) -> String {
     url
 }
 
-#[tokio::test]
-async fn a_polling_body_over_the_limit_closes_the_connection() {
-    let url = polling_server(1 << 20).await;
-    let client = Client::builder(&url)
-        .transports(Transports::Polling)
-        .max_message_size(64 << 10)
-        .reconnection(false)
-        .build()
-        .unwrap();
-    let received = Arc::new(AtomicUsize::new(0));
-    let socket = client.socket("/");
-    let counter = Arc::clone(&received);
-    socket.on("big", move |_: String, _| {
-        counter.fetch_add(1, Ordering::SeqCst);
-    });
-    let mut lifecycle = client.lifecycle();
-    socket.connect();
-    let reason = disconnect_after_connect(&mut lifecycle).await;
-    assert_eq!(reason, DisconnectReason::TransportError);
-    assert_eq!(
-        received.load(Ordering::SeqCst),
-        0,
-        "the oversize body was delivered"
-    );
-}
-
-#[tokio::test]
-async fn a_polling_body_under_the_limit_is_delivered() {
-    let url = polling_server(1 << 20).await;
-    let client = Client::builder(&url)
-        .transports(Transports::Polling)
-        .reconnection(false)
-        .build()
-        .unwrap();
-    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-    let socket = client.socket("/");
-    socket.on("big", move |text: String, _| {
-        let _ = sender.send(text.len());
-    });
-    socket.connect();
-    let len = tokio::time::timeout(Duration::from_secs(10), receiver.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(len, 1 << 20);
-}
-
 /// An HTTP server that answers every request with `body` (200 OK).
 async fn http_server_answering(body: &'static str) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -344,4 +249,62 @@ async fn a_handshake_that_is_not_one_is_a_connect_error_and_reconnection_goes_on
         assert_eq!(attempts, 2, "for {body:?}");
         assert!(errors >= 1, "for {body:?}");
     }
+}
+
+/// What becomes of the server's one large `big` event: delivered (its length), or the
+/// connection closed first (why).
+async fn big_event(
+    url: &str,
+    transports: Transports,
+    limit: Option<usize>,
+) -> Result<usize, DisconnectReason> {
+    let mut builder = Client::builder(url)
+        .transports(transports)
+        .reconnection(false);
+    if let Some(limit) = limit {
+        builder = builder.max_message_size(limit);
+    }
+    let client = builder.build().unwrap();
+    let (sender, mut delivered) = tokio::sync::mpsc::unbounded_channel();
+    let socket = client.socket("/");
+    socket.on("big", move |text: String, _| {
+        let _ = sender.send(text.len());
+    });
+    let mut lifecycle = client.lifecycle();
+    socket.connect();
+    tokio::select! {
+        len = delivered.recv() => Ok(len.unwrap()),
+        reason = disconnect_after_connect(&mut lifecycle) => {
+            assert!(delivered.try_recv().is_err(), "the oversize message was delivered");
+            Err(reason)
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_websocket_message_over_the_limit_closes_the_connection() {
+    let (url, _) = websocket_server(Misbehaviour::Huge(1 << 20)).await;
+    let outcome = big_event(&url, Transports::WebSocket, Some(64 << 10)).await;
+    assert_eq!(outcome, Err(DisconnectReason::TransportError));
+    // The same server with the default limit: the event arrives whole.
+    let (url, _) = websocket_server(Misbehaviour::Huge(1 << 20)).await;
+    assert_eq!(
+        big_event(&url, Transports::WebSocket, None).await,
+        Ok(1 << 20)
+    );
+}
+
+#[tokio::test]
+async fn a_polling_body_over_the_limit_closes_the_connection() {
+    let outcome = big_event(
+        &polling_server(1 << 20).await,
+        Transports::Polling,
+        Some(64 << 10),
+    )
+    .await;
+    assert_eq!(outcome, Err(DisconnectReason::TransportError));
+    assert_eq!(
+        big_event(&polling_server(1 << 20).await, Transports::Polling, None).await,
+        Ok(1 << 20)
+    );
 }
