@@ -343,8 +343,6 @@ impl Emitter<'_> {
         if is_reserved_event(event) {
             return Err(Error::ReservedEvent(event.to_owned()));
         }
-        let mut attachments = Vec::new();
-        let args = Args::from_data(data, &mut attachments)?;
         let inner = &self.socket.client.inner;
         // An emit in the retry queue needs an id for its acknowledgement even when the caller
         // waits for none, as in socket.io-client.
@@ -352,14 +350,15 @@ impl Emitter<'_> {
             .then(|| self.socket.ids.fetch_add(1, Ordering::Relaxed));
         let mut text = Vec::with_capacity(event.len() + 64);
         text.push(b'4');
-        Packet::encode_event_into(
+        let mut attachments = Vec::new();
+        Packet::encode_event_data_into(
             &mut text,
             &self.socket.namespace,
             id,
             event,
-            &args,
-            attachments.len(),
-        );
+            data,
+            &mut attachments,
+        )?;
         let frames = inner
             .config
             .parser

@@ -297,6 +297,74 @@ impl Packet {
         write_event_array(out, name, args);
     }
 
+    /// Appends the text of an event `[name, ...args]` with `data` serialised straight into
+    /// `out`, as [`Args::from_data`] then [`Packet::encode_event_into`] would write it (a tuple
+    /// is several arguments, `()` none, any other value one), without the arguments' own
+    /// buffer. `Bytes` inside `data` become placeholders and join `attachments`; with any, it
+    /// is a `BINARY_EVENT` announcing them.
+    ///
+    /// ```
+    /// use sockeye_socketio_proto::Packet;
+    /// let (mut out, mut attachments) = (Vec::new(), Vec::new());
+    /// Packet::encode_event_data_into(&mut out, "/chat", Some(3), "news", &(1, "a"), &mut attachments)?;
+    /// assert_eq!(out, br#"2/chat,3["news",1,"a"]"#);
+    /// # Ok::<(), sockeye_socketio_proto::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Serialize`] when `data` cannot be serialised (`out` is then left as it was).
+    pub fn encode_event_data_into<T: serde::Serialize + ?Sized>(
+        out: &mut Vec<u8>,
+        nsp: &str,
+        id: Option<u64>,
+        name: &str,
+        data: &T,
+        attachments: &mut Vec<Bytes>,
+    ) -> Result<(), Error> {
+        let (header, before) = (out.len(), attachments.len());
+        // Written as a plain EVENT; made a BINARY_EVENT below once the attachments are known.
+        write_header(out, PacketType::Event, nsp, id, 0);
+        out.push(b'[');
+        // Serialising a `str` to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, name);
+        let start = out.len();
+        let spread = crate::tuple::is_tuple(data);
+        if !spread {
+            out.push(b',');
+        }
+        if let Err(error) = crate::binary::to_json_into(data, out, attachments) {
+            out.truncate(header);
+            attachments.truncate(before);
+            return Err(error);
+        }
+        if spread {
+            // A tuple's own array continues the one opened before the name: `[a,b]` becomes
+            // `,a,b]`, `[]` and `null` (from `()`) become `]`; anything else is one argument.
+            match &out[start..] {
+                b"null" | b"[]" => {
+                    out.truncate(start);
+                    out.push(b']');
+                }
+                [b'[', ..] => out[start] = b',',
+                _ => {
+                    out.insert(start, b',');
+                    out.push(b']');
+                }
+            }
+        } else {
+            out.push(b']');
+        }
+        let count = attachments.len() - before;
+        if count > 0 {
+            out[header] = b'0' + PacketType::BinaryEvent as u8;
+            let mut digits = itoa::Buffer::new();
+            let digits = digits.format(count);
+            let at = header + 1;
+            out.splice(at..at, digits.bytes().chain(std::iter::once(b'-')));
+        }
+        Ok(())
+    }
+
     /// An event named `name` carrying `args`, whose placeholders refer to `attachments`: like
     /// [`Packet::event`], from arguments already JSON (see [`Args::from_serialize`]).
     ///
@@ -449,5 +517,80 @@ fn wire_kind(packet: &Packet) -> PacketType {
         PacketType::Event if !packet.attachments.is_empty() => PacketType::BinaryEvent,
         PacketType::Ack if !packet.attachments.is_empty() => PacketType::BinaryAck,
         kind => kind,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use serde::Serialize;
+
+    use super::*;
+
+    /// The two ways of writing an emit: the arguments first in a buffer of their own, then
+    /// after the header; and straight after the header.
+    fn both<T: Serialize + ?Sized>(nsp: &str, id: Option<u64>, data: &T) -> [(String, usize); 2] {
+        let mut attachments = Vec::new();
+        let args = Args::from_data(data, &mut attachments).unwrap();
+        let mut old = b"4".to_vec();
+        Packet::encode_event_into(&mut old, nsp, id, "ev", &args, attachments.len());
+        let old_count = attachments.len();
+        let mut new = b"4".to_vec();
+        let mut attachments = Vec::new();
+        Packet::encode_event_data_into(&mut new, nsp, id, "ev", data, &mut attachments).unwrap();
+        [
+            (String::from_utf8(old).unwrap(), old_count),
+            (String::from_utf8(new).unwrap(), attachments.len()),
+        ]
+    }
+
+    #[derive(Serialize)]
+    struct File {
+        name: &'static str,
+        content: Bytes,
+    }
+
+    #[test]
+    fn event_data_is_written_as_args_then_event_would_write_it() {
+        let bin = || Bytes::from_static(&[1, 2, 3]);
+        for (nsp, id) in [("/", None), ("/chat", Some(12)), ("/", Some(0))] {
+            let cases = [
+                both(nsp, id, &()),
+                both(nsp, id, &("a", 1)),
+                both(nsp, id, &(1,)),
+                both(nsp, id, &"one"),
+                both(nsp, id, &vec![1, 2]),
+                both(nsp, id, &Vec::<u8>::new()),
+                both(nsp, id, &serde_json::json!({"m": "hello"})),
+                both(nsp, id, &serde_json::Value::Null),
+                both(nsp, id, &bin()),
+                both(nsp, id, &(bin(), "x", bin())),
+                both(
+                    nsp,
+                    id,
+                    &File {
+                        name: "f",
+                        content: bin(),
+                    },
+                ),
+                both(nsp, id, &vec![bin(); 12]),
+                both(nsp, id, &Some(3)),
+            ];
+            for [old, new] in cases {
+                assert_eq!(old, new);
+            }
+        }
+    }
+
+    #[test]
+    fn event_data_that_cannot_be_serialised_leaves_the_buffer_as_it_was() {
+        let mut map = std::collections::BTreeMap::new();
+        map.insert(vec![1u8], 1);
+        let (mut out, mut attachments) = (b"4".to_vec(), vec![Bytes::from_static(b"x")]);
+        let result =
+            Packet::encode_event_data_into(&mut out, "/", Some(1), "ev", &map, &mut attachments);
+        assert!(matches!(result, Err(Error::Serialize(_))));
+        assert_eq!(out, b"4");
+        assert_eq!(attachments.len(), 1);
     }
 }
