@@ -125,8 +125,8 @@ async fn a_malformed_packet_closes_the_connection_and_the_client_reconnects() {
     }
 }
 
-/// Reads one HTTP/1.1 request: its request line and body (by Content-Length).
-async fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, Vec<u8>)> {
+/// Reads one HTTP/1.1 request, its body (by Content-Length) skipped; returns its request line.
+async fn read_request(reader: &mut BufReader<TcpStream>) -> Option<String> {
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).await.ok()? == 0 {
         return None;
@@ -148,61 +148,26 @@ async fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, Vec<
     }
     let mut body = vec![0; length];
     reader.read_exact(&mut body).await.ok()?;
-    Some((request_line, body))
+    Some(request_line)
 }
 
-/// A long-polling Engine.IO server: the handshake, `/` connected on the first poll, then a
-/// poll answered with a body of `huge` bytes (well-formed packets).
-async fn polling_server(huge: usize) -> String {
+/// An HTTP/1.1 server (keep-alive) answering each request with the 200 OK body `answer` gives
+/// for its request line; `None` holds the request open, as a long poll with nothing to say.
+async fn http_server(answer: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let polls = Arc::new(AtomicUsize::new(0));
+    let answer = Arc::new(answer);
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let polls = Arc::clone(&polls);
+            let answer = Arc::clone(&answer);
             tokio::spawn(async move {
                 let mut reader = BufReader::new(stream);
-                while let Some((request_line, _body)) = read_request(&mut reader).await {
-                    let body = if request_line.starts_with("POST") {
-                        "ok".to_owned()
-                    } else if !request_line.contains("sid=") {
-                        OPEN.to_owned()
-                    } else {
-                        match polls.fetch_add(1, Ordering::SeqCst) {
-                            0 => r#"40{"sid":"s1"}"#.to_owned(),
-                            1 => huge_event(huge),
-                            // Held open, as a long poll with nothing to say.
-                            _ => std::future::pending().await,
-                        }
+                while let Some(request_line) = read_request(&mut reader).await {
+                    let Some(body) = answer(&request_line) else {
+                        return std::future::pending().await;
                     };
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=UTF-8\r\ncontent-length: {}\r\n\r\n",
-                        body.len()
-                    );
-                    let stream = reader.get_mut();
-                    if stream.write_all(head.as_bytes()).await.is_err()
-                        || stream.write_all(body.as_bytes()).await.is_err()
-                    {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    url
-}
-
-/// An HTTP server that answers every request with `body` (200 OK).
-async fn http_server_answering(body: &'static str) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut reader = BufReader::new(stream);
-                while read_request(&mut reader).await.is_some() {
                     let response = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=UTF-8\r\ncontent-length: {}\r\n\r\n{body}",
                         body.len()
                     );
                     if reader
@@ -220,10 +185,30 @@ async fn http_server_answering(body: &'static str) -> String {
     url
 }
 
+/// A long-polling Engine.IO server: the handshake, `/` connected on the first poll, then a
+/// poll answered with a body of `huge` bytes (well-formed packets).
+async fn polling_server(huge: usize) -> String {
+    let polls = AtomicUsize::new(0);
+    http_server(move |request_line| {
+        if request_line.starts_with("POST") {
+            Some("ok".to_owned())
+        } else if !request_line.contains("sid=") {
+            Some(OPEN.to_owned())
+        } else {
+            match polls.fetch_add(1, Ordering::SeqCst) {
+                0 => Some(r#"40{"sid":"s1"}"#.to_owned()),
+                1 => Some(huge_event(huge)),
+                _ => None,
+            }
+        }
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_handshake_that_is_not_one_is_a_connect_error_and_reconnection_goes_on() {
     for body in ["hello", r#"0{"sid":"#, r#"0{"sid":"x"}"#, "40", ""] {
-        let url = http_server_answering(body).await;
+        let url = http_server(move |_| Some(body.to_owned())).await;
         let client = Client::builder(&url)
             .transports(Transports::Polling)
             .reconnection_delay(Duration::from_millis(20))

@@ -99,21 +99,13 @@ impl Args {
         attachments: &mut Vec<Bytes>,
     ) -> Result<Args, Error> {
         let mut text = Vec::with_capacity(64);
-        if spread {
-            binary::to_json_into(data, &mut text, attachments)?;
-            if text == b"null" {
-                text.clear();
-                text.extend_from_slice(b"[]");
-            } else if text.first() != Some(&b'[') {
-                // Not an array after all: the one argument.
-                text.insert(0, b'[');
-                text.push(b']');
-            }
-        } else {
-            text.push(b'[');
-            binary::to_json_into(data, &mut text, attachments)?;
-            text.push(b']');
+        write_arg_items(&mut text, data, spread, attachments)?;
+        // `,a,b` becomes `[a,b]`; nothing, `[]`.
+        match text.first_mut() {
+            Some(first) => *first = b'[',
+            None => text.push(b'['),
         }
+        text.push(b']');
         // serde_json writes UTF-8.
         let text = String::from_utf8(text).map_err(|e| Error::Serialize(e.to_string()))?;
         Ok(Args::raw(Str::from(text), 1))
@@ -253,6 +245,34 @@ impl Args {
             many => binary::from_value(Value::Array(many.to_vec()), attachments),
         }
     }
+}
+
+/// Appends `data` as the items of an arguments array, each after a comma (`,a,b`, nothing for
+/// none), to continue an array already open: with `spread` (a tuple) its items, `()` none;
+/// any other value is one argument, as a JavaScript `emit(event, ...args)` would send them.
+pub(crate) fn write_arg_items<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    data: &T,
+    spread: bool,
+    attachments: &mut Vec<Bytes>,
+) -> Result<(), Error> {
+    let start = out.len();
+    if !spread {
+        out.push(b',');
+        return binary::to_json_into(data, out, attachments);
+    }
+    binary::to_json_into(data, out, attachments)?;
+    match &out[start..] {
+        b"null" | b"[]" => out.truncate(start),
+        // The tuple's own array: `[a,b]` becomes `,a,b`.
+        [b'[', ..] => {
+            out[start] = b',';
+            out.pop();
+        }
+        // Not an array after all: the one argument.
+        _ => out.insert(start, b','),
+    }
+    Ok(())
 }
 
 /// serde_json's message without the " at line L column C" it adds: the position in one

@@ -327,33 +327,13 @@ impl Packet {
         out.push(b'[');
         // Serialising a `str` to a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, name);
-        let start = out.len();
         let spread = crate::tuple::is_tuple(data);
-        if !spread {
-            out.push(b',');
-        }
-        if let Err(error) = crate::binary::to_json_into(data, out, attachments) {
+        if let Err(error) = crate::args::write_arg_items(out, data, spread, attachments) {
             out.truncate(header);
             attachments.truncate(before);
             return Err(error);
         }
-        if spread {
-            // A tuple's own array continues the one opened before the name: `[a,b]` becomes
-            // `,a,b]`, `[]` and `null` (from `()`) become `]`; anything else is one argument.
-            match &out[start..] {
-                b"null" | b"[]" => {
-                    out.truncate(start);
-                    out.push(b']');
-                }
-                [b'[', ..] => out[start] = b',',
-                _ => {
-                    out.insert(start, b',');
-                    out.push(b']');
-                }
-            }
-        } else {
-            out.push(b']');
-        }
+        out.push(b']');
         let count = attachments.len() - before;
         if count > 0 {
             out[header] = b'0' + PacketType::BinaryEvent as u8;
